@@ -1,0 +1,118 @@
+"""Command line: ``python -m bot [run|validate|preview|backup]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import ConfigError, Settings
+from bot.content import BankError, check_bank, load_bank
+
+log = logging.getLogger("bot")
+
+
+def _settings(require_token: bool) -> Settings:
+    return Settings.from_env(os.environ, require_token=require_token)
+
+
+def cmd_validate(directory: str | None) -> int:
+    if directory is None:
+        try:
+            directory = str(_settings(require_token=False).content_dir)
+        except ConfigError:
+            directory = "content"
+    bank, problems = check_bank(Path(directory))
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) found in {directory}", file=sys.stderr)
+        return 1
+    quizzable = sum(1 for q in bank.questions.values() if q.quizzable)
+    print(
+        f"{directory}: {len(bank)} questions in {len(bank.topics)} topics "
+        f"({quizzable} with choices): valid"
+    )
+    return 0
+
+
+def cmd_preview(question_id: str | None) -> int:
+    from bot.preview import preview_text
+
+    settings = _settings(require_token=False)
+    bank = load_bank(settings.content_dir)
+    text = asyncio.run(preview_text(settings, bank, question_id))
+    print(text)
+    return 0
+
+
+def cmd_backup(target: str) -> int:
+    from bot.store import backup_database
+
+    settings = _settings(require_token=False)
+    if not settings.database_path.exists():
+        print(f"There is no database at {settings.database_path} to back up.", file=sys.stderr)
+        return 1
+    asyncio.run(backup_database(settings.database_path, Path(target)))
+    print(f"Backed up {settings.database_path} to {target}")
+    return 0
+
+
+def cmd_run() -> int:
+    from bot.app import run_bot
+
+    settings = _settings(require_token=True)
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request URL at INFO, and the URL carries the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    bank = load_bank(settings.content_dir)  # refuse to start on an invalid bank
+    log.info("bank loaded: %d questions in %d topics", len(bank), len(bank.topics))
+    run_bot(settings, bank)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the bot (long polling); the default")
+    p_validate = sub.add_parser("validate", help="check a question bank folder")
+    p_validate.add_argument("dir", nargs="?", help="folder of YAML files (default: CONTENT_DIR)")
+    p_preview = sub.add_parser("preview", help="print a channel post without Telegram")
+    p_preview.add_argument("question_id", nargs="?", help="question id (default: the next post)")
+    p_backup = sub.add_parser("backup", help="copy the live database consistently")
+    p_backup.add_argument("path", help="where to write the copy")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "validate":
+            return cmd_validate(args.dir)
+        if args.command == "preview":
+            return cmd_preview(args.question_id)
+        if args.command == "backup":
+            return cmd_backup(args.path)
+        return cmd_run()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except BankError as exc:
+        for bank_problem in exc.problems:
+            print(bank_problem, file=sys.stderr)
+        print(
+            f"The question bank has {len(exc.problems)} problem(s); fix them and start again.",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

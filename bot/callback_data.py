@@ -1,0 +1,85 @@
+"""Compact, versioned ``callback_data`` (Telegram allows 1-64 bytes).
+
+Callback data comes back from the client and is untrusted: anyone can forge a press. Every
+shape is matched by an anchored pattern; an answer names a stored *asking* (the row that keeps
+the shuffled order), never a question id and a position.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_CALLBACK_DATA = 64  # bytes, Bot API InlineKeyboardButton.callback_data
+
+ANSWER = "a1"  # a1:<asking_id>:<shown position>
+NEXT = "n1"  # n1:<asking_id>            group quiz: move on to the next question
+REPORT = "r1"  # r1:<asking_id>          report a mistake in the asked question
+FORGET = "f1"  # f1:yes | f1:no          confirm /forget
+HIDE = "h1"  # h1:1 | h1:0               hide from / show on leaderboards
+MORE = "m1"  # m1:<question_id>          a quiz on this question's topic
+
+_PATTERNS = {
+    ANSWER: re.compile(r"^a1:([1-9][0-9]{0,17}):([0-5])$"),
+    NEXT: re.compile(r"^n1:([1-9][0-9]{0,17})$"),
+    REPORT: re.compile(r"^r1:([1-9][0-9]{0,17})$"),
+    FORGET: re.compile(r"^f1:(yes|no)$"),
+    HIDE: re.compile(r"^h1:([01])$"),
+    MORE: re.compile(r"^m1:([a-z0-9-]{1,40})$"),
+}
+PATTERN = r"^(a1|n1|r1|f1|h1|m1):"
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    kind: str
+    args: tuple[str, ...]
+
+    def int_arg(self, i: int = 0) -> int:
+        return int(self.args[i])
+
+
+def _check(data: str) -> str:
+    if len(data.encode()) > MAX_CALLBACK_DATA:
+        raise ValueError(f"callback_data {data!r} is over {MAX_CALLBACK_DATA} bytes")
+    if decode(data) is None:
+        raise ValueError(f"callback_data {data!r} does not match its own pattern")
+    return data
+
+
+def answer(asking_id: int, position: int) -> str:
+    return _check(f"{ANSWER}:{asking_id}:{position}")
+
+
+def next_question(asking_id: int) -> str:
+    return _check(f"{NEXT}:{asking_id}")
+
+
+def report(asking_id: int) -> str:
+    return _check(f"{REPORT}:{asking_id}")
+
+
+def forget(confirm: bool) -> str:
+    return _check(f"{FORGET}:{'yes' if confirm else 'no'}")
+
+
+def hide(hidden: bool) -> str:
+    return _check(f"{HIDE}:{int(hidden)}")
+
+
+def more(question_id: str) -> str:
+    return _check(f"{MORE}:{question_id}")
+
+
+def decode(data: str | None) -> Callback | None:
+    """Parse callback data; ``None`` for anything we did not make."""
+    if not data or len(data.encode()) > MAX_CALLBACK_DATA:
+        return None
+    kind = data[:2]
+    pattern = _PATTERNS.get(kind)
+    if pattern is None:
+        return None
+    match = pattern.match(data)
+    if match is None:
+        return None
+    return Callback(kind, match.groups())

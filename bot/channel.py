@@ -1,0 +1,299 @@
+"""Posting to the channel: pick the next question, post a slot exactly once, keep tallies fresh."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import secrets
+from dataclasses import dataclass
+
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot import render, schedule
+from bot.context import BotData
+from bot.models import Question
+from bot.request import NotSent
+
+log = logging.getLogger(__name__)
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+class Outcome(enum.Enum):
+    SENT = "sent"
+    ALREADY = "already posted"
+    NO_CHANNEL = "CHANNEL_ID is not set"
+    EMPTY = "the bank has no questions"
+    FAILED = "failed"
+    UNKNOWN = "outcome unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class PostResult:
+    outcome: Outcome
+    question_id: str | None = None
+    message_id: int | None = None
+    detail: str = ""
+
+
+async def queue_seed(data: BotData) -> str:
+    seed = await data.store.get_kv("queue_seed")
+    if seed is None:
+        seed = secrets.token_hex(8)
+        await data.store.set_kv("queue_seed", seed)
+    return seed
+
+
+async def current_cycle(data: BotData) -> int:
+    return int(await data.store.get_kv("cycle") or "1")
+
+
+async def upcoming(data: BotData) -> tuple[int, list[str]]:
+    """(cycle, the questions still to post in it, in order)."""
+    seed = await queue_seed(data)
+    cycle = await current_cycle(data)
+    done = await data.store.done_in_cycle(cycle)
+    return cycle, schedule.cycle_queue(data.bank.questions, done, seed, cycle)
+
+
+async def next_question(data: BotData) -> tuple[int, str] | None:
+    """The next question to post and its cycle; opens a new cycle when this one is done."""
+    if not data.bank.questions:
+        return None
+    cycle, left = await upcoming(data)
+    if not left:
+        cycle += 1
+        await data.store.set_kv("cycle", str(cycle))
+        log.info("channel queue: every question posted, cycle %d starts", cycle)
+        cycle, left = await upcoming(data)
+    return cycle, left[0]
+
+
+async def signature(data: BotData, bot: Bot) -> str:
+    """POST_SIGNATURE, else ``By: @channel ✨`` (looked up once for a numeric CHANNEL_ID)."""
+    settings = data.settings
+    if settings.post_signature or not settings.channel_id:
+        return settings.signature(None)
+    if settings.channel_id.startswith("@"):
+        return settings.signature(settings.channel_id)
+    if data.channel_username is None:
+        try:
+            chat = await bot.get_chat(settings.channel_id)
+            data.channel_username = chat.username or ""
+        except TelegramError as exc:
+            log.warning("could not look up the channel's username: %s", exc)
+            return settings.signature(None)
+    return settings.signature(data.channel_username or None)
+
+
+async def notify_admins(data: BotData, bot: Bot, text: str) -> None:
+    """Tell every admin; an admin who never opened the bot is logged, not fatal."""
+    for admin in sorted(data.settings.admin_ids):
+        try:
+            await bot.send_message(admin, text, parse_mode=ParseMode.HTML)
+        except TelegramError as exc:
+            log.warning("could not notify admin %s: %s", admin, exc)
+
+
+async def post(
+    data: BotData, bot: Bot, *, slot: str | None, question_id: str | None = None
+) -> PostResult:
+    """Post one slot (``None``: an unscheduled /post_now) exactly once.
+
+    The slot row is committed before the send. Telegram refusing (4xx) or never getting the
+    request (connection refused, 5xx after retries) releases the slot for a later try; a
+    timeout after the request went out marks it 'unknown' and tells the admins instead of
+    posting twice.
+    """
+    settings = data.settings
+    if not settings.channel_id:
+        return PostResult(Outcome.NO_CHANNEL)
+    if question_id is None:
+        picked = await next_question(data)
+        if picked is None:
+            return PostResult(Outcome.EMPTY)
+        cycle, question_id = picked
+    else:
+        cycle = await current_cycle(data)
+    question = data.bank.questions[question_id]
+    now = data.clock()
+    post_id = await data.store.claim_slot(slot=slot, question_id=question_id, cycle=cycle, now=now)
+    if post_id is None:
+        return PostResult(Outcome.ALREADY, question_id)
+    asking_id = None
+    if question.quizzable:
+        asking_id = await data.store.create_asking(
+            kind="channel",
+            question_id=question_id,
+            order=range(len(question.choices)),
+            choices_sig=question.choices_sig,
+            now=now,
+        )
+    rendered = render.render_post(
+        question,
+        signature=await signature(data, bot),
+        bot_username=bot.username,
+        asking_id=asking_id,
+    )
+    try:
+        message = await bot.send_message(
+            settings.channel_id,
+            rendered.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=rendered.keyboard,
+            link_preview_options=NO_PREVIEW,
+        )
+    except (BadRequest, Forbidden, NotSent, RetryAfter) as exc:
+        await data.store.release_slot(post_id)
+        await _report_failure(data, bot, question, exc)
+        return PostResult(Outcome.FAILED, question_id, detail=str(exc))
+    except NetworkError as exc:  # TimedOut included: the post may be live
+        await data.store.post_status(post_id, "unknown", str(exc))
+        log.error("channel post of %s: outcome unknown (%s)", question_id, exc)
+        await notify_admins(
+            data,
+            bot,
+            f"⚠️ Posting <code>{render.esc(question_id)}</code> to the channel timed out after "
+            "the request went out, so it may or may not be there. I will not post it again on "
+            f"my own: check the channel, and if it is missing send /post_now {question_id}",
+        )
+        return PostResult(Outcome.UNKNOWN, question_id, detail=str(exc))
+    await data.store.post_sent(
+        post_id,
+        asking_id=asking_id,
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        now=now,
+    )
+    log.info(
+        "channel post sent: question=%s slot=%s message=%s", question_id, slot, message.message_id
+    )
+    if data.channel_failing is not None:
+        data.channel_failing = None
+        await notify_admins(data, bot, "✅ Posting to the channel works again.")
+    return PostResult(Outcome.SENT, question_id, message.message_id)
+
+
+async def _report_failure(data: BotData, bot: Bot, q: Question, exc: Exception) -> None:
+    reason = str(exc)
+    log.error("channel post of %s failed: %s", q.id, reason)
+    if data.channel_failing == reason:
+        return  # one message per kind of failure, not one per attempt
+    data.channel_failing = reason
+    hint = ""
+    if isinstance(exc, Forbidden | BadRequest):
+        hint = (
+            "\nMake sure the bot is an admin of the channel with the right to post, and that "
+            f"CHANNEL_ID ({render.esc(data.settings.channel_id or '')}) is right."
+        )
+    await notify_admins(
+        data,
+        bot,
+        f"❌ I could not post <code>{render.esc(q.id)}</code> to the channel: "
+        f"{render.esc(reason)}.{hint}\nI will try again later; /post_now retries at once.",
+    )
+
+
+async def refresh_tally(data: BotData, bot: Bot, post_id: int) -> bool:
+    """Re-render a post whose tally changed; True if an edit was sent."""
+    store = data.store
+    p = await store.get_post(post_id)
+    if p is None or p.status != "sent":
+        return False
+    if p.asking_id is None or p.chat_id is None or p.message_id is None:
+        return False
+    answered, right = await store.tally(p.asking_id)
+    shown = f"{answered}:{right}"
+    if shown == p.tally_shown:
+        return False  # Telegram rejects an edit that changes nothing
+    question = data.bank.get(p.question_id)
+    if question is None:
+        return False
+    rendered = render.render_post(
+        question,
+        signature=await signature(data, bot),
+        bot_username=bot.username,
+        asking_id=p.asking_id,
+        tally=render.Tally(answered, right),
+    )
+    try:
+        await bot.edit_message_text(
+            rendered.text,
+            chat_id=p.chat_id,
+            message_id=p.message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=rendered.keyboard,
+            link_preview_options=NO_PREVIEW,
+        )
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            log.warning("tally edit of post %s failed: %s", post_id, exc)
+            return False
+    await store.set_tally_shown(post_id, shown)
+    return True
+
+
+async def flush_tallies(data: BotData, bot: Bot) -> int:
+    """Edit every post whose tally changed since the last flush; returns the edits made."""
+    pending, data.dirty_tallies = data.dirty_tallies, set()
+    edits = 0
+    for post_id in sorted(pending):
+        try:
+            edits += await refresh_tally(data, bot, post_id)
+        except TelegramError as exc:
+            log.warning("tally refresh of post %s failed: %s", post_id, exc)
+            data.dirty_tallies.add(post_id)
+    return edits
+
+
+async def repost(data: BotData, bot: Bot, question_id: str) -> str:
+    """Re-render the latest post of a question in place after a bank fix; returns a reply."""
+    p = await data.store.latest_post_of(question_id)
+    question = data.bank.get(question_id)
+    if question is None:
+        return f"There is no question {question_id} in the bank."
+    if p is None or p.chat_id is None or p.message_id is None:
+        return f"{question_id} has not been posted to the channel yet."
+    asking_id = p.asking_id
+    if question.quizzable:
+        if asking_id is None:
+            asking_id = await data.store.create_asking(
+                kind="channel",
+                question_id=question_id,
+                order=range(len(question.choices)),
+                choices_sig=question.choices_sig,
+                now=data.clock(),
+            )
+        else:
+            await data.store.update_asking_choices(
+                asking_id, range(len(question.choices)), question.choices_sig
+            )
+    answered, right = await data.store.tally(asking_id) if asking_id else (0, 0)
+    rendered = render.render_post(
+        question,
+        signature=await signature(data, bot),
+        bot_username=bot.username,
+        asking_id=asking_id,
+        tally=render.Tally(answered, right),
+    )
+    try:
+        await bot.edit_message_text(
+            rendered.text,
+            chat_id=p.chat_id,
+            message_id=p.message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=rendered.keyboard,
+            link_preview_options=NO_PREVIEW,
+        )
+    except BadRequest as exc:
+        if "not modified" in str(exc).lower():
+            return f"The post of {question_id} already shows the current text."
+        return f"Telegram refused the edit: {exc}"
+    if asking_id is not None and asking_id != p.asking_id:
+        await data.store.post_sent(
+            p.id, asking_id=asking_id, chat_id=p.chat_id, message_id=p.message_id, now=data.clock()
+        )
+    await data.store.set_tally_shown(p.id, f"{answered}:{right}")
+    return f"Reposted {question_id} in place (message {p.message_id})."

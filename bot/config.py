@@ -1,0 +1,180 @@
+"""Settings from the environment (and `.env`), validated once at start.
+
+Every mistake is collected and reported together, one sentence each, so an operator fixes a
+configuration in one round instead of one restart per typo.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+DEFAULT_API_URL = "https://api.telegram.org/bot"
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_CHANNEL_RE = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-?\d{5,20})$")
+
+NO_TOKEN_MESSAGE = (
+    "BOT_TOKEN is not set: ask @BotFather on Telegram for a token (/newbot) and put it in a .env "
+    "file in this folder as BOT_TOKEN=123456:ABC... (see .env.example)."
+)
+
+
+class ConfigError(ValueError):
+    """One or more configuration problems; ``problems`` holds one sentence each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def parse_time(value: str) -> time:
+    """Parse ``HH:MM`` or ``HH:MM:SS`` (24-hour clock)."""
+    match = _TIME_RE.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a time of the form HH:MM or HH:MM:SS")
+    hour, minute, second = int(match[1]), int(match[2]), int(match[3] or 0)
+    if hour > 23 or minute > 59 or second > 59:
+        raise ValueError(f"{value!r} is not a valid time of day")
+    return time(hour, minute, second)
+
+
+def parse_zone(value: str) -> ZoneInfo:
+    """An IANA zone such as ``Europe/Berlin``; raises ValueError for anything else."""
+    name = value.strip()
+    if not name or name.startswith(("/", ".")) or ".." in name:
+        raise ValueError(f"{value!r} is not an IANA time zone name")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone name such as Europe/Berlin") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot reads from its environment."""
+
+    token: str = field(repr=False)
+    base_url: str = DEFAULT_API_URL
+    channel_id: str | None = None
+    admin_ids: frozenset[int] = frozenset()
+    post_time: time = time(9, 0)
+    timezone: str = "UTC"
+    database_path: Path = Path("data/bot.sqlite3")
+    content_dir: Path = Path("content")
+    post_signature: str | None = None
+    log_level: str = "INFO"
+    rate_limit: bool = True
+    # Not from the environment: knobs tests and benchmarks turn.
+    tally_interval: float = 15.0  # seconds between two edits of a post's tally
+    quiz_expiry_minutes: int = 60
+    concurrent_updates: int = 32
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str], *, require_token: bool = True, dotenv: Path | None = None
+    ) -> Settings:
+        """Build settings from ``environ`` over ``.env``; raise ConfigError listing every problem."""
+        env: dict[str, str] = {}
+        dotenv_path = dotenv if dotenv is not None else Path.cwd() / ".env"
+        if dotenv_path.is_file():
+            env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        env.update(environ)  # the real environment wins over .env
+        problems: list[str] = []
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value is not None and value.strip() else None
+
+        token = get("BOT_TOKEN") or ""
+        if require_token and not token:
+            problems.append(NO_TOKEN_MESSAGE)
+        elif token and not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", token):
+            problems.append(
+                "BOT_TOKEN does not look like a bot token (digits, a colon, then letters): "
+                "copy it again from @BotFather."
+            )
+
+        base_url = get("TELEGRAM_API_URL") or DEFAULT_API_URL
+        if not base_url.startswith(("http://", "https://")):
+            problems.append(
+                f"TELEGRAM_API_URL must start with http:// or https://, not {base_url!r}."
+            )
+
+        channel_id = get("CHANNEL_ID")
+        if channel_id is not None and not _CHANNEL_RE.match(channel_id):
+            problems.append(
+                f"CHANNEL_ID must be @username or a numeric id such as -1001234567890, "
+                f"not {channel_id!r}."
+            )
+
+        admin_ids: set[int] = set()
+        for part in (get("ADMIN_IDS") or "").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if re.fullmatch(r"\d{1,20}", part):
+                admin_ids.add(int(part))
+            else:
+                problems.append(
+                    f"ADMIN_IDS must be comma-separated numeric Telegram user ids; {part!r} is not one."
+                )
+
+        post_time = time(9, 0)
+        if (raw := get("POST_TIME")) is not None:
+            try:
+                post_time = parse_time(raw)
+            except ValueError as exc:
+                problems.append(f"POST_TIME: {exc}.")
+
+        timezone = get("TIMEZONE") or "UTC"
+        try:
+            parse_zone(timezone)
+        except ValueError as exc:
+            problems.append(f"TIMEZONE: {exc}.")
+
+        log_level = (get("LOG_LEVEL") or "INFO").upper()
+        if log_level not in LOG_LEVELS:
+            problems.append(
+                f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}."
+            )
+
+        rate_raw = (get("RATE_LIMIT") or "on").lower()
+        if rate_raw not in ("on", "off"):
+            problems.append(f"RATE_LIMIT must be on or off, not {rate_raw!r}.")
+
+        if problems:
+            raise ConfigError(problems)
+        return cls(
+            token=token,
+            base_url=base_url,
+            channel_id=channel_id,
+            admin_ids=frozenset(admin_ids),
+            post_time=post_time,
+            timezone=timezone,
+            database_path=Path(get("DATABASE_PATH") or "data/bot.sqlite3"),
+            content_dir=Path(get("CONTENT_DIR") or "content"),
+            post_signature=get("POST_SIGNATURE"),
+            log_level=log_level,
+            rate_limit=rate_raw == "on",
+        )
+
+    def signature(self, channel_username: str | None) -> str:
+        """The last line of a post: POST_SIGNATURE, else ``By: @<channel> ✨``."""
+        if self.post_signature:
+            return self.post_signature
+        if channel_username:
+            return f"By: @{channel_username.lstrip('@')} ✨"
+        if self.channel_id and self.channel_id.startswith("@"):
+            return f"By: {self.channel_id} ✨"
+        return "By: @<channel> ✨"

@@ -1,0 +1,78 @@
+"""Typed access to what handlers need: settings, bank, store, clock. Casts live here only."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
+
+from bot.config import Settings
+from bot.models import QuestionBank
+from bot.store import Store
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class BotData:
+    """State shared by every handler and job (``application.bot_data``)."""
+
+    settings: Settings
+    bank: QuestionBank
+    store_: Store | None = None
+    clock: Callable[[], datetime] = utc_now
+    rng: random.Random = field(default_factory=random.Random)
+    channel_username: str | None = None
+    channel_failing: str | None = None  # the last reason posting failed, until a post works
+    dirty_tallies: set[int] = field(default_factory=set)  # channel post ids to re-render
+    last_cycle_warning: str | None = None
+
+    @property
+    def store(self) -> Store:
+        if self.store_ is None:
+            raise RuntimeError("store not initialised")
+        return self.store_
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """The context every handler and job receives."""
+
+    @property
+    def data(self) -> BotData:
+        return self.bot_data
+
+    @property
+    def settings(self) -> Settings:
+        return self.bot_data.settings
+
+    @property
+    def bank(self) -> QuestionBank:
+        return self.bot_data.bank
+
+    @property
+    def store(self) -> Store:
+        return self.bot_data.store
+
+    def now(self) -> datetime:
+        return self.bot_data.clock()
+
+
+BotApp = Application[ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
+
+
+def context_types(
+    bot_data: BotData,
+) -> ContextTypes[BotContext, dict[Any, Any], dict[Any, Any], BotData]:
+    """PTB builds bot_data by calling the type it is given: we give it our one instance."""
+
+    def make_bot_data() -> BotData:
+        return bot_data
+
+    factory: Any = make_bot_data
+    return ContextTypes(context=BotContext, bot_data=factory)

@@ -1,0 +1,63 @@
+"""The one error handler: log with the traceback, tell the admins briefly, never raise."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from telegram import Update
+from telegram.error import Forbidden, NetworkError, TelegramError
+
+from bot.channel import notify_admins
+from bot.context import BotContext
+from bot.render import esc
+
+log = logging.getLogger(__name__)
+
+_NOTIFY_EVERY = 300.0  # seconds: a failing dependency must not flood the admins
+_last_notice: dict[str, float] = {}
+
+
+async def error_handler(update: object, context: BotContext) -> None:
+    exc = context.error
+    if exc is None:
+        return
+    if isinstance(exc, Forbidden):
+        log.info("a user blocked the bot or left a chat: %s", exc)
+        return
+    if isinstance(exc, NetworkError):
+        log.warning("network trouble talking to Telegram: %s", exc)
+        return
+    log.error("unhandled error while processing %s", type(update).__name__, exc_info=exc)
+    await _tell_user(update)
+    kind = type(exc).__name__
+    now = time.monotonic()
+    if now - _last_notice.get(kind, -_NOTIFY_EVERY) < _NOTIFY_EVERY:
+        return
+    _last_notice[kind] = now
+    try:
+        await notify_admins(
+            context.bot_data,
+            context.bot,
+            f"⚠️ The bot hit an error: <code>{esc(kind)}: {esc(str(exc)[:300])}</code>",
+        )
+    except Exception:  # the error handler itself must never raise
+        log.exception("could not notify admins about an error")
+
+
+async def _tell_user(update: object) -> None:
+    """Whoever pressed or typed gets an answer: "try again", not a spinner or silence."""
+    if not isinstance(update, Update):
+        return
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(
+                "⚠️ That did not go through. Please try again in a moment.", show_alert=True
+            )
+        elif update.effective_message is not None and update.effective_chat is not None:
+            if update.effective_chat.type == "private":
+                await update.effective_message.reply_text(
+                    "⚠️ Something went wrong on my side; please try again in a moment."
+                )
+    except TelegramError:
+        pass  # already answered, or Telegram is the problem: the log has it

@@ -1,0 +1,201 @@
+"""A learner's own data: /score, /leaderboard, /topics, /timezone, /forget, reports, hiding."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+
+from bot import callback_data as cd
+from bot import quiz, render
+from bot.config import parse_zone
+from bot.context import BotContext
+from bot.handlers.quiz import is_group
+
+log = logging.getLogger(__name__)
+
+
+async def _zone(context: BotContext, user_id: int) -> ZoneInfo:
+    user = await context.store.get_user(user_id)
+    if user is not None and user.timezone:
+        return ZoneInfo(user.timezone)
+    return context.settings.zone
+
+
+async def topic_progress(context: BotContext, user_id: int) -> list[render.TopicProgress]:
+    per_question = {qid: (n, r) for qid, n, r in await context.store.per_question(user_id)}
+    out = []
+    for topic in context.bank.topics:
+        qs = [q for q in context.bank.in_topic(topic) if q.quizzable]
+        if not qs:
+            continue
+        seen = [per_question[q.id] for q in qs if q.id in per_question]
+        out.append(
+            render.TopicProgress(
+                topic=topic,
+                questions=len(qs),
+                seen=len(seen),
+                answered=sum(n for n, _ in seen),
+                right=sum(r for _, r in seen),
+            )
+        )
+    return out
+
+
+async def cmd_score(update: Update, context: BotContext) -> None:
+    """/score: points · answered · right · accuracy, then streaks and topics."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    store, now = context.store, context.now()
+    points, answered, right = await store.score(user.id, "quiz")
+    _, ch_answered, ch_right = await store.score(user.id, "channel")
+    zone = await _zone(context, user.id)
+    current, best = quiz.streaks(await store.answer_days(user.id), quiz.local_day(now, zone))
+    due = await store.due_dates(user.id)
+    n_due = sum(1 for qid, d in due.items() if d <= now and qid in context.bank)
+    text = render.score_text(
+        points=points,
+        answered=answered,
+        right=right,
+        streak=current,
+        best=best,
+        channel=(ch_answered, ch_right),
+        due=n_due,
+        topics=await topic_progress(context, user.id),
+    )
+    await message.reply_text(text)
+
+
+async def cmd_topics(update: Update, context: BotContext) -> None:
+    """/topics: topics with their question counts and the user's progress."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    await message.reply_text(render.topics_text(await topic_progress(context, user.id)))
+
+
+async def cmd_leaderboard(update: Update, context: BotContext) -> None:
+    """/leaderboard: top 10 today, this week and all time (this group's, in a group)."""
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or user is None or chat is None:
+        return
+    store = context.store
+    local = context.now().astimezone(context.settings.zone)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    week = midnight - timedelta(days=local.weekday())
+    chat_id = chat.id if is_group(chat) else None
+    boards = []
+    periods: list[tuple[str, datetime | None]] = [
+        ("Today", midnight),
+        ("This week", week),
+        ("All time", None),
+    ]
+    for title, since in periods:
+        rows = await store.leaderboard(since=since, chat_id=chat_id)
+        own = await store.rank(user.id, since=since, chat_id=chat_id)
+        if chat_id is not None:
+            title = f"{title} in this group"
+        boards.append(render.Board(title, rows, own))
+    profile = await store.get_user(user.id)
+    hidden = bool(profile and profile.hidden)
+    await message.reply_text(
+        render.leaderboard_text(boards, user.id, hidden), reply_markup=render.hide_keyboard(hidden)
+    )
+
+
+async def on_hide(update: Update, context: BotContext) -> None:
+    """The hide/show button: acts on whoever pressed it, never on someone else."""
+    query = update.callback_query
+    if query is None:
+        return
+    data = cd.decode(query.data)
+    if data is None:
+        await query.answer("This button is not valid any more.")
+        return
+    hidden = data.args[0] == "1"
+    user = query.from_user
+    await context.store.set_hidden(user.id, user.first_name, hidden, context.now())
+    log.info("user %s %s leaderboards", user.id, "hid from" if hidden else "rejoined")
+    await query.answer(
+        "You are now hidden from leaderboards." if hidden else "You are back on leaderboards.",
+        show_alert=True,
+    )
+
+
+async def cmd_timezone(update: Update, context: BotContext) -> None:
+    """/timezone [Area/City]: show or set the zone that decides when a streak day starts."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    if not context.args:
+        zone = await _zone(context, user.id)
+        await message.reply_text(
+            f"Your time zone is {render.esc(str(zone))}. Change it with /timezone Area/City, "
+            "for example /timezone Europe/Berlin."
+        )
+        return
+    try:
+        zone = parse_zone(context.args[0])
+    except ValueError:
+        await message.reply_text(
+            f"I don't know the time zone “{render.esc(context.args[0][:64])}”. Use an IANA "
+            "name such as Europe/Berlin, America/New_York or Asia/Kolkata."
+        )
+        return
+    await context.store.set_timezone(user.id, user.first_name, str(zone), context.now())
+    local = context.now().astimezone(zone).strftime("%H:%M")
+    await message.reply_text(
+        f"Done: your days now follow {render.esc(str(zone))} (it is {local} there)."
+    )
+
+
+async def cmd_forget(update: Update, context: BotContext) -> None:
+    """/forget: ask for confirmation, then delete everything about the user."""
+    message = update.effective_message
+    if message is None:
+        return
+    await message.reply_text(
+        "This deletes your answers, scores, streaks and review schedule for good. Sure?",
+        reply_markup=render.forget_keyboard(),
+    )
+
+
+async def on_forget(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    data = cd.decode(query.data)
+    if data is None:
+        await query.answer("This button is not valid any more.")
+        return
+    if data.args[0] != "yes":
+        await query.answer("Nothing was deleted.")
+        await query.edit_message_text("Kept everything. /score shows where you are.")
+        return
+    user = query.from_user  # the presser's own data only, whoever sent the button
+    deleted = await context.store.forget_user(user.id)
+    log.info("user %s forgotten (%d rows)", user.id, deleted)
+    await query.answer("Deleted.")
+    await query.edit_message_text("Done: everything I kept about you is deleted.")
+
+
+async def on_report(update: Update, context: BotContext) -> None:
+    """⚑ Report a mistake: the user's next private message goes to the admins."""
+    query = update.callback_query
+    if query is None:
+        return
+    data = cd.decode(query.data)
+    asking = await context.store.get_asking(data.int_arg(0)) if data else None
+    if asking is None:
+        await query.answer("This button is not valid any more.")
+        return
+    user = query.from_user
+    await context.store.touch_user(user.id, user.first_name, context.now())
+    await context.store.set_report_pending(user.id, asking.id)
+    await query.answer(
+        "Send me your note in a private message: what is wrong, and what it should say.",
+        show_alert=True,
+    )

@@ -1,0 +1,488 @@
+"""Quizzes in chat: /quiz, /review, /stop, and every press on a quiz or channel button."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from telegram import CallbackQuery, Chat, Update, User
+from telegram.constants import ChatType
+from telegram.error import BadRequest
+
+from bot import callback_data as cd
+from bot import quiz, render
+from bot.channel import NO_PREVIEW
+from bot.context import BotContext
+from bot.models import Question
+from bot.store import AnswerRecord, Asking, Session
+
+log = logging.getLogger(__name__)
+
+GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
+
+NOT_VALID = "This button is not valid any more."
+QUIZ_OVER = "This quiz is over. /quiz starts a new one."
+NOT_YOURS = "This is someone else's quiz: start your own with /quiz."
+ALREADY = "You already answered this one (it counts once)."
+
+
+def is_group(chat: Chat) -> bool:
+    return chat.type in GROUP_TYPES
+
+
+async def user_zone_day(context: BotContext, user_id: int) -> str:
+    """Today's date in the user's /timezone (the bot's TIMEZONE by default)."""
+    user = await context.store.get_user(user_id)
+    zone = context.settings.zone
+    if user is not None and user.timezone:
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(user.timezone)
+    return quiz.local_day(context.now(), zone)
+
+
+# ---------------------------------------------------------------- starting
+
+
+async def cmd_quiz(update: Update, context: BotContext) -> None:
+    """/quiz [topic] [count]: start a round of questions with buttons."""
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or user is None or chat is None:
+        return
+    topic_text, count = quiz.parse_quiz_args(context.args or [])
+    topic: str | None = None
+    if topic_text:
+        matches = context.bank.match_topic(topic_text)
+        if len(matches) != 1:
+            listing = "\n".join(f"• {render.esc(t)}" for t in context.bank.topics)
+            if matches:
+                head = f"“{render.esc(topic_text)}” matches several topics; pick one:"
+                listing = "\n".join(f"• {render.esc(t)}" for t in matches)
+            else:
+                head = f"No topic matches “{render.esc(topic_text)}”. The topics are:"
+            await message.reply_text(
+                f"{head}\n{listing}\n\nFor example: /quiz {render.esc(context.bank.topics[0].split()[0].lower())} 5"
+            )
+            return
+        topic = matches[0]
+    await start_quiz(context, chat, user, topic=topic, count=count, kind="quiz")
+
+
+async def cmd_review(update: Update, context: BotContext) -> None:
+    """/review: ask exactly the questions whose spaced-repetition review is due."""
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or user is None or chat is None:
+        return
+    now = context.now()
+    due = await context.store.due_dates(user.id)
+    candidates = [q for q in context.bank.questions.values() if q.quizzable]
+    ids = quiz.pick_due(candidates, due, now)[: quiz.MAX_COUNT]
+    if not ids:
+        upcoming = sorted(d for qid, d in due.items() if qid in context.bank and d > now)
+        if upcoming:
+            wait = upcoming[0] - now
+            await message.reply_text(
+                f"Nothing is due for review right now. The next one is due in "
+                f"{_humanize(wait)}. Meanwhile, /quiz brings new questions."
+            )
+        else:
+            await message.reply_text(
+                "Nothing to review yet: questions you answer in /quiz come back here when "
+                "they are due (a miss within minutes, a right answer after days)."
+            )
+        return
+    await start_quiz(context, chat, user, topic=None, count=len(ids), kind="review", ids=ids)
+
+
+def _humanize(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return render.plural(max(minutes, 1), "minute")
+    hours = minutes // 60
+    if hours < 48:
+        return render.plural(hours, "hour")
+    return render.plural(hours // 24, "day")
+
+
+async def start_quiz(
+    context: BotContext,
+    chat: Chat,
+    user: User,
+    *,
+    topic: str | None,
+    count: int,
+    kind: str,
+    ids: list[str] | None = None,
+) -> None:
+    store, now = context.store, context.now()
+    group = is_group(chat)
+    if ids is None:
+        candidates = [q for q in context.bank.in_topic(topic) if q.quizzable]
+        if group:
+            seen: set[str] = set()
+            due: dict[str, object] = {}
+        else:
+            seen = await store.seen_questions(user.id)
+            due = await store.due_dates(user.id)  # type: ignore[assignment]
+        ids = quiz.pick_questions(candidates, seen, due, count, context.data.rng)  # type: ignore[arg-type]
+    if not ids:
+        await context.bot.send_message(chat.id, "There are no quiz questions here yet.")
+        return
+    await store.touch_user(user.id, user.first_name, now)
+    session_id = await store.start_session(
+        chat_id=chat.id,
+        user_id=None if group else user.id,
+        kind=kind,
+        topic=topic,
+        question_ids=ids,
+        now=now,
+    )
+    log.info(
+        "quiz %s started: chat=%s user=%s kind=%s n=%d",
+        session_id,
+        chat.id,
+        user.id,
+        kind,
+        len(ids),
+    )
+    session = await store.get_session(session_id)
+    assert session is not None
+    await ask_current(context, session)
+
+
+async def ask_current(context: BotContext, session: Session) -> None:
+    """Send the session's current question (skipping any that left the bank)."""
+    store, now = context.store, context.now()
+    position = session.position
+    while position < session.total:
+        q = context.bank.get(session.question_ids[position])
+        if q is not None and q.quizzable:
+            break
+        # The bank was reloaded without this question: move past it.
+        await store.advance_session(session.id, position, now)
+        position += 1
+    if position >= session.total:
+        await finish(context, session.id)
+        return
+    assert q is not None
+    order = quiz.shuffled_order(len(q.choices), context.data.rng)
+    asking_id = await store.create_asking(
+        kind="quiz",
+        question_id=q.id,
+        order=order,
+        choices_sig=q.choices_sig,
+        now=now,
+        session_id=session.id,
+        position=position,
+        chat_id=session.chat_id,
+    )
+    rendered = render.quiz_question(
+        q,
+        index=position,
+        total=session.total,
+        order=order,
+        asking_id=asking_id,
+        group=session.user_id is None,
+    )
+    msg = await context.bot.send_message(
+        session.chat_id, rendered.text, reply_markup=rendered.keyboard
+    )
+    await store.set_asking_message(asking_id, msg.chat_id, msg.message_id)
+
+
+async def finish(context: BotContext, session_id: int, status: str = "finished") -> None:
+    store = context.store
+    session = await store.get_session(session_id)
+    if session is None:
+        return
+    await store.end_session(session_id, status, context.now())
+    results = await store.session_results(session_id)
+    seconds = (context.now() - session.started_at).total_seconds()
+    if session.user_id is None:
+        await context.bot.send_message(session.chat_id, _group_summary(session, results))
+        return
+    right = sum(1 for r in results if r[3])
+    wrong_ids = list(dict.fromkeys(r[2] for r in results if not r[3]))
+    review = [q for qid in wrong_ids if (q := context.bank.get(qid)) is not None]
+    more_on = None
+    if session.kind == "practise" and session.question_ids:
+        more_on = context.bank.get(session.question_ids[0])
+    rendered = render.quiz_summary(
+        right=right,
+        total=len(results) if status != "finished" else session.total,
+        seconds=seconds,
+        points=sum(r[4] for r in results),
+        review=review,
+        bot_username=context.bot.username,
+        more_on=more_on,
+    )
+    log.info("quiz %s %s: %d/%d right", session_id, status, right, session.total)
+    await context.bot.send_message(
+        session.chat_id,
+        rendered.text,
+        reply_markup=rendered.keyboard,
+        link_preview_options=NO_PREVIEW,
+    )
+
+
+def _group_summary(session: Session, results: list[tuple[int, str, str, bool, int]]) -> str:
+    per_user: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for user_id, name, _qid, correct, points in results:
+        stats = per_user.setdefault(user_id, [0, 0, 0])
+        stats[0] += int(correct)
+        stats[1] += 1
+        stats[2] += points
+        names[user_id] = name
+    lines = [f"🏁 <b>Quiz over</b> · {render.plural(session.total, 'question')}"]
+    ranked = sorted(per_user.items(), key=lambda kv: (-kv[1][2], -kv[1][0]))
+    medals = ["🥇", "🥈", "🥉"]
+    for i, (user_id, (right, answered, points)) in enumerate(ranked):
+        badge = medals[i] if i < len(medals) else f"{i + 1}."
+        lines.append(
+            f"{badge} {render.esc(names[user_id] or 'someone')}: {right}/{answered} right, "
+            f"+{render.plural(points, 'point')}"
+        )
+    if not ranked:
+        lines.append("Nobody answered this time.")
+    lines.append("\n/leaderboard shows this group's standings · /quiz for another round")
+    return "\n".join(lines)
+
+
+async def cmd_stop(update: Update, context: BotContext) -> None:
+    """/stop: end the quiz running in this chat."""
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or user is None or chat is None:
+        return
+    session = await context.store.active_session(chat.id, None if is_group(chat) else user.id)
+    if session is None:
+        await message.reply_text("There is no quiz running here. /quiz starts one.")
+        return
+    await finish(context, session.id, status="stopped")
+
+
+# ---------------------------------------------------------------- presses
+
+
+async def on_answer(update: Update, context: BotContext) -> None:
+    """A press on an answer button (quiz, group quiz, channel post or admin preview)."""
+    query = update.callback_query
+    if query is None or query.from_user is None:
+        return
+    data = cd.decode(query.data)
+    if data is None or data.kind != cd.ANSWER:
+        await query.answer(NOT_VALID)
+        return
+    asking = await context.store.get_asking(data.int_arg(0))
+    position = data.int_arg(1)
+    if asking is None or position >= len(asking.order):
+        await query.answer(NOT_VALID)
+        return
+    q = context.bank.get(asking.question_id)
+    if q is None or not q.quizzable or q.choices_sig != asking.choices_sig:
+        await query.answer(
+            "This question has changed or left the bank since it was asked, so this press "
+            "cannot be graded.",
+            show_alert=True,
+        )
+        return
+    if asking.kind == "channel":
+        await _channel_answer(query, context, asking, q, position)
+    elif asking.kind == "preview":
+        chosen = asking.order[position]
+        await query.answer(render.channel_alert(q, chosen, True), show_alert=True)
+    else:
+        await _quiz_answer(query, context, asking, q, position)
+
+
+async def _channel_answer(
+    query: CallbackQuery, context: BotContext, asking: Asking, q: Question, position: int
+) -> None:
+    user = query.from_user
+    chosen = asking.order[position]
+    correct = chosen == q.correct
+    now = context.now()
+    inserted = await context.store.record_answer(
+        AnswerRecord(
+            asking_id=asking.id,
+            user_id=user.id,
+            first_name=user.first_name,
+            chat_id=asking.chat_id or 0,
+            question_id=q.id,
+            source="channel",
+            choice=chosen,
+            correct=correct,
+            points=0,  # the answer is one tap away in the post: no leaderboard points
+            now=now,
+            local_day=await user_zone_day(context, user.id),
+        )
+    )
+    await query.answer(render.channel_alert(q, chosen, inserted), show_alert=True)
+    if inserted:
+        post = await context.store.post_by_asking(asking.id)
+        if post is not None:
+            context.data.dirty_tallies.add(post.id)
+
+
+async def _quiz_answer(
+    query: CallbackQuery, context: BotContext, asking: Asking, q: Question, position: int
+) -> None:
+    store, user, now = context.store, query.from_user, context.now()
+    session = await store.get_session(asking.session_id) if asking.session_id else None
+    if session is None or session.status != "active" or asking.closed:
+        await query.answer(QUIZ_OVER)
+        return
+    group = session.user_id is None
+    if not group and session.user_id != user.id:
+        await query.answer(NOT_YOURS, show_alert=True)
+        return
+    if session.updated_at < now - timedelta(minutes=context.settings.quiz_expiry_minutes):
+        await store.end_session(session.id, "expired", now)
+        await query.answer("This quiz expired after a long pause. /quiz starts a new one.")
+        return
+    if asking.position != session.position:
+        await query.answer(ALREADY if not group else QUIZ_OVER)
+        return
+    chosen = asking.order[position]
+    correct = chosen == q.correct
+    points = quiz.points_for(q, correct)
+    review = quiz.next_review(await store.review_state(user.id, q.id), correct, now)
+    inserted = await store.record_answer(
+        AnswerRecord(
+            asking_id=asking.id,
+            user_id=user.id,
+            first_name=user.first_name,
+            chat_id=session.chat_id,
+            question_id=q.id,
+            source="quiz",
+            choice=chosen,
+            correct=correct,
+            points=points,
+            now=now,
+            local_day=await user_zone_day(context, user.id),
+            review=review,
+        ),
+        advance_session=None if group else session.id,
+    )
+    if not inserted:
+        await query.answer(ALREADY)
+        return
+    log.info("answer: user=%s question=%s correct=%s", user.id, q.id, correct)
+    if group:
+        await _group_answered(query, context, asking, q, session, correct)
+        return
+    # Committed above: only now is the user told.
+    await query.answer("✅ Right!" if correct else "❌ Not quite")
+    rendered = render.quiz_feedback(
+        q,
+        index=session.position,
+        total=session.total,
+        order=asking.order,
+        chosen_position=position,
+        points=points,
+        asking_id=asking.id,
+        bot_username=context.bot.username,
+    )
+    await _edit(query, rendered)
+    fresh = await store.get_session(session.id)
+    if fresh is None:
+        return
+    if fresh.position >= fresh.total:
+        await finish(context, session.id)
+    else:
+        await ask_current(context, fresh)
+
+
+async def _group_answered(
+    query: CallbackQuery,
+    context: BotContext,
+    asking: Asking,
+    q: Question,
+    session: Session,
+    correct: bool,
+) -> None:
+    """Tell the presser privately (an alert), show the group who has answered so far."""
+    head = "✅ Right!" if correct else "❌ Not quite."
+    await query.answer(render.alert(f"{head} {q.explanation or ''}".strip()), show_alert=True)
+    names = [
+        name or "someone" for _uid, name, _ok in await context.store.asking_answers(asking.id)
+    ]
+    rendered = render.quiz_question(
+        q,
+        index=session.position,
+        total=session.total,
+        order=asking.order,
+        asking_id=asking.id,
+        group=True,
+        answered=names,
+    )
+    await _edit(query, rendered)
+
+
+async def on_next(update: Update, context: BotContext) -> None:
+    """Group quiz: reveal the answer and move everyone on (the first press wins)."""
+    query = update.callback_query
+    if query is None:
+        return
+    data = cd.decode(query.data)
+    asking = await context.store.get_asking(data.int_arg(0)) if data else None
+    if asking is None or asking.session_id is None or asking.position is None:
+        await query.answer(NOT_VALID)
+        return
+    store, now = context.store, context.now()
+    session = await store.get_session(asking.session_id)
+    if session is None or session.status != "active" or session.position != asking.position:
+        await query.answer("Already moved on.")
+        return
+    if not await store.advance_session(session.id, asking.position, now):
+        await query.answer("Already moved on.")
+        return
+    await store.close_asking(asking.id)
+    await query.answer()
+    q = context.bank.get(asking.question_id)
+    if q is not None and q.quizzable:
+        answered = [(n or "someone", ok) for _u, n, ok in await store.asking_answers(asking.id)]
+        rendered = render.group_reveal(
+            q, index=asking.position, total=session.total, answered=answered, asking_id=asking.id
+        )
+        await _edit(query, rendered)
+    fresh = await store.get_session(session.id)
+    if fresh is None:
+        return
+    if fresh.position >= fresh.total:
+        await finish(context, session.id)
+    else:
+        await ask_current(context, fresh)
+
+
+async def on_more(update: Update, context: BotContext) -> None:
+    """ "More on <topic>": a quiz on the topic of the question just practised."""
+    query = update.callback_query
+    if query is None or query.message is None:
+        return
+    data = cd.decode(query.data)
+    q = context.bank.get(data.args[0]) if data else None
+    if q is None:
+        await query.answer(NOT_VALID)
+        return
+    await query.answer()
+    chat = query.message.chat
+    await start_quiz(
+        context, chat, query.from_user, topic=q.topic, count=quiz.DEFAULT_COUNT, kind="quiz"
+    )
+
+
+async def practise(context: BotContext, chat: Chat, user: User, q: Question) -> None:
+    """``/start q_<id>``: ask this very question as a scored quiz, then offer its topic."""
+    await start_quiz(context, chat, user, topic=q.topic, count=1, kind="practise", ids=[q.id])
+
+
+async def _edit(query: CallbackQuery, rendered: render.Rendered) -> None:
+    try:
+        await query.edit_message_text(
+            rendered.text, reply_markup=rendered.keyboard, link_preview_options=NO_PREVIEW
+        )
+    except BadRequest as exc:
+        # A double press can race to the same edit; Telegram answers "message is not modified".
+        if "not modified" not in str(exc).lower():
+            raise

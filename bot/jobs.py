@@ -1,0 +1,193 @@
+"""JobQueue jobs. SQLite is the source of truth; the JobQueue is rebuilt from it at every start.
+
+PTB's JobQueue keeps jobs in memory only, and APScheduler skips a run that fires more than a
+second late by default (``misfire_grace_time``): every job here sets it to ``None`` so a late
+job still runs, and slot records in SQLite make any run idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from telegram import Bot
+
+from bot import channel, schedule
+from bot.config import parse_time
+from bot.context import BotContext, BotData
+from bot.render import esc
+
+log = logging.getLogger(__name__)
+
+DAILY = "daily"
+LATE_OK: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True}
+RETRY_AFTER = timedelta(minutes=10)
+
+
+async def daily_time(data: BotData) -> time:
+    """The daily time: ``/schedule HH:MM`` if set (kept in SQLite), else POST_TIME."""
+    stored = await data.store.get_kv("daily_time")
+    return parse_time(stored) if stored else data.settings.post_time
+
+
+async def is_paused(data: BotData) -> bool:
+    return await data.store.get_kv("paused") == "1"
+
+
+async def job_daily(context: BotContext) -> None:
+    """The day's post, at the daily time (or late, at start-up, the same day)."""
+    data = context.bot_data
+    now = data.clock()
+    zone = data.settings.zone
+    slot = schedule.daily_slot(now.astimezone(zone).date())
+    if await is_paused(data):
+        log.info("daily post skipped: posting is paused")
+        return
+    result = await channel.post(data, context.bot, slot=slot)
+    log.info("daily slot %s: %s", slot, result.outcome.value)
+    job_queue: Any = context.job_queue
+    if result.outcome is channel.Outcome.FAILED and job_queue is not None:
+        retry_at = now + RETRY_AFTER
+        if schedule.same_local_day(retry_at, now, zone):
+            job_queue.run_once(
+                job_daily, when=retry_at, name=f"retry:{slot}", job_kwargs=LATE_OK
+            )
+    if result.outcome is channel.Outcome.SENT:
+        await warn_if_cycle_ending(data, context.bot)
+
+
+async def job_extra(context: BotContext) -> None:
+    """One extra post set with ``/schedule YYYY-MM-DD HH:MM [id]``."""
+    data = context.bot_data
+    assert context.job is not None
+    payload: tuple[int, str | None] = context.job.data  # type: ignore[assignment]
+    extra_id, qid = payload
+    if qid is not None and qid not in data.bank:
+        await channel.notify_admins(
+            data,
+            context.bot,
+            f"Extra post #{extra_id}: question {esc(qid)} is no longer in the bank.",
+        )
+        await data.store.finish_extra(extra_id)
+        return
+    result = await channel.post(
+        data, context.bot, slot=schedule.extra_slot(extra_id), question_id=qid
+    )
+    log.info("extra post %s: %s", extra_id, result.outcome.value)
+    if result.outcome is not channel.Outcome.FAILED:
+        await data.store.finish_extra(extra_id)
+
+
+async def job_flush_tallies(context: BotContext) -> None:
+    """Batch the tally edits of channel posts: a burst of presses becomes one edit."""
+    data = context.bot_data
+    if data.dirty_tallies:
+        edits = await channel.flush_tallies(data, context.bot)
+        if edits:
+            log.info("tally edits: %d", edits)
+
+
+async def job_expire_quizzes(context: BotContext) -> None:
+    data = context.bot_data
+    now = data.clock()
+    n = await data.store.expire_sessions(
+        now - timedelta(minutes=data.settings.quiz_expiry_minutes), now
+    )
+    if n:
+        log.info("expired %d abandoned quiz(zes)", n)
+
+
+async def warn_if_cycle_ending(data: BotData, bot: Bot) -> None:
+    """Once a day, a week before the cycle's unposted questions run out, tell the admins."""
+    _, left = await channel.upcoming(data)
+    extras = len(await data.store.pending_extras())
+    days = schedule.days_left(len(left), extras)
+    today = data.clock().astimezone(data.settings.zone).date().isoformat()
+    if days <= schedule.WARN_DAYS and data.last_cycle_warning != today:
+        data.last_cycle_warning = today
+        await channel.notify_admins(
+            data,
+            bot,
+            f"📅 {len(left)} unposted question(s) left in this cycle (about {days} day(s)). "
+            "After that the queue starts a new shuffled cycle of the whole bank; add questions "
+            "to content/ and /reload to keep it fresh.",
+        )
+
+
+def register_daily(context_or_app: Any, at: time, data: BotData) -> None:
+    """(Re)register the daily job at ``at`` in TIMEZONE: remove if present, then add."""
+    job_queue = context_or_app.job_queue
+    for job in job_queue.get_jobs_by_name(DAILY):
+        job.schedule_removal()
+    job_queue.run_daily(
+        job_daily, time=at.replace(tzinfo=data.settings.zone), name=DAILY, job_kwargs=LATE_OK
+    )
+
+
+def register_extra(
+    job_queue: Any, extra_id: int, run_at: datetime, question_id: str | None
+) -> None:
+    unregister_extra(job_queue, extra_id)
+    job_queue.run_once(
+        job_extra,
+        when=run_at,
+        data=(extra_id, question_id),
+        name=schedule.extra_slot(extra_id),
+        job_kwargs=LATE_OK,
+    )
+
+
+def unregister_extra(job_queue: Any, extra_id: int) -> None:
+    for job in job_queue.get_jobs_by_name(schedule.extra_slot(extra_id)):
+        job.schedule_removal()
+
+
+async def restore(app: Any, data: BotData) -> None:
+    """At start: settle unknown sends, rebuild every job from SQLite, catch up today's post."""
+    store = data.store
+    bot = app.bot
+    now = data.clock()
+    zone = data.settings.zone
+    for p in await store.posts_with_status("sending"):
+        await store.post_status(p.id, "unknown", "the bot stopped while sending")
+        log.error("channel post %s (%s) was interrupted mid-send", p.id, p.question_id)
+        await channel.notify_admins(
+            data,
+            bot,
+            f"⚠️ I stopped while posting <code>{esc(p.question_id)}</code>, so it may or may "
+            "not be in the channel. Check, and if it is missing send "
+            f"/post_now {esc(p.question_id)}",
+        )
+    at = await daily_time(data)
+    register_daily(app, at, data)
+    job_queue = app.job_queue
+    today_slot = schedule.daily_slot(now.astimezone(zone).date())
+    if (
+        data.settings.channel_id
+        and schedule.missed_today(now, zone, at)
+        and await store.slot_post(today_slot) is None
+        and not await is_paused(data)
+    ):
+        log.info("today's post (%s) was missed while the bot was down: posting it now", today_slot)
+        job_queue.run_once(job_daily, when=0.1, name="daily-catchup", job_kwargs=LATE_OK)
+    for extra in await store.pending_extras():
+        if extra.run_at > now:
+            register_extra(job_queue, extra.id, extra.run_at, extra.question_id)
+        elif schedule.same_local_day(extra.run_at, now, zone):
+            register_extra(job_queue, extra.id, now + timedelta(seconds=0.2), extra.question_id)
+        else:
+            log.warning(
+                "extra post %s for %s was missed on an earlier day", extra.id, extra.run_at
+            )
+            await store.finish_extra(extra.id)
+    job_queue.run_repeating(
+        job_flush_tallies,
+        interval=data.settings.tally_interval,
+        first=data.settings.tally_interval,
+        name="tallies",
+        job_kwargs=LATE_OK,
+    )
+    job_queue.run_repeating(
+        job_expire_quizzes, interval=300, first=60, name="expire", job_kwargs=LATE_OK
+    )

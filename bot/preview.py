@@ -1,0 +1,70 @@
+"""``python -m bot preview``: a post as it will be sent, with no token and no network."""
+
+from __future__ import annotations
+
+from bot import markup, render, schedule
+from bot.config import Settings
+from bot.models import QuestionBank
+from bot.store import Store
+
+BOT_PLACEHOLDER = "<bot_username>"
+CHANNEL_PLACEHOLDER = "<channel_username>"
+
+
+async def _next_id(settings: Settings, bank: QuestionBank) -> tuple[str, str]:
+    """The next question in the channel queue, read from the database when there is one."""
+    if not settings.database_path.exists():
+        first = next(iter(bank.questions))
+        return (
+            first,
+            "no database yet: the first start shuffles the queue; showing the first question",
+        )
+    store = await Store.open(settings.database_path)
+    try:
+        seed = await store.get_kv("queue_seed")
+        cycle = int(await store.get_kv("cycle") or "1")
+        done = await store.done_in_cycle(cycle)
+    finally:
+        await store.close()
+    if seed is None:
+        first = next(iter(bank.questions))
+        return first, "the queue has not started yet: showing the first question"
+    left = schedule.cycle_queue(bank.questions, done, seed, cycle)
+    if not left:
+        left = schedule.cycle_queue(bank.questions, set(), seed, cycle + 1)
+        cycle += 1
+    return left[0], f"next in the queue (cycle {cycle}, {len(left)} left)"
+
+
+async def preview_text(settings: Settings, bank: QuestionBank, question_id: str | None) -> str:
+    if question_id is None:
+        question_id, note = await _next_id(settings, bank)
+    else:
+        note = "as requested"
+        if question_id not in bank:
+            raise SystemExit(f"There is no question {question_id!r} in {settings.content_dir}.")
+    q = bank.questions[question_id]
+    signature = settings.signature(None)
+    if (
+        not settings.post_signature
+        and settings.channel_id
+        and not settings.channel_id.startswith("@")
+    ):
+        signature = settings.signature(CHANNEL_PLACEHOLDER)
+    rendered = render.render_post(
+        q, signature=signature, bot_username=BOT_PLACEHOLDER, asking_id=1 if q.quizzable else None
+    )
+    lines = [
+        f"# {q.id} ({q.source}) — {note}",
+        f"# parse_mode=HTML, {markup.visible_len(rendered.text)} of {render.MAX_TEXT} characters",
+        "",
+        rendered.text,
+        "",
+        "# buttons:",
+    ]
+    assert rendered.keyboard is not None
+    for row in rendered.keyboard.inline_keyboard:
+        lines.append(
+            "  " + "  ".join(f"[{b.text}]" + (f"({b.url})" if b.url else "") for b in row)
+        )
+    return "\n".join(lines)

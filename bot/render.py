@@ -1,0 +1,460 @@
+"""Every user-facing text and keyboard, built so that Telegram accepts it.
+
+Texts are sent with ``parse_mode=HTML``: every bank and user string goes through ``esc``.
+Button labels and alerts are plain text and are never escaped (a choice ``<b>`` shows as written).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import callback_data as cd
+from bot import markup
+from bot.models import Question
+
+MAX_TEXT = 4096  # Bot API: message text, 1-4096 characters after entities parsing
+MAX_ALERT = 200  # Bot API: answerCallbackQuery text, 0-200 characters
+SEPARATOR = "━━━━━━━━━━━━━━━"
+HEADER = "❔ Interview Question"
+LETTERS = "ABCDEF"
+SHORT_CHOICE = 30  # longer choices are listed in the text, with letter buttons
+POINTS = {"easy": 1, "medium": 2, "hard": 3}
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def alert(text: str) -> str:
+    """Fit an alert into Telegram's 200 characters (plain text, never escaped)."""
+    if len(text) <= MAX_ALERT:
+        return text
+    return text[: MAX_ALERT - 1].rstrip() + "…"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    text: str
+    keyboard: InlineKeyboardMarkup | None = None
+    cut: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    answered: int
+    right: int
+
+    def line(self) -> str:
+        pct = round(100 * self.right / self.answered) if self.answered else 0
+        return f"🧠 {self.answered} answered · {pct}% right"
+
+
+def deep_link(bot_username: str, kind: str, question_id: str) -> str:
+    """``?start=q_<id>`` (practise) or ``?start=a_<id>`` (full answer); ids fit start's 64."""
+    return f"https://t.me/{bot_username}?start={kind}_{question_id}"
+
+
+def _long_choices(choices: Sequence[str]) -> bool:
+    return any(len(c) > SHORT_CHOICE for c in choices)
+
+
+def choice_lines(choices: Sequence[str]) -> str:
+    return "\n".join(f"{LETTERS[i]}) {esc(c)}" for i, c in enumerate(choices))
+
+
+def choice_buttons(choices: Sequence[str], make_data: object) -> list[list[InlineKeyboardButton]]:
+    """One row per short choice (label = the choice), or one row of letters for long ones."""
+    assert callable(make_data)
+    if _long_choices(choices):
+        return [
+            [
+                InlineKeyboardButton(LETTERS[i], callback_data=make_data(i))
+                for i in range(len(choices))
+            ]
+        ]
+    return [[InlineKeyboardButton(c, callback_data=make_data(i))] for i, c in enumerate(choices)]
+
+
+# ---------------------------------------------------------------- channel post
+
+
+def post_text(
+    q: Question, signature: str, tally: Tally | None = None, *, answer_limit: int | None = None
+) -> tuple[str, bool]:
+    """The post's HTML (contract §4) and whether the answer had to be cut to fit."""
+    tags = " ".join(f"#{t}" for t in q.hashtags)
+    head = f"<b>{esc(HEADER)}</b>\n\n<b>{esc(q.question)}</b>\n\n"
+    extra: list[str] = []
+    if q.quizzable and _long_choices(q.choices):
+        extra.append(choice_lines(q.choices))
+    if tally is not None and tally.answered:
+        extra.append(esc(tally.line()))
+    extra_text = "".join(f"\n\n{e}" for e in extra)
+    tail = f"{extra_text}\n\ntags: {esc(tags)}\n{SEPARATOR}\n{esc(signature)}"
+    plain_answer = markup.to_plain(q.answer)
+    fixed = markup.visible_len(head + "Answer: " + tail)
+    budget = (answer_limit or MAX_TEXT) - fixed
+    shown = markup.cut_plain(plain_answer, max(budget, 1))
+    cut = shown != plain_answer
+    text = f"{head}Answer: <tg-spoiler>{esc(shown)}</tg-spoiler>{tail}"
+    return text, cut
+
+
+def post_keyboard(
+    q: Question, *, asking_id: int | None, bot_username: str, cut: bool
+) -> InlineKeyboardMarkup:
+    rows: list[list[InlineKeyboardButton]] = []
+    if q.quizzable and asking_id is not None:
+        rows += choice_buttons(q.choices, lambda i: cd.answer(asking_id, i))
+    links = [
+        InlineKeyboardButton("🎯 Practise in the bot", url=deep_link(bot_username, "q", q.id))
+    ]
+    if cut:
+        links.append(
+            InlineKeyboardButton("📖 Full answer", url=deep_link(bot_username, "a", q.id))
+        )
+    rows.append(links)
+    return InlineKeyboardMarkup(rows)
+
+
+def render_post(
+    q: Question,
+    *,
+    signature: str,
+    bot_username: str,
+    asking_id: int | None,
+    tally: Tally | None = None,
+) -> Rendered:
+    text, cut = post_text(q, signature, tally)
+    keyboard = post_keyboard(q, asking_id=asking_id, bot_username=bot_username, cut=cut)
+    return Rendered(text, keyboard, cut)
+
+
+def channel_alert(q: Question, chosen: int, first_time: bool) -> str:
+    """The alert a reader sees after pressing a choice under a channel post."""
+    assert q.correct is not None
+    right = chosen == q.correct
+    letter = LETTERS[q.correct] if _long_choices(q.choices) else None
+    if right:
+        head = "✅ Right!"
+    elif letter:
+        head = f"❌ Not quite: it's {letter}."
+    else:
+        head = f"❌ Not quite: it's “{q.choices[q.correct]}”."
+    if not first_time:
+        head = "You already answered (counted once). " + head
+    return alert(f"{head} {q.explanation or ''}".strip())
+
+
+# ---------------------------------------------------------------- full answer
+
+
+def answer_messages(q: Question) -> list[str]:
+    """The full answer with formatted code, split into messages Telegram accepts."""
+    parts = [f"<b>{esc(q.question)}</b>"]
+    parts += [markup.block_html(b) for b in _split_big_blocks(markup.parse(q.answer))]
+    tags = " ".join(f"#{t}" for t in q.hashtags)
+    if tags:
+        parts.append(esc(tags))
+    messages: list[str] = []
+    current = ""
+    for part in parts:
+        candidate = f"{current}\n\n{part}" if current else part
+        if current and markup.visible_len(candidate) > MAX_TEXT:
+            messages.append(current)
+            current = part
+        else:
+            current = candidate
+    if current:
+        messages.append(current)
+    return messages
+
+
+def _split_big_blocks(blocks: list[markup.Block]) -> list[markup.Block]:
+    """Split any block whose own text exceeds a message, by lines, then by characters."""
+    limit = MAX_TEXT - 200
+    out: list[markup.Block] = []
+    for block in blocks:
+        if markup.utf16_len(block.text) <= limit:
+            out.append(block)
+            continue
+        chunk = ""
+        for line in block.text.split("\n"):
+            while markup.utf16_len(line) > limit:
+                head = line[: limit // 2]
+                line = line[len(head) :]
+                if chunk:
+                    out.append(markup.Block(block.kind, chunk, block.lang))
+                    chunk = ""
+                out.append(markup.Block(block.kind, head, block.lang))
+            candidate = f"{chunk}\n{line}" if chunk else line
+            if markup.utf16_len(candidate) > limit:
+                out.append(markup.Block(block.kind, chunk, block.lang))
+                chunk = line
+            else:
+                chunk = candidate
+        if chunk.strip():
+            out.append(markup.Block(block.kind, chunk, block.lang))
+    return out
+
+
+# ---------------------------------------------------------------- quizzes
+
+
+def _progress(index: int, total: int) -> str:
+    return f"Question {index + 1}/{total}"
+
+
+def quiz_question(
+    q: Question,
+    *,
+    index: int,
+    total: int,
+    order: Sequence[int],
+    asking_id: int,
+    group: bool = False,
+    answered: Sequence[str] = (),
+) -> Rendered:
+    """A quiz question with its (shuffled) choices as buttons.
+
+    In a group, ``answered`` names who has answered so far (not whether they were right: that
+    is revealed when someone presses Next), and a Next button moves the group on.
+    """
+    shown = [q.choices[i] for i in order]
+    lines = [
+        f"<b>{esc(_progress(index, total))}</b> · {esc(q.topic)} · {esc(q.difficulty)}",
+        "",
+        f"<b>{esc(q.question)}</b>",
+    ]
+    if _long_choices(shown):
+        lines += ["", choice_lines(shown)]
+    if answered:
+        lines += ["", "Answered: " + esc(", ".join(answered))]
+    rows = choice_buttons(shown, lambda i: cd.answer(asking_id, i))
+    if group:
+        rows.append(next_button(asking_id, index + 1 >= total))
+    return Rendered("\n".join(lines), InlineKeyboardMarkup(rows))
+
+
+def quiz_feedback(
+    q: Question,
+    *,
+    index: int,
+    total: int,
+    order: Sequence[int],
+    chosen_position: int,
+    points: int,
+    asking_id: int,
+    bot_username: str,
+) -> Rendered:
+    """The question message after a private answer: right or wrong, the key, why."""
+    assert q.correct is not None
+    shown = [q.choices[i] for i in order]
+    right = order[chosen_position] == q.correct
+    key = q.choices[q.correct]
+    lines = [
+        f"<b>{esc(_progress(index, total))}</b> · {esc(q.topic)}",
+        "",
+        f"<b>{esc(q.question)}</b>",
+        "",
+    ]
+    if right:
+        lines.append(f"✅ Right! +{plural(points, 'point')}")
+    else:
+        lines.append(f"❌ Not quite. You chose: {esc(shown[chosen_position])}")
+    lines.append(f"Answer: <b>{esc(key)}</b>")
+    if q.explanation:
+        lines.append(f"<i>{esc(q.explanation)}</i>")
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("📖 Full answer", url=deep_link(bot_username, "a", q.id)),
+                InlineKeyboardButton("⚑ Report a mistake", callback_data=cd.report(asking_id)),
+            ]
+        ]
+    )
+    return Rendered("\n".join(lines), keyboard)
+
+
+def group_reveal(
+    q: Question, *, index: int, total: int, answered: Sequence[tuple[str, bool]], asking_id: int
+) -> Rendered:
+    """A group question after someone pressed Next: the key and who got it right."""
+    assert q.correct is not None
+    lines = [
+        f"<b>{esc(_progress(index, total))}</b> · {esc(q.topic)}",
+        "",
+        f"<b>{esc(q.question)}</b>",
+        "",
+        f"Answer: <b>{esc(q.choices[q.correct])}</b>",
+    ]
+    if q.explanation:
+        lines.append(f"<i>{esc(q.explanation)}</i>")
+    right = [n for n, ok in answered if ok]
+    lines += ["", f"Right: {esc(', '.join(right)) if right else 'nobody'}"]
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("⚑ Report a mistake", callback_data=cd.report(asking_id))]]
+    )
+    return Rendered("\n".join(lines), keyboard)
+
+
+def next_button(asking_id: int, last: bool) -> list[InlineKeyboardButton]:
+    label = "🏁 Finish" if last else "Next question ▶"
+    return [InlineKeyboardButton(label, callback_data=cd.next_question(asking_id))]
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def quiz_summary(
+    *,
+    right: int,
+    total: int,
+    seconds: float,
+    points: int,
+    review: Sequence[Question],
+    bot_username: str,
+    more_on: Question | None = None,
+) -> Rendered:
+    """The end of a private quiz: ``3/5 right``, points, time, and what to look at again."""
+    lines = [
+        f"🏁 <b>{right}/{total} right</b> · +{plural(points, 'point')} · {format_duration(seconds)}"
+    ]
+    if right == total:
+        lines.append("Perfect round! 🎉")
+    if review:
+        lines += ["", "Worth a second look:"]
+        lines += [f"• {esc(q.question)}" for q in review]
+        lines += ["", "They will come back in /review when they are due."]
+    rows = [
+        [InlineKeyboardButton("📖 " + _short(q.question), url=deep_link(bot_username, "a", q.id))]
+        for q in review[:5]
+    ]
+    if more_on is not None:
+        rows.append(
+            [InlineKeyboardButton(f"More on {more_on.topic} ▶", callback_data=cd.more(more_on.id))]
+        )
+    lines += ["", "/quiz for another round · /score for your progress"]
+    return Rendered("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# ---------------------------------------------------------------- scores
+
+
+def score_line(points: int, answered: int, right: int) -> str:
+    """Contract §5: ``42 points · 25 answered · 19 right · 76%`` (``1 point``)."""
+    accuracy = round(100 * right / answered) if answered else 0
+    return f"{plural(points, 'point')} · {answered} answered · {right} right · {accuracy}%"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicProgress:
+    topic: str
+    questions: int
+    seen: int
+    answered: int
+    right: int
+
+
+def score_text(
+    *,
+    points: int,
+    answered: int,
+    right: int,
+    streak: int,
+    best: int,
+    channel: tuple[int, int],
+    due: int,
+    topics: Sequence[TopicProgress],
+) -> str:
+    lines = [score_line(points, answered, right)]
+    lines.append(f"🔥 Streak: {plural(streak, 'day')} (best {plural(best, 'day')})")
+    if channel[0]:
+        lines.append(f"📣 Channel answers: {channel[0]} ({channel[1]} right)")
+    if due:
+        lines.append(f"🔁 {plural(due, 'question')} due for /review")
+    studied = [t for t in topics if t.answered]
+    if studied:
+        lines += ["", "<b>By topic</b>"]
+        for t in studied:
+            pct = round(100 * t.right / t.answered)
+            lines.append(f"• {esc(t.topic)}: {pct}% right · {t.seen}/{t.questions} seen")
+    elif not answered:
+        lines += ["", "No quiz answers yet: /quiz starts one."]
+    return "\n".join(lines)
+
+
+def topics_text(topics: Sequence[TopicProgress]) -> str:
+    lines = ["<b>Topics</b>"]
+    for t in topics:
+        progress = f" · {t.seen}/{t.questions} seen" if t.seen else ""
+        accuracy = f" · {round(100 * t.right / t.answered)}% right" if t.answered else ""
+        lines.append(f"• {esc(t.topic)}: {plural(t.questions, 'question')}{progress}{accuracy}")
+    lines += ["", "Start one with /quiz &lt;topic&gt;, e.g. /quiz " + esc(_first_word(topics))]
+    return "\n".join(lines)
+
+
+def _first_word(topics: Sequence[TopicProgress]) -> str:
+    return topics[0].topic.split()[0].lower() if topics else "python"
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    title: str
+    rows: Sequence[tuple[int, str, int]]  # user_id, first name, points
+    own: tuple[int, int] | None  # rank, points of the asking user
+
+
+def leaderboard_text(boards: Sequence[Board], viewer_id: int, hidden: bool) -> str:
+    medals = ["🥇", "🥈", "🥉"]
+    lines: list[str] = []
+    for board in boards:
+        lines.append(f"<b>{esc(board.title)}</b>")
+        if not board.rows:
+            lines.append("nobody yet: be the first with /quiz")
+        for i, (user_id, name, pts) in enumerate(board.rows):
+            badge = medals[i] if i < 3 else f"{i + 1}."
+            you = " ← you" if user_id == viewer_id else ""
+            lines.append(f"{badge} {esc(name or 'someone')}: {plural(pts, 'point')}{you}")
+        if board.own is not None and all(r[0] != viewer_id for r in board.rows):
+            lines.append(f"… you: #{board.own[0]} with {plural(board.own[1], 'point')}")
+        lines.append("")
+    if hidden:
+        lines.append("You are hidden from leaderboards.")
+    return "\n".join(lines).strip()
+
+
+def hide_keyboard(hidden: bool) -> InlineKeyboardMarkup:
+    label = "🙉 Show me on leaderboards" if hidden else "🙈 Hide me from leaderboards"
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=cd.hide(not hidden))]])
+
+
+def forget_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("Yes, delete everything", callback_data=cd.forget(True)),
+                InlineKeyboardButton("No, keep it", callback_data=cd.forget(False)),
+            ]
+        ]
+    )

@@ -1,0 +1,72 @@
+"""HTTP to the Bot API with a small retry for answers PTB does not retry.
+
+``AIORateLimiter`` waits out 429s (with ``max_retries``) but never retries a 5xx answer or a
+failed connection. We retry exactly those requests that certainly did not take effect: a 5xx
+answer, or a connection that failed before the request went out. A read timeout is different:
+the request may have been delivered (a channel post could already be live), so it is raised
+as it is and the caller decides. ``BadRequest``/``Forbidden`` (4xx) are never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+import httpx
+from telegram.error import NetworkError, TimedOut
+from telegram.request import HTTPXRequest, RequestData
+
+log = logging.getLogger(__name__)
+
+
+class NotSent(NetworkError):
+    """The request certainly did not take effect (refused connection, or a 5xx answer)."""
+
+
+def _not_delivered(exc: BaseException) -> bool:
+    """True when httpx failed before anything reached the server."""
+    cause = exc.__cause__
+    return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+class RetryingRequest(HTTPXRequest):
+    """``HTTPXRequest`` plus up to ``retries`` retries with exponential backoff and jitter."""
+
+    def __init__(self, *args: Any, retries: int = 3, backoff: float = 0.5, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retries = retries
+        self.backoff = backoff
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> tuple[int, bytes]:
+        endpoint = url.rsplit("/", 1)[-1]
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            try:
+                code, payload = await super().do_request(
+                    url, method, request_data, *args, **kwargs
+                )
+            except (TimedOut, NetworkError) as exc:
+                if not _not_delivered(exc):
+                    raise  # may have been delivered: never blindly repeated
+                if last:
+                    raise NotSent(f"could not connect to the Bot API ({endpoint})") from exc
+                reason = "connection failed"
+            else:
+                if code < 500:
+                    return code, payload
+                if last:
+                    raise NotSent(f"the Bot API answered {code} to {endpoint}")
+                reason = f"answer {code}"
+            delay = self.backoff * (2**attempt) * (0.5 + random.random())
+            log.warning("%s on %s; retry %d in %.1fs", reason, endpoint, attempt + 1, delay)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
