@@ -1,0 +1,150 @@
+"""Fixtures: an isolated environment, a running fake Bot API, and a bot harness around it."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram import Update
+
+from bot.app import build_application
+from bot.config import Settings
+from bot.content import load_bank
+from bot.context import BotApp, BotData
+from bot.models import QuestionBank
+from tests.fakes import CHANNEL_USERNAME, Clock, FakeBotApi, FakeUser
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT = ROOT / "content"
+TOKEN = "123456:TEST"
+ADMIN = FakeUser(1001, "Ada", "ada_admin")
+ALICE = FakeUser(2001, "Alice")
+BOB = FakeUser(2002, "Bob")
+
+BOT_VARIABLES = (
+    "BOT_TOKEN", "TELEGRAM_API_URL", "CHANNEL_ID", "ADMIN_IDS", "POST_TIME", "TIMEZONE",
+    "DATABASE_PATH", "CONTENT_DIR", "POST_SIGNATURE", "LOG_LEVEL", "RATE_LIMIT",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test sees the developer's environment or .env; databases live under tmp_path."""
+    for name in BOT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture(scope="session")
+def real_bank() -> QuestionBank:
+    return load_bank(CONTENT)
+
+
+@pytest.fixture
+async def fake_api() -> AsyncIterator[FakeBotApi]:
+    api = FakeBotApi(TOKEN)
+    await api.start()
+    try:
+        yield api
+    finally:
+        await api.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fake_api: FakeBotApi) -> Settings:
+    return Settings(
+        token=TOKEN,
+        base_url=fake_api.base_url,
+        channel_id=f"@{CHANNEL_USERNAME}",
+        admin_ids=frozenset({ADMIN.id}),
+        database_path=tmp_path / "data" / "bot.sqlite3",
+        content_dir=CONTENT,
+        rate_limit=False,
+        tally_interval=0.3,
+    )
+
+
+class Harness:
+    """Runs the real Application against the fake API, in the order PTB's run_polling uses."""
+
+    def __init__(self, fake: FakeBotApi, settings: Settings, bank: QuestionBank,
+                 clock: Clock | None = None) -> None:
+        self.fake = fake
+        self.settings = settings
+        self.bank = bank
+        self.clock = clock
+        self.app: BotApp | None = None
+
+    @property
+    def data(self) -> BotData:
+        assert self.app is not None
+        return self.app.bot_data
+
+    async def start(self, **changes: Any) -> BotApp:
+        if changes:
+            self.settings = dataclasses.replace(self.settings, **changes)
+        app = build_application(self.settings, self.bank, clock=self.clock)
+        await app.initialize()
+        assert app.post_init is not None
+        await app.post_init(app)
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
+        await app.start()
+        self.app = app
+        return app
+
+    async def stop(self) -> None:
+        app, self.app = self.app, None
+        if app is None:
+            return
+        assert app.updater is not None
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        assert app.post_shutdown is not None
+        await app.post_shutdown(app)
+
+    async def restart(self, **changes: Any) -> BotApp:
+        await self.stop()
+        return await self.start(**changes)
+
+
+@pytest.fixture
+async def harness(fake_api: FakeBotApi, settings: Settings,
+                  real_bank: QuestionBank) -> AsyncIterator[Harness]:
+    h = Harness(fake_api, settings, real_bank)
+    try:
+        yield h
+    finally:
+        await h.stop()
+
+
+@pytest.fixture
+async def bot(harness: Harness) -> AsyncIterator[Harness]:
+    await harness.start()
+    yield harness
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+@pytest.fixture
+def env_for_subprocess(fake_api: FakeBotApi, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in BOT_VARIABLES}
+    env.update(
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=fake_api.base_url,
+        CHANNEL_ID=f"@{CHANNEL_USERNAME}",
+        ADMIN_IDS=str(ADMIN.id),
+        DATABASE_PATH=str(tmp_path / "data" / "bot.sqlite3"),
+        CONTENT_DIR=str(CONTENT),
+        RATE_LIMIT="off",
+    )
+    return env

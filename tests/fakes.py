@@ -1,0 +1,524 @@
+"""A fake Telegram Bot API server (aiohttp on 127.0.0.1) and builders for real updates.
+
+The real ``Application`` talks to it over HTTP through ``base_url``. It answers like Telegram,
+and refuses what Telegram refuses: invalid HTML, code in a spoiler, text over 4096 characters,
+``callback_data`` over 64 bytes, alerts over 200 characters, a callback query answered twice,
+an edit that changes nothing, a message to a user who never opened the bot. Tests queue
+updates, inject faults, and assert on the recorded calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tests.telegram_html import check_message_text
+
+BOT_ID = 7000001
+BOT_USERNAME = "InterviewTestBot"
+CHANNEL_ID = -1001234567890
+CHANNEL_USERNAME = "pyinterviewq"
+MAX_CALLBACK_DATA = 64
+MAX_ALERT = 200
+
+# PTB sends every parameter as a form field; non-string values are JSON text. These keys are
+# always strings in the Bot API, so we never JSON-decode them ("42" stays the text "42").
+RAW_KEYS = {"text", "callback_query_id", "caption", "url", "parse_mode", "description"}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+    status: int = 200
+    error: str = ""
+
+
+@dataclass
+class Fault:
+    status: int  # 429, 500, 502, ... or 0: drop the connection without an answer
+    retry_after: int = 0
+    times: int = 1
+    delay: float = 0.0  # answer only after this long (for read timeouts)
+    after_effect: bool = False  # apply the call, then fail (a send whose outcome is unknown)
+
+
+@dataclass
+class FakeUser:
+    id: int
+    first_name: str
+    username: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name}
+        if self.username:
+            data["username"] = self.username
+        return data
+
+
+@dataclass
+class Chat:
+    id: int
+    type: str
+    title: str | None = None
+    username: str | None = None
+    first_name: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "type": self.type}
+        for key in ("title", "username", "first_name"):
+            if getattr(self, key):
+                data[key] = getattr(self, key)
+        return data
+
+
+@dataclass
+class StoredMessage:
+    chat: Chat
+    message_id: int
+    text: str
+    parse_mode: str | None
+    reply_markup: dict[str, Any] | None
+    date: int
+    edits: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "message_id": self.message_id,
+            "date": self.date,
+            "chat": self.chat.as_dict(),
+            "text": self.text,
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Interview Bot",
+                     "username": BOT_USERNAME},
+        }
+        if self.reply_markup:
+            data["reply_markup"] = self.reply_markup
+        return data
+
+    def buttons(self) -> list[dict[str, Any]]:
+        if not self.reply_markup:
+            return []
+        return [b for row in self.reply_markup.get("inline_keyboard", []) for b in row]
+
+
+def _decode(key: str, value: str) -> Any:
+    if key in RAW_KEYS:
+        return value
+    try:
+        return json.loads(value)
+    except (ValueError, TypeError):
+        return value
+
+
+class FakeBotApi:
+    """Serves ``/bot<token>/<method>``; ``base_url`` is what PTB's ``base_url`` takes."""
+
+    def __init__(self, token: str = "123456:TEST") -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self.rejected: list[Call] = []
+        self.faults: dict[str, list[Fault]] = defaultdict(list)
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
+        self._query_ids = itertools.count(1)
+        self.answered_queries: set[str] = set()
+        self.messages: dict[tuple[int, int], StoredMessage] = {}
+        self.chats: dict[int, Chat] = {}
+        self.known_users: set[int] = set()  # users who opened the bot (may be messaged)
+        self.channel = Chat(CHANNEL_ID, "channel", title="Python Interview Questions",
+                            username=CHANNEL_USERNAME)
+        self.chats[CHANNEL_ID] = self.channel
+        self.channel_posting_allowed = True
+        self._cond = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/bot"
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # ------------------------------------------------------------ test API: updates
+
+    def _push(self, payload: dict[str, Any]) -> int:
+        update_id = next(self._update_ids)
+        self._updates.append({"update_id": update_id, **payload})
+        asyncio.get_running_loop().create_task(self._notify())
+        return update_id
+
+    async def _notify(self) -> None:
+        async with self._cond:
+            self._cond.notify_all()
+
+    def private_chat(self, user: FakeUser) -> Chat:
+        chat = self.chats.get(user.id) or Chat(user.id, "private", first_name=user.first_name)
+        self.chats[user.id] = chat
+        return chat
+
+    def group(self, chat_id: int = -100777, title: str = "Study group") -> Chat:
+        chat = self.chats.get(chat_id) or Chat(chat_id, "supergroup", title=title)
+        self.chats[chat_id] = chat
+        return chat
+
+    def send_text(self, user: FakeUser, text: str, chat: Chat | None = None) -> int:
+        """A user sends ``text`` (a command gets its bot_command entity, as Telegram adds it)."""
+        chat = chat or self.private_chat(user)
+        if chat.type == "private":
+            self.known_users.add(user.id)
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids[chat.id]),
+            "date": int(time.time()),
+            "chat": chat.as_dict(),
+            "from": user.as_dict(),
+            "text": text,
+        }
+        if text.startswith("/"):
+            command = text.split()[0]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        return self._push({"message": message})
+
+    def press(self, user: FakeUser, message: StoredMessage, data: str) -> str:
+        """A user presses a button with ``data`` under ``message``; returns the query id."""
+        query_id = str(next(self._query_ids) + 10**12)
+        self._push(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": user.as_dict(),
+                    "chat_instance": str(message.chat.id),
+                    "message": message.as_dict(),
+                    "data": data,
+                }
+            }
+        )
+        return query_id
+
+    def push_raw(self, payload: dict[str, Any]) -> int:
+        return self._push(payload)
+
+    # ------------------------------------------------------------ test API: faults, queries
+
+    def fail(self, method: str, status: int, *, retry_after: int = 0, times: int = 1,
+             delay: float = 0.0, after_effect: bool = False) -> None:
+        self.faults[method].append(Fault(status, retry_after, times, delay, after_effect))
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def sent_to(self, chat_id: int) -> list[Call]:
+        return [
+            c for c in self.calls
+            if c.method == "sendMessage" and _chat_key(c.params.get("chat_id")) == chat_id
+        ]
+
+    def channel_posts(self) -> list[StoredMessage]:
+        return [m for (cid, _), m in sorted(self.messages.items()) if cid == CHANNEL_ID]
+
+    def last_message(self, chat_id: int) -> StoredMessage:
+        ids = [mid for (cid, mid) in self.messages if cid == chat_id]
+        if not ids:
+            raise AssertionError(f"no message in chat {chat_id}")
+        return self.messages[(chat_id, max(ids))]
+
+    def messages_in(self, chat_id: int) -> list[StoredMessage]:
+        return [m for (cid, _), m in sorted(self.messages.items()) if cid == chat_id]
+
+    async def wait_for(
+        self,
+        method: str,
+        predicate: Callable[[Call], bool] | None = None,
+        timeout: float = 10.0,
+        count: int = 1,
+    ) -> Call:
+        """Wait until ``count`` calls to ``method`` (matching ``predicate``) were answered."""
+        def matching() -> list[Call]:
+            return [c for c in self.calls_to(method) if predicate is None or predicate(c)]
+
+        async with asyncio.timeout(timeout):
+            async with self._cond:
+                await self._cond.wait_for(lambda: len(matching()) >= count)
+        return matching()[count - 1]
+
+    async def wait_until(self, check: Callable[[], bool], timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            async with self._cond:
+                await self._cond.wait_for(check)
+
+    # ------------------------------------------------------------ the server
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        params: dict[str, Any] = {}
+        if request.method == "POST":
+            if request.content_type == "application/json":
+                params = await request.json()
+            else:
+                form = await request.post()
+                params = {k: _decode(k, str(v)) for k, v in form.items()}
+        params.update({k: _decode(k, v) for k, v in request.query.items()})
+        if method == "getUpdates":
+            return await self._get_updates(params)
+        fault = self._take_fault(method)
+        if fault is not None and fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault is not None and not fault.after_effect:
+            return await self._faulty(request, method, params, fault)
+        status, payload = self._dispatch(method, params)
+        call = Call(method, params, time.monotonic(), status, "" if status == 200 else payload)
+        if fault is not None:  # the effect happened, but the client never hears of it
+            call.status = 599
+            self.calls.append(call)
+            await self._notify()
+            return await self._faulty(request, method, params, fault, record=False)
+        if status == 200:
+            self.calls.append(call)
+        else:
+            self.rejected.append(call)
+            self.calls.append(call)
+        await self._notify()
+        if status == 200:
+            return web.json_response({"ok": True, "result": payload})
+        return _error(status, str(payload))
+
+    def _take_fault(self, method: str) -> Fault | None:
+        queue = self.faults.get(method)
+        if not queue:
+            return None
+        fault = queue[0]
+        fault.times -= 1
+        if fault.times <= 0:
+            queue.pop(0)
+        return fault
+
+    async def _faulty(self, request: web.Request, method: str, params: dict[str, Any],
+                      fault: Fault, record: bool = True) -> web.StreamResponse:
+        if record:
+            self.calls.append(Call(method, params, time.monotonic(), fault.status or 599,
+                                   "injected fault"))
+            await self._notify()
+        if fault.status == 0:
+            transport = request.transport
+            if transport is not None:
+                transport.abort()  # no answer at all: the client sees a broken connection
+            raise asyncio.CancelledError
+        if fault.status == 429:
+            return web.json_response(
+                {"ok": False, "error_code": 429,
+                 "description": f"Too Many Requests: retry after {fault.retry_after}",
+                 "parameters": {"retry_after": fault.retry_after}},
+                status=429,
+            )
+        return web.Response(status=fault.status, text="<html>Bad Gateway</html>")
+
+    async def _get_updates(self, params: dict[str, Any]) -> web.Response:
+        offset = int(params.get("offset") or 0)
+        timeout = min(float(params.get("timeout") or 0), 1.0)
+        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        if not self._updates and timeout > 0:
+            try:
+                async with asyncio.timeout(timeout):
+                    async with self._cond:
+                        await self._cond.wait_for(lambda: bool(self._updates))
+            except TimeoutError:
+                pass
+        batch = self._updates[: int(params.get("limit") or 100)]
+        return web.json_response({"ok": True, "result": batch})
+
+    def _dispatch(self, method: str, p: dict[str, Any]) -> tuple[int, Any]:
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return 404, "Not Found: method not found"
+        result: tuple[int, Any] = handler(p)
+        return result
+
+    # ------------------------------------------------------------ Bot API methods
+
+    def _m_getMe(self, p: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {"id": BOT_ID, "is_bot": True, "first_name": "Interview Bot",
+                     "username": BOT_USERNAME, "can_join_groups": True,
+                     "can_read_all_group_messages": False, "supports_inline_queries": False}
+
+    def _m_deleteWebhook(self, p: dict[str, Any]) -> tuple[int, Any]:
+        return 200, True
+
+    def _m_getChat(self, p: dict[str, Any]) -> tuple[int, Any]:
+        chat = self._chat(p.get("chat_id"))
+        if chat is None:
+            return 400, "Bad Request: chat not found"
+        return 200, chat.as_dict()
+
+    def _m_setMyCommands(self, p: dict[str, Any]) -> tuple[int, Any]:
+        for command in p.get("commands", []):
+            name, desc = command.get("command", ""), command.get("description", "")
+            if not (1 <= len(name) <= 32 and name.replace("_", "").isalnum() and name.islower()):
+                return 400, f"Bad Request: BOT_COMMAND_INVALID {name!r}"
+            if not 1 <= len(desc) <= 256:
+                return 400, "Bad Request: command description is too long"
+        scope = p.get("scope") or {}
+        if scope.get("type") == "chat" and scope.get("chat_id") not in self.known_users:
+            return 400, "Bad Request: chat not found"
+        return 200, True
+
+    def _check_markup(self, markup: Any) -> str:
+        if markup is None:
+            return ""
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                if not button.get("text"):
+                    return "Bad Request: text buttons are unallowed in the inline keyboard"
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
+                    return "Bad Request: BUTTON_DATA_INVALID"
+                url = button.get("url")
+                if url is not None and not url.startswith(("https://", "http://", "tg://")):
+                    return "Bad Request: BUTTON_URL_INVALID"
+                if (data is None) == (url is None):
+                    return "Bad Request: can't parse inline keyboard button"
+        return ""
+
+    def _chat(self, chat_id: Any) -> Chat | None:
+        if isinstance(chat_id, str) and chat_id.startswith("@"):
+            return next((c for c in self.chats.values() if c.username == chat_id[1:]), None)
+        try:
+            return self.chats.get(int(chat_id))
+        except (TypeError, ValueError):
+            return None
+
+    def _m_sendMessage(self, p: dict[str, Any]) -> tuple[int, Any]:
+        chat = self._chat(p.get("chat_id"))
+        if chat is None:
+            return 400, "Bad Request: chat not found"
+        if chat.type == "private" and chat.id not in self.known_users:
+            return 403, "Forbidden: bot can't initiate conversation with a user"
+        if chat.type == "channel" and not self.channel_posting_allowed:
+            return 403, "Forbidden: bot is not a member of the channel chat"
+        reason = check_message_text(str(p.get("text", "")), p.get("parse_mode"))
+        reason = reason or self._check_markup(p.get("reply_markup"))
+        if reason:
+            return 400, reason
+        message = StoredMessage(
+            chat=chat,
+            message_id=next(self._message_ids[chat.id]),
+            text=str(p["text"]),
+            parse_mode=p.get("parse_mode"),
+            reply_markup=p.get("reply_markup"),
+            date=int(time.time()),
+        )
+        self.messages[(chat.id, message.message_id)] = message
+        return 200, message.as_dict()
+
+    def _m_editMessageText(self, p: dict[str, Any]) -> tuple[int, Any]:
+        chat = self._chat(p.get("chat_id"))
+        message = self.messages.get((chat.id, int(p.get("message_id", 0)))) if chat else None
+        if message is None:
+            return 400, "Bad Request: message to edit not found"
+        reason = check_message_text(str(p.get("text", "")), p.get("parse_mode"))
+        reason = reason or self._check_markup(p.get("reply_markup"))
+        if reason:
+            return 400, reason
+        markup = p.get("reply_markup")
+        if p["text"] == message.text and markup == message.reply_markup:
+            return 400, (
+                "Bad Request: message is not modified: specified new message content and "
+                "reply markup are exactly the same as a current content and reply markup "
+                "of the message"
+            )
+        message.text, message.parse_mode = str(p["text"]), p.get("parse_mode")
+        message.reply_markup = markup
+        message.edits += 1
+        return 200, message.as_dict()
+
+    def _m_editMessageReplyMarkup(self, p: dict[str, Any]) -> tuple[int, Any]:
+        chat = self._chat(p.get("chat_id"))
+        message = self.messages.get((chat.id, int(p.get("message_id", 0)))) if chat else None
+        if message is None:
+            return 400, "Bad Request: message to edit not found"
+        reason = self._check_markup(p.get("reply_markup"))
+        if reason:
+            return 400, reason
+        message.reply_markup = p.get("reply_markup")
+        message.edits += 1
+        return 200, message.as_dict()
+
+    def _m_answerCallbackQuery(self, p: dict[str, Any]) -> tuple[int, Any]:
+        query_id = str(p.get("callback_query_id"))
+        if query_id in self.answered_queries:
+            return 400, "Bad Request: query is too old and response timeout expired or query ID is invalid"
+        text = p.get("text") or ""
+        if len(text) > MAX_ALERT:
+            return 400, "Bad Request: MESSAGE_TOO_LONG"
+        self.answered_queries.add(query_id)
+        return 200, True
+
+    def _m_deleteMessage(self, p: dict[str, Any]) -> tuple[int, Any]:
+        chat = self._chat(p.get("chat_id"))
+        if chat is None or self.messages.pop((chat.id, int(p.get("message_id", 0))), None) is None:
+            return 400, "Bad Request: message to delete not found"
+        return 200, True
+
+    def _m_sendChatAction(self, p: dict[str, Any]) -> tuple[int, Any]:
+        return 200, True
+
+
+def _error(status: int, description: str) -> web.Response:
+    return web.json_response(
+        {"ok": False, "error_code": status, "description": description}, status=status
+    )
+
+
+def _chat_key(chat_id: Any) -> int | None:
+    if isinstance(chat_id, str) and chat_id.startswith("@"):
+        return CHANNEL_ID if chat_id[1:] == CHANNEL_USERNAME else None
+    try:
+        return int(chat_id)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class Clock:
+    """A clock tests move by hand (no sleeping)."""
+
+    now_value: Any
+    log: list[Any] = field(default_factory=list)
+
+    def __call__(self) -> Any:
+        return self.now_value
+
+    def advance(self, **kwargs: float) -> None:
+        from datetime import timedelta
+
+        self.now_value = self.now_value + timedelta(**kwargs)

@@ -1,0 +1,61 @@
+"""Small helpers for end-to-end tests: find buttons, press the right or a wrong one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import callback_data as cd
+from tests.conftest import Harness
+from tests.fakes import FakeUser, StoredMessage
+
+
+def answer_buttons(message: StoredMessage) -> list[dict[str, Any]]:
+    return [b for b in message.buttons() if str(b.get("callback_data", "")).startswith("a1:")]
+
+
+def button(message: StoredMessage, prefix: str) -> dict[str, Any]:
+    found = [b for b in message.buttons() if str(b.get("callback_data", "")).startswith(prefix)]
+    assert found, f"no {prefix} button in {message.text[:80]!r}"
+    return found[0]
+
+
+async def right_position(h: Harness, message: StoredMessage) -> int:
+    """Which shown position is right, from the stored asking (the test knows the key)."""
+    data = cd.decode(answer_buttons(message)[0]["callback_data"])
+    assert data is not None
+    asking = await h.data.store.get_asking(data.int_arg(0))
+    assert asking is not None
+    q = h.data.bank.questions[asking.question_id]
+    return asking.order.index(q.correct)
+
+
+async def press_answer(h: Harness, user: FakeUser, message: StoredMessage, *, right: bool) -> str:
+    buttons = answer_buttons(message)
+    pos = await right_position(h, message)
+    if not right:
+        pos = (pos + 1) % len(buttons)
+    return h.fake.press(user, message, buttons[pos]["callback_data"])
+
+
+async def answered(h: Harness, query_id: str) -> dict[str, Any]:
+    call = await h.fake.wait_for(
+        "answerCallbackQuery", lambda c: str(c.params.get("callback_query_id")) == query_id
+    )
+    return call.params
+
+
+def quiz_messages(h: Harness, chat_id: int) -> list[StoredMessage]:
+    return [m for m in h.fake.messages_in(chat_id) if answer_buttons(m)]
+
+
+def _question(h: Harness, chat_id: int, number: int) -> StoredMessage | None:
+    found = [m for m in h.fake.messages_in(chat_id) if f"Question {number}/" in m.text]
+    return found[-1] if found else None
+
+
+async def next_question(h: Harness, chat_id: int, number: int) -> StoredMessage:
+    """Wait for the message asking question ``number`` of the current quiz in a chat."""
+    await h.fake.wait_until(lambda: _question(h, chat_id, number) is not None)
+    message = _question(h, chat_id, number)
+    assert message is not None
+    return message

@@ -1,0 +1,164 @@
+"""End to end: quizzes in private chats and groups, scores, safety, restarts, /forget."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import ALICE, BOB, Harness
+from tests.helpers import (
+    answer_buttons,
+    answered,
+    next_question,
+    press_answer,
+)
+
+pytestmark = pytest.mark.e2e
+
+SCORE_RE = re.compile(r"^(\d+) points? · (\d+) answered · (\d+) right · (\d+)%$")
+
+
+async def score_line(h: Harness, user_id_chat: int, user: object) -> tuple[int, ...]:
+    before = len(h.fake.sent_to(user_id_chat))
+    h.fake.send_text(user, "/score")  # type: ignore[arg-type]
+    await h.fake.wait_until(lambda: len(h.fake.sent_to(user_id_chat)) > before)
+    text = h.fake.sent_to(user_id_chat)[-1].params["text"]
+    match = SCORE_RE.match(text.splitlines()[0])
+    assert match, text
+    return tuple(int(g) for g in match.groups())
+
+
+async def test_five_question_quiz_then_score_matches(bot: Harness) -> None:
+    fake = bot.fake
+    fake.send_text(ALICE, "/quiz")
+    pattern = [True, False, True, True, False]
+    points = 0
+    for i, right in enumerate(pattern, start=1):
+        message = await next_question(bot, ALICE.id, i)
+        assert f"Question {i}/5" in message.text
+        qid = await press_answer(bot, ALICE, message, right=right)
+        assert (await answered(bot, qid))  # answered at once
+        data = answer_buttons(message)[0]["callback_data"]
+        asking = await bot.data.store.get_asking(int(data.split(":")[1]))
+        assert asking is not None
+        q = bot.data.bank.questions[asking.question_id]
+        points += {"easy": 1, "medium": 2, "hard": 3}[q.difficulty] if right else 0
+    summary = await fake.wait_for("sendMessage", lambda c: "right</b>" in c.params["text"])
+    assert "3/5 right" in summary.params["text"]
+    assert await score_line(bot, ALICE.id, ALICE) == (points, 5, 3, 60)
+    assert not fake.rejected or all(c.method == "setMyCommands" for c in fake.rejected)
+
+
+async def test_double_stale_foreign_and_forged_presses_change_nothing(bot: Harness) -> None:
+    fake = bot.fake
+    fake.send_text(ALICE, "/quiz 3")
+    first = await next_question(bot, ALICE.id, 1)
+    first_buttons = [b["callback_data"] for b in answer_buttons(first)]  # before it is edited
+    q1 = await press_answer(bot, ALICE, first, right=True)
+    q1b = await press_answer(bot, ALICE, first, right=True)  # double press
+    await answered(bot, q1)
+    second = await next_question(bot, ALICE.id, 2)
+    reply = await answered(bot, q1b)
+    assert "already" in reply.get("text", "").lower() or "over" in reply.get("text", "").lower()
+    # Bob presses on Alice's quiz message (forwarded buttons, or a forged update).
+    q_bob = await press_answer(bot, BOB, second, right=True)
+    assert "someone else" in (await answered(bot, q_bob)).get("text", "")
+    # Forged and malformed callback data.
+    for data in ["a1:999999:0", "a1:1:9", "a1:abc:0", "zz", "a1:" + "9" * 60, "a2:1:0"]:
+        forged = fake.press(ALICE, second, data)
+        assert (await answered(bot, forged)).get("text")
+    # A stale press on the first question after it was answered.
+    stale = fake.press(ALICE, first, first_buttons[0])
+    assert (await answered(bot, stale)).get("text")
+    # Meanwhile Bob is served normally.
+    fake.send_text(BOB, "/quiz 1")
+    bob_q = await next_question(bot, BOB.id, 1)
+    await answered(bot, await press_answer(bot, BOB, bob_q, right=True))
+    assert (await bot.data.store.score(ALICE.id))[1:] == (1, 1)
+    assert (await bot.data.store.score(BOB.id))[1] == 1
+
+
+async def test_restart_mid_quiz_continues(harness: Harness) -> None:
+    await harness.start()
+    fake = harness.fake
+    fake.send_text(ALICE, "/quiz 3")
+    first = await next_question(harness, ALICE.id, 1)
+    await answered(harness, await press_answer(harness, ALICE, first, right=True))
+    second = await next_question(harness, ALICE.id, 2)
+    await harness.restart()
+    await answered(harness, await press_answer(harness, ALICE, second, right=False))
+    third = await next_question(harness, ALICE.id, 3)
+    assert "Question 3/3" in third.text
+    await answered(harness, await press_answer(harness, ALICE, third, right=True))
+    summary = await fake.wait_for("sendMessage", lambda c: "right</b>" in c.params["text"])
+    assert "2/3 right" in summary.params["text"]
+
+
+async def test_group_quiz_two_members_and_group_leaderboard(bot: Harness) -> None:
+    fake = bot.fake
+    group = fake.group()
+    fake.send_text(ALICE, "/quiz 2", chat=group)
+    question = await next_question(bot, group.id, 1)
+    qa = await press_answer(bot, ALICE, question, right=True)
+    await answered(bot, qa)
+    qb = await press_answer(bot, BOB, question, right=False)
+    await answered(bot, qb)
+    again = await press_answer(bot, BOB, question, right=True)  # a second try counts once
+    assert "already" in (await answered(bot, again)).get("text", "").lower()
+    await fake.wait_until(lambda: "Bob" in fake.messages_in(group.id)[0].text)
+    rows = await bot.data.store.asking_answers(
+        int(answer_buttons(question)[0]["callback_data"].split(":")[1])
+    )
+    assert sorted((name, ok) for _, name, ok in rows) == [("Alice", True), ("Bob", False)]
+    # Next: the answer is revealed and the second question follows.
+    nxt = [b for b in question.buttons() if b["callback_data"].startswith("n1:")][0]
+    fake.press(BOB, question, nxt["callback_data"])
+    second = await next_question(bot, group.id, 2)
+    await answered(bot, await press_answer(bot, BOB, second, right=True))
+    fake.send_text(ALICE, "/leaderboard", chat=group)
+    board = await fake.wait_for(
+        "sendMessage", lambda c: c.params["chat_id"] == group.id and "leaderboard" not in c.params["text"] and "in this group" in c.params["text"]
+    )
+    assert "Alice" in board.params["text"] and "Bob" in board.params["text"]
+
+
+async def test_forget_leaves_no_row(bot: Harness) -> None:
+    fake = bot.fake
+    fake.send_text(ALICE, "/quiz 2")
+    first = await next_question(bot, ALICE.id, 1)
+    await answered(bot, await press_answer(bot, ALICE, first, right=True))
+    fake.send_text(ALICE, "/timezone Europe/Berlin")
+    await fake.wait_for("sendMessage", lambda c: "Europe/Berlin" in c.params["text"])
+    assert await bot.data.store.rows_about_user(ALICE.id) > 0
+    fake.send_text(ALICE, "/forget")
+    confirm = await fake.wait_for("sendMessage", lambda c: "Sure?" in c.params["text"])
+    message = fake.messages[(ALICE.id, confirm_id(fake, confirm))]
+    yes = [b for b in message.buttons() if b["callback_data"] == "f1:yes"][0]
+    # Bob pressing Alice's confirmation deletes only Bob's (empty) data.
+    fake.press(BOB, message, yes["callback_data"])
+    await fake.wait_for("answerCallbackQuery", count=2)
+    assert await bot.data.store.rows_about_user(ALICE.id) > 0
+    fake.press(ALICE, message, yes["callback_data"])
+    await fake.wait_for("answerCallbackQuery", count=3)
+    await fake.wait_until(lambda: "deleted" in fake.messages[(ALICE.id, message.message_id)].text)
+    assert await bot.data.store.rows_about_user(ALICE.id) == 0
+
+
+def confirm_id(fake: object, call: object) -> int:
+    for (chat_id, mid), m in fake.messages.items():  # type: ignore[attr-defined]
+        if chat_id == ALICE.id and m.text == call.params["text"]:  # type: ignore[attr-defined]
+            return int(mid)
+    raise AssertionError("confirmation not found")
+
+
+async def test_user_names_are_escaped(bot: Harness) -> None:
+    from tests.fakes import FakeUser
+
+    evil = FakeUser(3003, "<b>&")
+    group = bot.fake.group()
+    bot.fake.send_text(evil, "/quiz 1", chat=group)
+    question = await next_question(bot, group.id, 1)
+    await answered(bot, await press_answer(bot, evil, question, right=True))
+    await bot.fake.wait_until(lambda: "&lt;b&gt;&amp;" in bot.fake.messages_in(group.id)[0].text)
+    assert not [c for c in bot.fake.rejected if c.method != "setMyCommands"]
