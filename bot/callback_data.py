@@ -79,7 +79,7 @@ def decode(data: str | None) -> Callback | None:
     pattern = _PATTERNS.get(kind)
     if pattern is None:
         return None
-    match = pattern.match(data)
+    match = pattern.fullmatch(data)  # fullmatch: "$" alone would accept a trailing newline
     if match is None:
         return None
     return Callback(kind, match.groups())

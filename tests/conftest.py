@@ -86,6 +86,10 @@ class Harness:
         assert self.app is not None
         return self.app.bot_data
 
+    def data_bot(self) -> Any:
+        assert self.app is not None
+        return self.app.bot
+
     async def start(self, **changes: Any) -> BotApp:
         if changes:
             self.settings = dataclasses.replace(self.settings, **changes)

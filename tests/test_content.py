@@ -1,0 +1,177 @@
+"""The bank loader and validator (contract §3), and the shipped bank's own stricter rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot import callback_data as cd
+from bot import render
+from bot.content import check_bank, load_bank
+from bot.models import QuestionBank
+from tests.telegram_html import check_message_text
+
+GOOD = """\
+topic: Testing
+tags: [Python, Interview]
+questions:
+  - id: t-one
+    question: What is 1 + 1?
+    answer: |
+      Two. `1 + 1 == 2`
+    choices: ["2", "3"]
+    correct: 0
+    explanation: Arithmetic.
+    tags: [Math]
+    difficulty: easy
+  - id: t-two
+    question: A post without choices
+    answer: Just text.
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems_of(tmp_path: Path) -> list[str]:
+    _, problems = check_bank(tmp_path)
+    return [str(p) for p in problems]
+
+
+def test_valid_bank_loads(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", GOOD)
+    bank = load_bank(tmp_path)
+    assert list(bank.questions) == ["t-one", "t-two"]
+    one = bank.questions["t-one"]
+    assert one.choices == ("2", "3") and one.correct == 0 and one.difficulty == "easy"
+    assert one.tags == ("Python", "Interview", "Math")
+    two = bank.questions["t-two"]
+    assert not two.quizzable and two.difficulty == "medium"
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        ("    choices: [yes, b]\n    correct: 0\n", "a choice must be text, but YAML read a boolean"),
+        ("    choices: [a, b]\n    correct: 2\n", "correct: 2 is out of range"),
+        ("    choices: [a, b]\n", "correct: is missing"),
+        ("    choices: [a]\n    correct: 0\n", "choices: has 1 items"),
+        ("    choices: [a, b, c, d, e, f, g]\n    correct: 0\n", "choices: has 7 items"),
+        ("    choices: [a, b]\n    correct: '1'\n", "correct: must be a whole number"),
+        ("    correct: 0\n", "correct: is given but there are no choices"),
+        ("    difficulty: insane\n", "difficulty 'insane' must be one of"),
+        ("    tags: ['++']\n", "has no letter"),
+        ("    tags: [a, b, c, d, e, f, g, h, i]\n", "9 tags; at most 8"),
+        ("    tags: [" + "x" * 33 + "]\n", "at most 32 allowed"),
+        ("    explanation: " + "x" * 151 + "\n", "explanation is 151 characters"),
+        ("    choices: [a, " + "y" * 101 + "]\n    correct: 0\n", "a choice is 101 characters"),
+        ("    tagz: [a]\n", "unknown key 'tagz'"),
+        ("    explanation: 12\n", "explanation must be text"),
+    ],
+)
+def test_each_rule_is_reported_with_file_and_line(
+    tmp_path: Path, snippet: str, expected: str
+) -> None:
+    write(tmp_path, "q.yaml", "topic: T\nquestions:\n  - id: q-1\n    question: Q?\n    answer: A\n" + snippet)
+    problems = problems_of(tmp_path)
+    assert any(expected in p for p in problems), problems
+    assert all(p.startswith(f"{tmp_path / 'q.yaml'}:") for p in problems)
+    line = int(problems[0].split(":")[1])
+    assert 3 <= line <= 8
+
+
+def test_all_problems_reported_at_once(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", GOOD)
+    write(
+        tmp_path,
+        "b.yml",
+        "topic: Broken\nquestions:\n"
+        "  - id: Bad_Id\n    question: Q\n    answer: A\n"
+        "  - id: t-one\n    question: dup\n    answer: A\n"
+        "  - id: no-question\n    answer: A\n"
+        "  - id: " + "a" * 41 + "\n    question: Q\n    answer: A\n",
+    )
+    write(tmp_path, "c.yaml", "topic: [unclosed\n")
+    write(tmp_path, "d.yaml", "questions: []\n")
+    problems = problems_of(tmp_path)
+    text = "\n".join(problems)
+    assert "b.yml:3: id 'Bad_Id'" in text
+    assert "b.yml:6: id 't-one' is already used at" in text
+    assert "b.yml:9: question: is missing" in text
+    assert "at most 40 characters" in text
+    assert "c.yaml:2: YAML syntax error" in text
+    assert "d.yaml:1: topic: is missing" in text
+    assert len(problems) == 6
+
+
+def test_empty_folder_and_missing_folder(tmp_path: Path) -> None:
+    assert problems_of(tmp_path) == [f"{tmp_path}:0: no *.yaml or *.yml question files found"]
+    assert "no such folder" in problems_of(tmp_path / "nope")[0]
+
+
+def test_strings_yaml_would_coerce_must_be_quoted(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "topic: T\nquestions:\n  - id: q\n    question: 3.14\n    answer: no\n")
+    problems = problems_of(tmp_path)
+    assert any("question must be text, but YAML read a number" in p for p in problems)
+    assert any("answer must be text, but YAML read a boolean" in p for p in problems)
+
+
+# ---------------------------------------------------------------- the shipped bank
+
+
+@pytest.fixture(scope="module")
+def bank() -> QuestionBank:
+    return load_bank(Path(__file__).resolve().parent.parent / "content")
+
+
+def test_shipped_bank_is_big_and_quiz_ready(bank: QuestionBank) -> None:
+    assert len(bank) >= 150
+    assert len(bank.topics) >= 8
+    for q in bank.questions.values():
+        assert 3 <= len(q.choices) <= 6, q.id
+        assert q.correct is not None and q.explanation, q.id
+        assert len(set(q.choices)) == len(q.choices), f"{q.id}: duplicate choices"
+        assert len(q.tags) >= 3, q.id  # file tags plus its own
+        assert q.difficulty in ("easy", "medium", "hard")
+        assert len(q.answer) >= 200, q.id
+
+
+def test_right_choice_position_varies(bank: QuestionBank) -> None:
+    positions = [q.correct for q in bank.questions.values()]
+    for pos in range(4):
+        assert positions.count(pos) >= len(positions) // 6
+
+
+def test_every_entry_renders_to_messages_telegram_accepts(bank: QuestionBank) -> None:
+    for q in bank.questions.values():
+        post = render.render_post(
+            q, signature="By: @pyinterviewq ✨", bot_username="InterviewTestBot",
+            asking_id=2**40, tally=render.Tally(123456, 65432),
+        )
+        assert check_message_text(post.text, "HTML") == "", q.id
+        assert not post.cut, f"{q.id}: the answer should fit in one post"
+        assert post.keyboard is not None
+        for row in post.keyboard.inline_keyboard:
+            for button in row:
+                assert button.text
+                if button.callback_data is not None:
+                    assert len(str(button.callback_data).encode()) <= cd.MAX_CALLBACK_DATA
+        for text in render.answer_messages(q):
+            assert check_message_text(text, "HTML") == "", q.id
+        for chosen in range(len(q.choices)):
+            assert len(render.channel_alert(q, chosen, first_time=False)) <= 200
+        quiz = render.quiz_question(
+            q, index=19, total=20, order=list(range(len(q.choices))), asking_id=2**40, group=True,
+            answered=["<Ann>", "Bob & Co"],
+        )
+        assert check_message_text(quiz.text, "HTML") == "", q.id
+        for chosen in range(len(q.choices)):
+            feedback = render.quiz_feedback(
+                q, index=0, total=1, order=list(range(len(q.choices))), chosen_position=chosen,
+                points=3, asking_id=2**40, bot_username="InterviewTestBot",
+            )
+            assert check_message_text(feedback.text, "HTML") == "", q.id

@@ -1,0 +1,154 @@
+"""Pure rules: spaced repetition, streaks, picking, queue order, schedules, callback data, config."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot import callback_data as cd
+from bot import quiz, schedule
+from bot.config import NO_TOKEN_MESSAGE, ConfigError, Settings
+from bot.models import Question, QuestionBank
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def test_a_miss_comes_back_within_a_day_and_right_answers_move_it_away() -> None:
+    missed = quiz.next_review(None, False, T0)
+    assert missed.due_at is not None and missed.due_at - T0 < timedelta(days=1)
+    state = missed
+    now = T0
+    for _ in range(3):
+        assert state.due_at is not None
+        now = max(now, state.due_at)
+        state = quiz.next_review(state, True, now)
+    assert state.reps == 3
+    assert state.due_at is not None and state.due_at - now >= timedelta(days=5)
+    lapse = quiz.next_review(state, False, now)
+    assert lapse.reps == 0 and lapse.lapses == 2 and lapse.ease >= quiz.MIN_EASE
+
+
+@pytest.mark.parametrize(
+    ("days", "today", "expected"),
+    [
+        ([], "2026-03-05", (0, 0)),
+        (["2026-03-05"], "2026-03-05", (1, 1)),
+        (["2026-03-03", "2026-03-04"], "2026-03-05", (2, 2)),  # yesterday still counts
+        (["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-05"], "2026-03-05", (1, 3)),
+        (["2026-03-01", "2026-03-02"], "2026-03-05", (0, 2)),
+    ],
+)
+def test_streaks(days: list[str], today: str, expected: tuple[int, int]) -> None:
+    assert quiz.streaks(days, today) == expected
+
+
+def test_local_day_follows_the_users_zone() -> None:
+    late = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+    assert quiz.local_day(late, ZoneInfo("UTC")) == "2026-03-01"
+    assert quiz.local_day(late, ZoneInfo("Europe/Berlin")) == "2026-03-02"
+
+
+def q(qid: str, topic: str = "T") -> Question:
+    return Question(id=qid, topic=topic, question="?", answer="!", choices=("a", "b"), correct=0)
+
+
+def test_pick_unseen_first_then_soonest_due() -> None:
+    qs = [q(f"q{i}") for i in range(6)]
+    due = {"q0": T0 + timedelta(days=3), "q1": T0 - timedelta(days=1), "q2": T0}
+    picked = quiz.pick_questions(qs, {"q0", "q1", "q2"}, due, 5, random.Random(1))
+    assert set(picked[:3]) == {"q3", "q4", "q5"}
+    assert picked[3:] == ["q1", "q2"]
+    assert quiz.pick_due(qs, due, T0) == ["q1", "q2"]
+
+
+def test_parse_quiz_args() -> None:
+    assert quiz.parse_quiz_args([]) == (None, 5)
+    assert quiz.parse_quiz_args(["async", "10"]) == ("async", 10)
+    assert quiz.parse_quiz_args(["99"]) == (None, 20)
+    assert quiz.parse_quiz_args(["0"]) == (None, 1)
+
+
+def test_topic_matching() -> None:
+    bank = QuestionBank({
+        "a": q("a", "Concurrency"), "b": q("b", "Async and Event Loops"),
+        "c": q("c", "Object-Oriented Python"), "d": q("d", "CPython Internals"),
+    })
+    assert bank.match_topic("concurrency") == ["Concurrency"]
+    assert bank.match_topic("conc") == ["Concurrency"]
+    assert bank.match_topic("event") == ["Async and Event Loops"]
+    assert bank.match_topic("oop") == ["Object-Oriented Python"]
+    assert bank.match_topic("c") == ["Concurrency", "CPython Internals"]
+    assert bank.match_topic("rust") == []
+
+
+def test_queue_is_stable_complete_and_reshuffled_per_cycle() -> None:
+    ids = [f"q{i}" for i in range(50)]
+    first = schedule.cycle_queue(ids, set(), "seed", 1)
+    assert sorted(first) == sorted(ids)
+    assert schedule.cycle_queue(ids, set(), "seed", 1) == first  # stable across restarts
+    assert schedule.cycle_queue(ids, {first[0]}, "seed", 1) == first[1:]
+    assert schedule.cycle_queue(ids, set(), "seed", 2) != first
+    grown = schedule.cycle_queue([*ids, "new"], set(), "seed", 1)
+    assert [x for x in grown if x != "new"] == first  # an addition slots in, order kept
+
+
+def test_dst_keeps_local_posting_time() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    winter = schedule.todays_post_at(datetime(2026, 3, 28, 6, 0, tzinfo=UTC), berlin, time(9))
+    summer = schedule.todays_post_at(datetime(2026, 3, 30, 6, 0, tzinfo=UTC), berlin, time(9))
+    assert winter.astimezone(UTC).hour == 8 and summer.astimezone(UTC).hour == 7
+    assert schedule.missed_today(datetime(2026, 3, 30, 7, 1, tzinfo=UTC), berlin, time(9))
+    assert not schedule.missed_today(datetime(2026, 3, 30, 6, 59, tzinfo=UTC), berlin, time(9))
+
+
+def test_parse_extra() -> None:
+    zone = ZoneInfo("Europe/Berlin")
+    req = schedule.parse_extra("2026-12-24 18:00 conc-gil-what", zone)
+    assert req.run_at == datetime(2026, 12, 24, 18, 0, tzinfo=zone)
+    assert req.question_id == "conc-gil-what"
+    for bad in ("2026-13-01 10:00", "tomorrow 10:00", "2026-12-24 25:00", "2026-12-24 10:00 BAD_ID"):
+        with pytest.raises(ValueError, match=r"."):
+            schedule.parse_extra(bad, zone)
+
+
+def test_callback_data_round_trip_and_rejects_forgeries() -> None:
+    data = cd.answer(2**40, 3)
+    assert len(data.encode()) <= 64
+    decoded = cd.decode(data)
+    assert decoded is not None and decoded.int_arg(0) == 2**40 and decoded.int_arg(1) == 3
+    for forged in ["", "a1", "a1:0:1", "a1:-1:0", "a1:1:6", "a1:1:0:extra", "x1:1:0",
+                   "a1:1:0\n", "m1:Bad_Id", "f1:maybe", "a1:" + "1" * 70 + ":0"]:
+        assert cd.decode(forged) is None, forged
+    with pytest.raises(ValueError, match="pattern"):
+        cd.answer(1, 9)
+
+
+def test_config_reports_every_problem_at_once(tmp_path: Path) -> None:
+    env = {
+        "POST_TIME": "25:00", "TIMEZONE": "Mars/Base", "ADMIN_IDS": "12,abc",
+        "CHANNEL_ID": "not a channel", "RATE_LIMIT": "maybe", "LOG_LEVEL": "LOUD",
+    }
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env, dotenv=tmp_path / "none")
+    problems = info.value.problems
+    assert problems[0] == NO_TOKEN_MESSAGE
+    joined = "\n".join(problems)
+    for name in ("POST_TIME", "TIMEZONE", "ADMIN_IDS", "CHANNEL_ID", "RATE_LIMIT", "LOG_LEVEL"):
+        assert name in joined
+    assert len(problems) == 7
+
+
+def test_config_reads_dotenv_and_environment_wins(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("BOT_TOKEN=1:abc\nPOST_TIME=07:15\nADMIN_IDS=1, 2\nTIMEZONE=Europe/Berlin\n")
+    s = Settings.from_env({"POST_TIME": "08:00:30"}, dotenv=dotenv)
+    assert s.token == "1:abc" and s.post_time == time(8, 0, 30)
+    assert s.admin_ids == frozenset({1, 2}) and s.timezone == "Europe/Berlin"
+    assert "1:abc" not in repr(s)
+    assert s.signature(None) == "By: @<channel> ✨"
+    s2 = Settings.from_env({"BOT_TOKEN": "1:a", "CHANNEL_ID": "@chan"}, dotenv=tmp_path / "x")
+    assert s2.signature(None) == "By: @chan ✨"

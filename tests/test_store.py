@@ -1,0 +1,100 @@
+"""The SQLite store on a real file: schema, migrations, exactly-once answers, backup, forget."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.migrations import SCHEMA_VERSION
+from bot.store import AnswerRecord, Store, backup_database
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+async def test_blank_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "folder" / "bot.sqlite3"
+    store = await Store.open(path)
+    await store.close()
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"users", "answers", "askings", "quiz_sessions", "reviews", "channel_posts",
+                "extra_posts", "kv"} <= tables
+    finally:
+        con.close()
+    store = await Store.open(path)  # reopening applies nothing twice
+    assert await store.migrate() == SCHEMA_VERSION
+    await store.close()
+
+
+async def test_newer_database_is_refused_not_damaged(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    con = sqlite3.connect(path)
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    con.close()
+    with pytest.raises(RuntimeError, match="newer than this bot"):
+        await Store.open(path)
+
+
+def record(asking_id: int, user_id: int, correct: bool = True) -> AnswerRecord:
+    return AnswerRecord(
+        asking_id=asking_id, user_id=user_id, first_name="U", chat_id=user_id,
+        question_id="q", source="quiz", choice=0, correct=correct, points=2, now=NOW,
+        local_day="2026-03-01",
+    )
+
+
+async def test_answer_recorded_exactly_once(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "bot.sqlite3")
+    try:
+        asking = await store.create_asking(kind="quiz", question_id="q", order=[1, 0],
+                                           choices_sig="s", now=NOW)
+        assert await store.record_answer(record(asking, 1))
+        assert not await store.record_answer(record(asking, 1, correct=False))
+        assert await store.record_answer(record(asking, 2))
+        assert await store.score(1) == (2, 1, 1)
+        assert await store.integrity_check() == "ok"
+    finally:
+        await store.close()
+
+
+async def test_backup_is_a_consistent_copy(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "live.sqlite3")
+    try:
+        asking = await store.create_asking(kind="quiz", question_id="q", order=[0, 1],
+                                           choices_sig="s", now=NOW)
+        await store.record_answer(record(asking, 7))
+        await backup_database(tmp_path / "live.sqlite3", tmp_path / "copy" / "b.sqlite3")
+    finally:
+        await store.close()
+    con = sqlite3.connect(tmp_path / "copy" / "b.sqlite3")
+    try:
+        assert con.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 1
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        con.close()
+
+
+async def test_forget_deletes_every_row_about_a_user(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "bot.sqlite3")
+    try:
+        sid = await store.start_session(chat_id=5, user_id=5, kind="quiz", topic=None,
+                                        question_ids=["q"], now=NOW)
+        asking = await store.create_asking(kind="quiz", question_id="q", order=[0, 1],
+                                           choices_sig="s", now=NOW, session_id=sid, position=0)
+        await store.record_answer(record(asking, 5))
+        await store.set_timezone(5, "U", "Europe/Berlin", NOW)
+        other = await store.create_asking(kind="quiz", question_id="q", order=[0, 1],
+                                          choices_sig="s", now=NOW)
+        await store.record_answer(record(other, 6))
+        assert await store.rows_about_user(5) > 0
+        await store.forget_user(5)
+        assert await store.rows_about_user(5) == 0
+        assert await store.rows_about_user(6) > 0
+    finally:
+        await store.close()
