@@ -65,14 +65,10 @@ def cmd_backup(target: str) -> int:
 def cmd_run() -> int:
     from bot.app import run_bot
 
+    from bot.logs import setup_logging
+
     settings = _settings(require_token=True)
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # httpx logs every request URL at INFO, and the URL carries the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    setup_logging(settings.log_level, settings.token)
     bank = load_bank(settings.content_dir)  # refuse to start on an invalid bank
     log.info("bank loaded: %d questions in %d topics", len(bank), len(bank.topics))
     run_bot(settings, bank)

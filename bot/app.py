@@ -83,7 +83,9 @@ def build_application(
         data.clock = clock
 
     async def post_init(app: BotApp) -> None:
-        data.store_ = await Store.open(settings.database_path)
+        data.store_ = await Store.open(
+            settings.database_path, busy_timeout=settings.db_busy_timeout
+        )
         await jobs.restore(app, data)
         await _set_commands(app, settings)
         log.info(

@@ -75,6 +75,7 @@ class Settings:
     tally_interval: float = 15.0  # seconds between two edits of a post's tally
     quiz_expiry_minutes: int = 60
     concurrent_updates: int = 32
+    db_busy_timeout: float = 10.0
 
     @property
     def zone(self) -> ZoneInfo:

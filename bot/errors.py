@@ -6,7 +6,7 @@ import logging
 import time
 
 from telegram import Update
-from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from bot.channel import notify_admins
 from bot.context import BotContext
@@ -25,7 +25,8 @@ async def error_handler(update: object, context: BotContext) -> None:
     if isinstance(exc, Forbidden):
         log.info("a user blocked the bot or left a chat: %s", exc)
         return
-    if isinstance(exc, NetworkError):
+    # BadRequest subclasses NetworkError in PTB, but it means we sent something wrong: a bug.
+    if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
         log.warning("network trouble talking to Telegram: %s", exc)
         return
     log.error("unhandled error while processing %s", type(update).__name__, exc_info=exc)

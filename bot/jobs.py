@@ -50,9 +50,7 @@ async def job_daily(context: BotContext) -> None:
     if result.outcome is channel.Outcome.FAILED and job_queue is not None:
         retry_at = now + RETRY_AFTER
         if schedule.same_local_day(retry_at, now, zone):
-            job_queue.run_once(
-                job_daily, when=retry_at, name=f"retry:{slot}", job_kwargs=LATE_OK
-            )
+            job_queue.run_once(job_daily, when=retry_at, name=f"retry:{slot}", job_kwargs=LATE_OK)
     if result.outcome is channel.Outcome.SENT:
         await warn_if_cycle_ending(data, context.bot)
 

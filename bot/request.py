@@ -1,10 +1,17 @@
-"""HTTP to the Bot API with a small retry for answers PTB does not retry.
+"""HTTP to the Bot API with a small retry for failures PTB does not retry.
 
 ``AIORateLimiter`` waits out 429s (with ``max_retries``) but never retries a 5xx answer or a
-failed connection. We retry exactly those requests that certainly did not take effect: a 5xx
-answer, or a connection that failed before the request went out. A read timeout is different:
-the request may have been delivered (a channel post could already be live), so it is raised
-as it is and the caller decides. ``BadRequest``/``Forbidden`` (4xx) are never retried.
+failed connection. We retry:
+
+* always, when the request certainly did not take effect: a 5xx answer, or a connection that
+  failed before the request went out;
+* when the outcome is unknown (the connection broke or timed out after the request went out)
+  only where a repeat is harmless: idempotent methods (answering a query twice is refused,
+  an edit repeated changes nothing), and a message to a private chat, where a rare duplicate
+  beats a quiz that silently stalls. A channel or group post with an unknown outcome is raised
+  to the caller, which tells the admins instead of posting twice.
+
+``BadRequest``/``Forbidden`` (4xx) are never retried.
 """
 
 from __future__ import annotations
@@ -20,6 +27,19 @@ from telegram.request import HTTPXRequest, RequestData
 
 log = logging.getLogger(__name__)
 
+IDEMPOTENT = frozenset(
+    {
+        "answerCallbackQuery",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "setMyCommands",
+        "deleteMyCommands",
+        "getMe",
+        "getChat",
+        "deleteWebhook",
+    }
+)
+
 
 class NotSent(NetworkError):
     """The request certainly did not take effect (refused connection, or a 5xx answer)."""
@@ -29,6 +49,15 @@ def _not_delivered(exc: BaseException) -> bool:
     """True when httpx failed before anything reached the server."""
     cause = exc.__cause__
     return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def _repeat_is_harmless(endpoint: str, request_data: RequestData | None) -> bool:
+    if endpoint in IDEMPOTENT:
+        return True
+    if endpoint == "sendMessage" and request_data is not None:
+        chat_id = request_data.parameters.get("chat_id")
+        return isinstance(chat_id, int) and chat_id > 0  # a private chat, not a channel/group
+    return False
 
 
 class RetryingRequest(HTTPXRequest):
@@ -55,11 +84,14 @@ class RetryingRequest(HTTPXRequest):
                     url, method, request_data, *args, **kwargs
                 )
             except (TimedOut, NetworkError) as exc:
-                if not _not_delivered(exc):
+                if _not_delivered(exc):
+                    if last:
+                        raise NotSent(f"could not connect to the Bot API ({endpoint})") from exc
+                    reason = "connection failed"
+                elif _repeat_is_harmless(endpoint, request_data) and not last:
+                    reason = f"no answer ({type(exc.__cause__ or exc).__name__})"
+                else:
                     raise  # may have been delivered: never blindly repeated
-                if last:
-                    raise NotSent(f"could not connect to the Bot API ({endpoint})") from exc
-                reason = "connection failed"
             else:
                 if code < 500:
                     return code, payload

@@ -172,19 +172,21 @@ class Store:
     # ------------------------------------------------------------ lifecycle
 
     @classmethod
-    async def open(cls, path: Path) -> Store:
+    async def open(cls, path: Path, *, busy_timeout: float = 10.0) -> Store:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly
         # the block we wrote, not whatever the sqlite3 module decides to wrap.
-        db = await aiosqlite.connect(path, isolation_level=None, timeout=15)
+        db = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout)
         db.row_factory = sqlite3.Row
         await db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a COMMIT survives a crash of this process (the WAL write is done
         # before COMMIT returns); only an OS crash or power cut may lose the newest commits.
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA busy_timeout=15000")
+        # Another process holding the lock (a backup, an operator's sqlite3 shell) is waited
+        # for this long; past that the press fails loudly and the user is asked to retry.
+        await db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         store = cls(db)
         try:
             await store.migrate()

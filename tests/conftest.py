@@ -27,8 +27,17 @@ ALICE = FakeUser(2001, "Alice")
 BOB = FakeUser(2002, "Bob")
 
 BOT_VARIABLES = (
-    "BOT_TOKEN", "TELEGRAM_API_URL", "CHANNEL_ID", "ADMIN_IDS", "POST_TIME", "TIMEZONE",
-    "DATABASE_PATH", "CONTENT_DIR", "POST_SIGNATURE", "LOG_LEVEL", "RATE_LIMIT",
+    "BOT_TOKEN",
+    "TELEGRAM_API_URL",
+    "CHANNEL_ID",
+    "ADMIN_IDS",
+    "POST_TIME",
+    "TIMEZONE",
+    "DATABASE_PATH",
+    "CONTENT_DIR",
+    "POST_SIGNATURE",
+    "LOG_LEVEL",
+    "RATE_LIMIT",
 )
 
 
@@ -73,8 +82,9 @@ def settings(tmp_path: Path, fake_api: FakeBotApi) -> Settings:
 class Harness:
     """Runs the real Application against the fake API, in the order PTB's run_polling uses."""
 
-    def __init__(self, fake: FakeBotApi, settings: Settings, bank: QuestionBank,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, fake: FakeBotApi, settings: Settings, bank: QuestionBank, clock: Clock | None = None
+    ) -> None:
         self.fake = fake
         self.settings = settings
         self.bank = bank
@@ -98,7 +108,9 @@ class Harness:
         assert app.post_init is not None
         await app.post_init(app)
         assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
+        await app.updater.start_polling(
+            poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
+        )
         await app.start()
         self.app = app
         return app
@@ -120,8 +132,9 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(fake_api: FakeBotApi, settings: Settings,
-                  real_bank: QuestionBank) -> AsyncIterator[Harness]:
+async def harness(
+    fake_api: FakeBotApi, settings: Settings, real_bank: QuestionBank
+) -> AsyncIterator[Harness]:
     h = Harness(fake_api, settings, real_bank)
     try:
         yield h

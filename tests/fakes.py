@@ -97,8 +97,12 @@ class StoredMessage:
             "date": self.date,
             "chat": self.chat.as_dict(),
             "text": self.text,
-            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Interview Bot",
-                     "username": BOT_USERNAME},
+            "from": {
+                "id": BOT_ID,
+                "is_bot": True,
+                "first_name": "Interview Bot",
+                "username": BOT_USERNAME,
+            },
         }
         if self.reply_markup:
             data["reply_markup"] = self.reply_markup
@@ -129,14 +133,17 @@ class FakeBotApi:
         self.faults: dict[str, list[Fault]] = defaultdict(list)
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
-        self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
+        self._message_ids: dict[int, itertools.count[int]] = defaultdict(
+            lambda: itertools.count(1)
+        )
         self._query_ids = itertools.count(1)
         self.answered_queries: set[str] = set()
         self.messages: dict[tuple[int, int], StoredMessage] = {}
         self.chats: dict[int, Chat] = {}
         self.known_users: set[int] = set()  # users who opened the bot (may be messaged)
-        self.channel = Chat(CHANNEL_ID, "channel", title="Python Interview Questions",
-                            username=CHANNEL_USERNAME)
+        self.channel = Chat(
+            CHANNEL_ID, "channel", title="Python Interview Questions", username=CHANNEL_USERNAME
+        )
         self.chats[CHANNEL_ID] = self.channel
         self.channel_posting_allowed = True
         self._cond = asyncio.Condition()
@@ -229,8 +236,16 @@ class FakeBotApi:
 
     # ------------------------------------------------------------ test API: faults, queries
 
-    def fail(self, method: str, status: int, *, retry_after: int = 0, times: int = 1,
-             delay: float = 0.0, after_effect: bool = False) -> None:
+    def fail(
+        self,
+        method: str,
+        status: int,
+        *,
+        retry_after: int = 0,
+        times: int = 1,
+        delay: float = 0.0,
+        after_effect: bool = False,
+    ) -> None:
         self.faults[method].append(Fault(status, retry_after, times, delay, after_effect))
 
     def calls_to(self, method: str) -> list[Call]:
@@ -238,7 +253,8 @@ class FakeBotApi:
 
     def sent_to(self, chat_id: int) -> list[Call]:
         return [
-            c for c in self.calls
+            c
+            for c in self.calls
             if c.method == "sendMessage" and _chat_key(c.params.get("chat_id")) == chat_id
         ]
 
@@ -262,6 +278,7 @@ class FakeBotApi:
         count: int = 1,
     ) -> Call:
         """Wait until ``count`` calls to ``method`` (matching ``predicate``) were answered."""
+
         def matching() -> list[Call]:
             return [c for c in self.calls_to(method) if predicate is None or predicate(c)]
 
@@ -323,11 +340,18 @@ class FakeBotApi:
             queue.pop(0)
         return fault
 
-    async def _faulty(self, request: web.Request, method: str, params: dict[str, Any],
-                      fault: Fault, record: bool = True) -> web.StreamResponse:
+    async def _faulty(
+        self,
+        request: web.Request,
+        method: str,
+        params: dict[str, Any],
+        fault: Fault,
+        record: bool = True,
+    ) -> web.StreamResponse:
         if record:
-            self.calls.append(Call(method, params, time.monotonic(), fault.status or 599,
-                                   "injected fault"))
+            self.calls.append(
+                Call(method, params, time.monotonic(), fault.status or 599, "injected fault")
+            )
             await self._notify()
         if fault.status == 0:
             transport = request.transport
@@ -336,9 +360,12 @@ class FakeBotApi:
             raise asyncio.CancelledError
         if fault.status == 429:
             return web.json_response(
-                {"ok": False, "error_code": 429,
-                 "description": f"Too Many Requests: retry after {fault.retry_after}",
-                 "parameters": {"retry_after": fault.retry_after}},
+                {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": f"Too Many Requests: retry after {fault.retry_after}",
+                    "parameters": {"retry_after": fault.retry_after},
+                },
                 status=429,
             )
         return web.Response(status=fault.status, text="<html>Bad Gateway</html>")
@@ -367,9 +394,15 @@ class FakeBotApi:
     # ------------------------------------------------------------ Bot API methods
 
     def _m_getMe(self, p: dict[str, Any]) -> tuple[int, Any]:
-        return 200, {"id": BOT_ID, "is_bot": True, "first_name": "Interview Bot",
-                     "username": BOT_USERNAME, "can_join_groups": True,
-                     "can_read_all_group_messages": False, "supports_inline_queries": False}
+        return 200, {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Interview Bot",
+            "username": BOT_USERNAME,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
 
     def _m_deleteWebhook(self, p: dict[str, Any]) -> tuple[int, Any]:
         return 200, True
@@ -476,7 +509,10 @@ class FakeBotApi:
     def _m_answerCallbackQuery(self, p: dict[str, Any]) -> tuple[int, Any]:
         query_id = str(p.get("callback_query_id"))
         if query_id in self.answered_queries:
-            return 400, "Bad Request: query is too old and response timeout expired or query ID is invalid"
+            return (
+                400,
+                "Bad Request: query is too old and response timeout expired or query ID is invalid",
+            )
         text = p.get("text") or ""
         if len(text) > MAX_ALERT:
             return 400, "Bad Request: MESSAGE_TOO_LONG"

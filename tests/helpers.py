@@ -50,7 +50,8 @@ def quiz_messages(h: Harness, chat_id: int) -> list[StoredMessage]:
 
 def _question(h: Harness, chat_id: int, number: int) -> StoredMessage | None:
     found = [
-        m for m in h.fake.messages_in(chat_id)
+        m
+        for m in h.fake.messages_in(chat_id)
         if f"Question {number}/" in m.text and answer_buttons(m)  # still open
     ]
     return found[-1] if found else None

@@ -57,7 +57,7 @@ def parse(text: str) -> str:
         if ch == "<":
             m = _TAG.match(text, i)
             if not m:
-                raise HtmlError(f"unescaped '<' at {i}: {text[i:i + 20]!r}")
+                raise HtmlError(f"unescaped '<' at {i}: {text[i : i + 20]!r}")
             closing, name, raw_attrs, _self = m.groups()
             name = name.lower()
             if name not in ALLOWED:
@@ -81,7 +81,9 @@ def parse(text: str) -> str:
                     raise HtmlError("<tg-emoji> needs emoji-id")
                 for outer in kinds:
                     if outer in ("code", "pre") and not (outer == "pre" and kind == "code"):
-                        raise HtmlError(f"<{name}> inside <{outer}>: code entities contain nothing")
+                        raise HtmlError(
+                            f"<{name}> inside <{outer}>: code entities contain nothing"
+                        )
                     if outer in SPOILER and kind in ("code", "pre"):
                         raise HtmlError(f"<{name}> inside a spoiler: Telegram cannot hide code")
                     if outer == "blockquote" and kind == "blockquote":
@@ -97,7 +99,7 @@ def parse(text: str) -> str:
         elif ch == "&":
             m = _ENTITY.match(text, i)
             if not m:
-                raise HtmlError(f"unescaped '&' at {i}: {text[i:i + 12]!r}")
+                raise HtmlError(f"unescaped '&' at {i}: {text[i : i + 12]!r}")
             plain.append(html.unescape(m.group(0)))
             i = m.end()
         elif ch == ">":

@@ -56,7 +56,10 @@ def test_valid_bank_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("snippet", "expected"),
     [
-        ("    choices: [yes, b]\n    correct: 0\n", "a choice must be text, but YAML read a boolean"),
+        (
+            "    choices: [yes, b]\n    correct: 0\n",
+            "a choice must be text, but YAML read a boolean",
+        ),
         ("    choices: [a, b]\n    correct: 2\n", "correct: 2 is out of range"),
         ("    choices: [a, b]\n", "correct: is missing"),
         ("    choices: [a]\n    correct: 0\n", "choices: has 1 items"),
@@ -76,7 +79,11 @@ def test_valid_bank_loads(tmp_path: Path) -> None:
 def test_each_rule_is_reported_with_file_and_line(
     tmp_path: Path, snippet: str, expected: str
 ) -> None:
-    write(tmp_path, "q.yaml", "topic: T\nquestions:\n  - id: q-1\n    question: Q?\n    answer: A\n" + snippet)
+    write(
+        tmp_path,
+        "q.yaml",
+        "topic: T\nquestions:\n  - id: q-1\n    question: Q?\n    answer: A\n" + snippet,
+    )
     problems = problems_of(tmp_path)
     assert any(expected in p for p in problems), problems
     assert all(p.startswith(f"{tmp_path / 'q.yaml'}:") for p in problems)
@@ -114,7 +121,9 @@ def test_empty_folder_and_missing_folder(tmp_path: Path) -> None:
 
 
 def test_strings_yaml_would_coerce_must_be_quoted(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", "topic: T\nquestions:\n  - id: q\n    question: 3.14\n    answer: no\n")
+    write(
+        tmp_path, "a.yaml", "topic: T\nquestions:\n  - id: q\n    question: 3.14\n    answer: no\n"
+    )
     problems = problems_of(tmp_path)
     assert any("question must be text, but YAML read a number" in p for p in problems)
     assert any("answer must be text, but YAML read a boolean" in p for p in problems)
@@ -149,8 +158,11 @@ def test_right_choice_position_varies(bank: QuestionBank) -> None:
 def test_every_entry_renders_to_messages_telegram_accepts(bank: QuestionBank) -> None:
     for q in bank.questions.values():
         post = render.render_post(
-            q, signature="By: @pyinterviewq ✨", bot_username="InterviewTestBot",
-            asking_id=2**40, tally=render.Tally(123456, 65432),
+            q,
+            signature="By: @pyinterviewq ✨",
+            bot_username="InterviewTestBot",
+            asking_id=2**40,
+            tally=render.Tally(123456, 65432),
         )
         assert check_message_text(post.text, "HTML") == "", q.id
         assert not post.cut, f"{q.id}: the answer should fit in one post"
@@ -165,13 +177,24 @@ def test_every_entry_renders_to_messages_telegram_accepts(bank: QuestionBank) ->
         for chosen in range(len(q.choices)):
             assert len(render.channel_alert(q, chosen, first_time=False)) <= 200
         quiz = render.quiz_question(
-            q, index=19, total=20, order=list(range(len(q.choices))), asking_id=2**40, group=True,
+            q,
+            index=19,
+            total=20,
+            order=list(range(len(q.choices))),
+            asking_id=2**40,
+            group=True,
             answered=["<Ann>", "Bob & Co"],
         )
         assert check_message_text(quiz.text, "HTML") == "", q.id
         for chosen in range(len(q.choices)):
             feedback = render.quiz_feedback(
-                q, index=0, total=1, order=list(range(len(q.choices))), chosen_position=chosen,
-                points=3, asking_id=2**40, bot_username="InterviewTestBot",
+                q,
+                index=0,
+                total=1,
+                order=list(range(len(q.choices))),
+                chosen_position=chosen,
+                points=3,
+                asking_id=2**40,
+                bot_username="InterviewTestBot",
             )
             assert check_message_text(feedback.text, "HTML") == "", q.id

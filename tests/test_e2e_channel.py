@@ -116,7 +116,10 @@ async def test_channel_press_twice_records_once(bot: Harness) -> None:
     assert alert1["show_alert"] is True and len(alert1["text"]) <= 200
     assert "already answered" in alert2["text"]
     asking_id = int(buttons[0]["callback_data"].split(":")[1])
-    assert await bot.data.store.tally(asking_id) == (1, int(bot.data.bank.questions["conc-gil-what"].correct == 0))
+    assert await bot.data.store.tally(asking_id) == (
+        1,
+        int(bot.data.bank.questions["conc-gil-what"].correct == 0),
+    )
     # Channel answers earn no leaderboard points.
     assert (await bot.data.store.score(reader.id, "channel"))[0] == 0
     assert (await bot.data.store.score(reader.id, "quiz"))[1] == 0
@@ -133,7 +136,9 @@ async def test_hundred_readers_few_edits_right_tally(harness: Harness) -> None:
     for i in range(100):
         pos = i % len(buttons)
         right += pos == q.correct
-        queries.append(harness.fake.press(FakeUser(6000 + i, f"R{i}"), post, buttons[pos]["callback_data"]))
+        queries.append(
+            harness.fake.press(FakeUser(6000 + i, f"R{i}"), post, buttons[pos]["callback_data"])
+        )
     for query in queries:
         await answered(harness, query)
     pct = round(100 * right / 100)

@@ -38,7 +38,7 @@ async def test_five_question_quiz_then_score_matches(bot: Harness) -> None:
         message = await next_question(bot, ALICE.id, i)
         assert f"Question {i}/5" in message.text
         qid = await press_answer(bot, ALICE, message, right=right)
-        assert (await answered(bot, qid))  # answered at once
+        assert await answered(bot, qid)  # answered at once
         data = answer_buttons(message)[0]["callback_data"]
         asking = await bot.data.store.get_asking(int(data.split(":")[1]))
         assert asking is not None
@@ -118,7 +118,12 @@ async def test_group_quiz_two_members_and_group_leaderboard(bot: Harness) -> Non
     await answered(bot, await press_answer(bot, BOB, second, right=True))
     fake.send_text(ALICE, "/leaderboard", chat=group)
     board = await fake.wait_for(
-        "sendMessage", lambda c: c.params["chat_id"] == group.id and "leaderboard" not in c.params["text"] and "in this group" in c.params["text"]
+        "sendMessage",
+        lambda c: (
+            c.params["chat_id"] == group.id
+            and "leaderboard" not in c.params["text"]
+            and "in this group" in c.params["text"]
+        ),
     )
     assert "Alice" in board.params["text"] and "Bob" in board.params["text"]
 

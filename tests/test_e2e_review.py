@@ -24,7 +24,9 @@ async def asked_id(h: Harness, number: int) -> tuple[str, object]:
 async def review_round(h: Harness, expect: int) -> list[str]:
     """Send /review; answer every question right; return the ids it asked."""
     before = len(h.fake.sent_to(ALICE.id))
-    summaries = len([c for c in h.fake.sent_to(ALICE.id) if f"{expect}/{expect} right" in c.params["text"]])
+    summaries = len(
+        [c for c in h.fake.sent_to(ALICE.id) if f"{expect}/{expect} right" in c.params["text"]]
+    )
     h.fake.send_text(ALICE, "/review")
     await h.fake.wait_until(lambda: len(h.fake.sent_to(ALICE.id)) > before)
     if expect == 0:
@@ -36,7 +38,9 @@ async def review_round(h: Harness, expect: int) -> list[str]:
         asked.append(qid)
         await answered(h, await press_answer(h, ALICE, message, right=True))  # type: ignore[arg-type]
     await h.fake.wait_for(
-        "sendMessage", lambda c: f"{expect}/{expect} right" in c.params["text"], count=summaries + 1
+        "sendMessage",
+        lambda c: f"{expect}/{expect} right" in c.params["text"],
+        count=summaries + 1,
     )
     return asked
 

@@ -14,8 +14,13 @@ SIG = "By: @pyinterviewq ✨"
 
 def make(answer: str = "Plain answer.", **kw: object) -> Question:
     base: dict[str, object] = {
-        "id": "q-1", "topic": "T", "question": "Why <b> & co?", "answer": answer,
-        "choices": ("<b>", "a & b", "c"), "correct": 1, "explanation": "Because <i>.",
+        "id": "q-1",
+        "topic": "T",
+        "question": "Why <b> & co?",
+        "answer": answer,
+        "choices": ("<b>", "a & b", "c"),
+        "correct": 1,
+        "explanation": "Because <i>.",
         "tags": ("Python", "C++", "Q&A", "Интервью"),
     }
     base.update(kw)
@@ -46,7 +51,7 @@ def test_code_is_plain_inside_the_spoiler_and_formatted_in_full_answer() -> None
     assert "• one\n• two" in spoiler
     full = "\n\n".join(render.answer_messages(make(answer)))
     assert "<code>len(x)</code>" in full
-    assert '<pre><code class="language-python">if a &lt; b:\n    print(\'x\')</code></pre>' in full
+    assert "<pre><code class=\"language-python\">if a &lt; b:\n    print('x')</code></pre>" in full
     assert check_message_text(full, "HTML") == ""
 
 
@@ -87,8 +92,22 @@ def test_alert_is_cut_to_200() -> None:
 text_strategy = st.lists(
     st.characters(codec="utf-8", exclude_categories=("Cs",))
     | st.sampled_from(
-        ["<", ">", "&", "```", "```python\n", "`", "\n", "• ", "- ", "&amp;", "<b>",
-         "</tg-spoiler>", "😀", "𝔘"]
+        [
+            "<",
+            ">",
+            "&",
+            "```",
+            "```python\n",
+            "`",
+            "\n",
+            "• ",
+            "- ",
+            "&amp;",
+            "<b>",
+            "</tg-spoiler>",
+            "😀",
+            "𝔘",
+        ]
     ),
     min_size=1,
     max_size=120,
@@ -98,15 +117,21 @@ text_strategy = st.lists(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     question=text_strategy.filter(lambda s: s.strip()),
-    answer=st.one_of(text_strategy, st.builds(lambda s, n: s * n, text_strategy, st.integers(1, 60))),
+    answer=st.one_of(
+        text_strategy, st.builds(lambda s, n: s * n, text_strategy, st.integers(1, 60))
+    ),
     choice=text_strategy.filter(lambda s: s.strip()),
     tag=st.text(alphabet=st.characters(categories=("L", "N")), min_size=1, max_size=20),
 )
-def test_any_text_renders_to_valid_telegram_html(question: str, answer: str, choice: str, tag: str) -> None:
+def test_any_text_renders_to_valid_telegram_html(
+    question: str, answer: str, choice: str, tag: str
+) -> None:
     if not answer.strip():
         answer = "x"
     q = make(answer, question=question[:300], choices=(choice[:100], "b"), tags=(tag,))
-    post = render.render_post(q, signature=SIG, bot_username="B", asking_id=1, tally=render.Tally(3, 2))
+    post = render.render_post(
+        q, signature=SIG, bot_username="B", asking_id=1, tally=render.Tally(3, 2)
+    )
     assert check_message_text(post.text, "HTML") == ""
     assert post.text.endswith(f"━━━━━━━━━━━━━━━\n{SIG}")
     for message in render.answer_messages(q):
@@ -126,9 +151,17 @@ def test_ten_thousand_character_answer() -> None:
 
 def test_validator_rejects_what_telegram_rejects() -> None:
     bad = [
-        "a < b", "a & b", "a > b", "<div>x</div>", "<b>x", "<b><i>x</b></i>",
-        "<tg-spoiler><code>x</code></tg-spoiler>", "<code><b>x</b></code>", "<a>x</a>",
-        '<span class="x">y</span>', "<blockquote><blockquote>x</blockquote></blockquote>",
+        "a < b",
+        "a & b",
+        "a > b",
+        "<div>x</div>",
+        "<b>x",
+        "<b><i>x</b></i>",
+        "<tg-spoiler><code>x</code></tg-spoiler>",
+        "<code><b>x</b></code>",
+        "<a>x</a>",
+        '<span class="x">y</span>',
+        "<blockquote><blockquote>x</blockquote></blockquote>",
     ]
     for text in bad:
         try:

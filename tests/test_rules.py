@@ -73,10 +73,14 @@ def test_parse_quiz_args() -> None:
 
 
 def test_topic_matching() -> None:
-    bank = QuestionBank({
-        "a": q("a", "Concurrency"), "b": q("b", "Async and Event Loops"),
-        "c": q("c", "Object-Oriented Python"), "d": q("d", "CPython Internals"),
-    })
+    bank = QuestionBank(
+        {
+            "a": q("a", "Concurrency"),
+            "b": q("b", "Async and Event Loops"),
+            "c": q("c", "Object-Oriented Python"),
+            "d": q("d", "CPython Internals"),
+        }
+    )
     assert bank.match_topic("concurrency") == ["Concurrency"]
     assert bank.match_topic("conc") == ["Concurrency"]
     assert bank.match_topic("event") == ["Async and Event Loops"]
@@ -110,7 +114,12 @@ def test_parse_extra() -> None:
     req = schedule.parse_extra("2026-12-24 18:00 conc-gil-what", zone)
     assert req.run_at == datetime(2026, 12, 24, 18, 0, tzinfo=zone)
     assert req.question_id == "conc-gil-what"
-    for bad in ("2026-13-01 10:00", "tomorrow 10:00", "2026-12-24 25:00", "2026-12-24 10:00 BAD_ID"):
+    for bad in (
+        "2026-13-01 10:00",
+        "tomorrow 10:00",
+        "2026-12-24 25:00",
+        "2026-12-24 10:00 BAD_ID",
+    ):
         with pytest.raises(ValueError, match=r"."):
             schedule.parse_extra(bad, zone)
 
@@ -120,8 +129,19 @@ def test_callback_data_round_trip_and_rejects_forgeries() -> None:
     assert len(data.encode()) <= 64
     decoded = cd.decode(data)
     assert decoded is not None and decoded.int_arg(0) == 2**40 and decoded.int_arg(1) == 3
-    for forged in ["", "a1", "a1:0:1", "a1:-1:0", "a1:1:6", "a1:1:0:extra", "x1:1:0",
-                   "a1:1:0\n", "m1:Bad_Id", "f1:maybe", "a1:" + "1" * 70 + ":0"]:
+    for forged in [
+        "",
+        "a1",
+        "a1:0:1",
+        "a1:-1:0",
+        "a1:1:6",
+        "a1:1:0:extra",
+        "x1:1:0",
+        "a1:1:0\n",
+        "m1:Bad_Id",
+        "f1:maybe",
+        "a1:" + "1" * 70 + ":0",
+    ]:
         assert cd.decode(forged) is None, forged
     with pytest.raises(ValueError, match="pattern"):
         cd.answer(1, 9)
@@ -129,8 +149,12 @@ def test_callback_data_round_trip_and_rejects_forgeries() -> None:
 
 def test_config_reports_every_problem_at_once(tmp_path: Path) -> None:
     env = {
-        "POST_TIME": "25:00", "TIMEZONE": "Mars/Base", "ADMIN_IDS": "12,abc",
-        "CHANNEL_ID": "not a channel", "RATE_LIMIT": "maybe", "LOG_LEVEL": "LOUD",
+        "POST_TIME": "25:00",
+        "TIMEZONE": "Mars/Base",
+        "ADMIN_IDS": "12,abc",
+        "CHANNEL_ID": "not a channel",
+        "RATE_LIMIT": "maybe",
+        "LOG_LEVEL": "LOUD",
     }
     with pytest.raises(ConfigError) as info:
         Settings.from_env(env, dotenv=tmp_path / "none")

@@ -23,8 +23,16 @@ async def test_blank_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Pa
         assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert {"users", "answers", "askings", "quiz_sessions", "reviews", "channel_posts",
-                "extra_posts", "kv"} <= tables
+        assert {
+            "users",
+            "answers",
+            "askings",
+            "quiz_sessions",
+            "reviews",
+            "channel_posts",
+            "extra_posts",
+            "kv",
+        } <= tables
     finally:
         con.close()
     store = await Store.open(path)  # reopening applies nothing twice
@@ -43,8 +51,16 @@ async def test_newer_database_is_refused_not_damaged(tmp_path: Path) -> None:
 
 def record(asking_id: int, user_id: int, correct: bool = True) -> AnswerRecord:
     return AnswerRecord(
-        asking_id=asking_id, user_id=user_id, first_name="U", chat_id=user_id,
-        question_id="q", source="quiz", choice=0, correct=correct, points=2, now=NOW,
+        asking_id=asking_id,
+        user_id=user_id,
+        first_name="U",
+        chat_id=user_id,
+        question_id="q",
+        source="quiz",
+        choice=0,
+        correct=correct,
+        points=2,
+        now=NOW,
         local_day="2026-03-01",
     )
 
@@ -52,8 +68,9 @@ def record(asking_id: int, user_id: int, correct: bool = True) -> AnswerRecord:
 async def test_answer_recorded_exactly_once(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "bot.sqlite3")
     try:
-        asking = await store.create_asking(kind="quiz", question_id="q", order=[1, 0],
-                                           choices_sig="s", now=NOW)
+        asking = await store.create_asking(
+            kind="quiz", question_id="q", order=[1, 0], choices_sig="s", now=NOW
+        )
         assert await store.record_answer(record(asking, 1))
         assert not await store.record_answer(record(asking, 1, correct=False))
         assert await store.record_answer(record(asking, 2))
@@ -66,8 +83,9 @@ async def test_answer_recorded_exactly_once(tmp_path: Path) -> None:
 async def test_backup_is_a_consistent_copy(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "live.sqlite3")
     try:
-        asking = await store.create_asking(kind="quiz", question_id="q", order=[0, 1],
-                                           choices_sig="s", now=NOW)
+        asking = await store.create_asking(
+            kind="quiz", question_id="q", order=[0, 1], choices_sig="s", now=NOW
+        )
         await store.record_answer(record(asking, 7))
         await backup_database(tmp_path / "live.sqlite3", tmp_path / "copy" / "b.sqlite3")
     finally:
@@ -83,14 +101,23 @@ async def test_backup_is_a_consistent_copy(tmp_path: Path) -> None:
 async def test_forget_deletes_every_row_about_a_user(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "bot.sqlite3")
     try:
-        sid = await store.start_session(chat_id=5, user_id=5, kind="quiz", topic=None,
-                                        question_ids=["q"], now=NOW)
-        asking = await store.create_asking(kind="quiz", question_id="q", order=[0, 1],
-                                           choices_sig="s", now=NOW, session_id=sid, position=0)
+        sid = await store.start_session(
+            chat_id=5, user_id=5, kind="quiz", topic=None, question_ids=["q"], now=NOW
+        )
+        asking = await store.create_asking(
+            kind="quiz",
+            question_id="q",
+            order=[0, 1],
+            choices_sig="s",
+            now=NOW,
+            session_id=sid,
+            position=0,
+        )
         await store.record_answer(record(asking, 5))
         await store.set_timezone(5, "U", "Europe/Berlin", NOW)
-        other = await store.create_asking(kind="quiz", question_id="q", order=[0, 1],
-                                          choices_sig="s", now=NOW)
+        other = await store.create_asking(
+            kind="quiz", question_id="q", order=[0, 1], choices_sig="s", now=NOW
+        )
         await store.record_answer(record(other, 6))
         assert await store.rows_about_user(5) > 0
         await store.forget_user(5)

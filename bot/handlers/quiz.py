@@ -52,6 +52,7 @@ async def cmd_quiz(update: Update, context: BotContext) -> None:
     topic_text, count = quiz.parse_quiz_args(context.args or [])
     topic: str | None = None
     if topic_text:
+        topic_text = topic_text[:40]  # user text: echoed back, so bounded
         matches = context.bank.match_topic(topic_text)
         if len(matches) != 1:
             listing = "\n".join(f"• {render.esc(t)}" for t in context.bank.topics)
