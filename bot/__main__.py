@@ -64,7 +64,6 @@ def cmd_backup(target: str) -> int:
 
 def cmd_run() -> int:
     from bot.app import run_bot
-
     from bot.logs import setup_logging
 
     settings = _settings(require_token=True)

@@ -96,7 +96,7 @@ def build_application(
             len(settings.admin_ids),
         )
 
-    async def post_shutdown(app: BotApp) -> None:
+    async def post_shutdown(_: BotApp) -> None:
         if data.store_ is not None:
             await data.store_.close()
             data.store_ = None

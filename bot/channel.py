@@ -151,7 +151,7 @@ async def post(
         return PostResult(Outcome.FAILED, question_id, detail=str(exc))
     except NetworkError as exc:  # TimedOut included: the post may be live
         await data.store.post_status(post_id, "unknown", str(exc))
-        log.error("channel post of %s: outcome unknown (%s)", question_id, exc)
+        log.error("channel post of %s: outcome unknown (%s)", question_id, exc)  # noqa: TRY400
         await notify_admins(
             data,
             bot,

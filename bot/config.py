@@ -85,7 +85,7 @@ class Settings:
     def from_env(
         cls, environ: Mapping[str, str], *, require_token: bool = True, dotenv: Path | None = None
     ) -> Settings:
-        """Build settings from ``environ`` over ``.env``; raise ConfigError listing every problem."""
+        """Build settings from ``environ`` over ``.env``; ConfigError lists every problem."""
         env: dict[str, str] = {}
         dotenv_path = dotenv if dotenv is not None else Path.cwd() / ".env"
         if dotenv_path.is_file():
@@ -120,15 +120,16 @@ class Settings:
             )
 
         admin_ids: set[int] = set()
-        for part in (get("ADMIN_IDS") or "").split(","):
-            part = part.strip()
+        for raw_id in (get("ADMIN_IDS") or "").split(","):
+            part = raw_id.strip()
             if not part:
                 continue
             if re.fullmatch(r"\d{1,20}", part):
                 admin_ids.add(int(part))
             else:
                 problems.append(
-                    f"ADMIN_IDS must be comma-separated numeric Telegram user ids; {part!r} is not one."
+                    "ADMIN_IDS must be comma-separated numeric Telegram user ids; "
+                    f"{part!r} is not one."
                 )
 
         post_time = time(9, 0)

@@ -55,10 +55,13 @@ async def _tell_user(update: object) -> None:
             await update.callback_query.answer(
                 "⚠️ That did not go through. Please try again in a moment.", show_alert=True
             )
-        elif update.effective_message is not None and update.effective_chat is not None:
-            if update.effective_chat.type == "private":
-                await update.effective_message.reply_text(
-                    "⚠️ Something went wrong on my side; please try again in a moment."
-                )
+        elif (
+            update.effective_message is not None
+            and update.effective_chat is not None
+            and update.effective_chat.type == "private"
+        ):
+            await update.effective_message.reply_text(
+                "⚠️ Something went wrong on my side; please try again in a moment."
+            )
     except TelegramError:
         pass  # already answered, or Telegram is the problem: the log has it

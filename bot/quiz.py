@@ -7,10 +7,11 @@ grade a press as 4 ("right") or 1 ("wrong"); there is no self-rated recall in a 
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from bot.models import Question
 
@@ -67,7 +68,7 @@ def streaks(days: Iterable[str], today: str) -> tuple[int, int]:
     if not ordered:
         return 0, 0
     best = run = 1
-    for prev, cur in zip(ordered, ordered[1:], strict=False):
+    for prev, cur in itertools.pairwise(ordered):
         run = run + 1 if cur - prev == timedelta(days=1) else 1
         best = max(best, run)
     last = ordered[-1]
@@ -87,8 +88,8 @@ def pick_questions(
     unseen = [q.id for q in candidates if q.id not in seen]
     rng.shuffle(unseen)
     seen_ids = [q.id for q in candidates if q.id in seen]
-    far = datetime.max.replace(tzinfo=None)
-    seen_ids.sort(key=lambda qid: due[qid].replace(tzinfo=None) if qid in due else far)
+    far = datetime.max.replace(tzinfo=UTC)
+    seen_ids.sort(key=lambda qid: due.get(qid, far))
     return (unseen + seen_ids)[:count]
 
 

@@ -187,7 +187,8 @@ def _split_big_blocks(blocks: list[markup.Block]) -> list[markup.Block]:
             out.append(block)
             continue
         chunk = ""
-        for line in block.text.split("\n"):
+        for text_line in block.text.split("\n"):
+            line = text_line
             while markup.utf16_len(line) > limit:
                 head = line[: limit // 2]
                 line = line[len(head) :]
@@ -312,7 +313,7 @@ def next_button(asking_id: int, last: bool) -> list[InlineKeyboardButton]:
 
 
 def format_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds}s"
     minutes, secs = divmod(seconds, 60)
@@ -334,7 +335,8 @@ def quiz_summary(
 ) -> Rendered:
     """The end of a private quiz: ``3/5 right``, points, time, and what to look at again."""
     lines = [
-        f"🏁 <b>{right}/{total} right</b> · +{plural(points, 'point')} · {format_duration(seconds)}"
+        f"🏁 <b>{right}/{total} right</b> · +{plural(points, 'point')} · "
+        f"{format_duration(seconds)}"
     ]
     if right == total:
         lines.append("Perfect round! 🎉")

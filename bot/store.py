@@ -537,7 +537,8 @@ class Store:
                 r = rec.review
                 assert r.due_at is not None
                 await db.execute(
-                    "INSERT INTO reviews (user_id, question_id, reps, interval_days, ease, lapses, "
+                    "INSERT INTO reviews (user_id, question_id, reps, interval_days, ease, "
+                    "lapses, "
                     "due_at, last_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (user_id, question_id) DO UPDATE SET reps = excluded.reps, "
                     "interval_days = excluded.interval_days, ease = excluded.ease, "
@@ -627,8 +628,8 @@ class Store:
         """(user_id, first name, points), best first; hidden users left out."""
         where, params = _board_filter(since, chat_id)
         rows = await self._all(
-            "SELECT a.user_id, u.first_name, SUM(a.points) AS pts FROM answers a "
-            f"JOIN users u ON u.user_id = a.user_id WHERE {where} "
+            "SELECT a.user_id, u.first_name, SUM(a.points) AS pts FROM answers a "  # noqa: S608
+            f"JOIN users u ON u.user_id = a.user_id WHERE {where} "  # fixed fragments only
             "GROUP BY a.user_id HAVING pts > 0 ORDER BY pts DESC, MIN(a.id) LIMIT ?",
             [*params, limit],
         )
@@ -640,8 +641,8 @@ class Store:
         """(rank, points) of a user on a board, or None when they have no points there."""
         where, params = _board_filter(since, chat_id)
         rows = await self._all(
-            "SELECT a.user_id, SUM(a.points) AS pts FROM answers a "
-            f"JOIN users u ON u.user_id = a.user_id WHERE {where} "
+            "SELECT a.user_id, SUM(a.points) AS pts FROM answers a "  # noqa: S608
+            f"JOIN users u ON u.user_id = a.user_id WHERE {where} "  # fixed fragments only
             "GROUP BY a.user_id HAVING pts > 0 ORDER BY pts DESC, MIN(a.id)",
             params,
         )

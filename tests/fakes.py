@@ -167,9 +167,9 @@ class FakeBotApi:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
-        server = site._server
+        server: Any = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -211,7 +211,7 @@ class FakeBotApi:
             "text": text,
         }
         if text.startswith("/"):
-            command = text.split()[0]
+            command = text.split(maxsplit=1)[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         return self._push({"message": message})
 
@@ -511,7 +511,8 @@ class FakeBotApi:
         if query_id in self.answered_queries:
             return (
                 400,
-                "Bad Request: query is too old and response timeout expired or query ID is invalid",
+                "Bad Request: query is too old and response timeout expired or query ID "
+                "is invalid",
             )
         text = p.get("text") or ""
         if len(text) > MAX_ALERT:

@@ -33,8 +33,7 @@ class HtmlError(ValueError):
 def _attrs(raw: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in _ATTR.findall(raw):
-        value = value.strip("\"'") if value else ""
-        out[name.lower()] = html.unescape(value)
+        out[name.lower()] = html.unescape(value.strip("\"'") if value else "")
     return out
 
 

@@ -1,4 +1,4 @@
-"""End to end: the channel post, its schedule, exactly-once slots, reader answers, admin commands."""
+"""End to end: the channel post, schedule, exactly-once slots, reader answers, admin commands."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from bot import channel
 from tests.conftest import ADMIN, ALICE, Harness
-from tests.fakes import CHANNEL_ID, Clock, FakeUser
+from tests.fakes import Clock, FakeUser
 from tests.helpers import answer_buttons, answered
 
 pytestmark = pytest.mark.e2e
@@ -91,10 +91,10 @@ async def test_missed_post_is_not_posted_days_later(harness: Harness) -> None:
 
 async def test_walks_the_whole_bank_without_repeats(bot: Harness) -> None:
     bank_size = len(bot.data.bank)
-    posted = []
+    posted: list[str] = []
     for _ in range(bank_size):
         result = await channel.post(bot.data, bot.data_bot(), slot=None)
-        assert result.outcome is channel.Outcome.SENT
+        assert result.outcome is channel.Outcome.SENT and result.question_id
         posted.append(result.question_id)
     assert sorted(posted) == sorted(bot.data.bank.questions)
     # The next post opens a new cycle.

@@ -90,7 +90,7 @@ def test_alert_is_cut_to_200() -> None:
 
 
 text_strategy = st.lists(
-    st.characters(codec="utf-8", exclude_categories=("Cs",))
+    st.characters(codec="utf-8", exclude_categories=["Cs"])
     | st.sampled_from(
         [
             "<",

@@ -1,4 +1,4 @@
-"""Pure rules: spaced repetition, streaks, picking, queue order, schedules, callback data, config."""
+"""Pure rules: repetition, streaks, picking, queue, schedules, callback data, config."""
 
 from __future__ import annotations
 

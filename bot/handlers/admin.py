@@ -10,8 +10,8 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
 from datetime import timedelta
+from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode

@@ -93,11 +93,10 @@ async def cmd_leaderboard(update: Update, context: BotContext) -> None:
         ("This week", week),
         ("All time", None),
     ]
-    for title, since in periods:
+    for period, since in periods:
         rows = await store.leaderboard(since=since, chat_id=chat_id)
         own = await store.rank(user.id, since=since, chat_id=chat_id)
-        if chat_id is not None:
-            title = f"{title} in this group"
+        title = f"{period} in this group" if chat_id is not None else period
         boards.append(render.Board(title, rows, own))
     profile = await store.get_user(user.id)
     hidden = bool(profile and profile.hidden)
@@ -152,7 +151,7 @@ async def cmd_timezone(update: Update, context: BotContext) -> None:
     )
 
 
-async def cmd_forget(update: Update, context: BotContext) -> None:
+async def cmd_forget(update: Update, _: BotContext) -> None:
     """/forget: ask for confirmation, then delete everything about the user."""
     message = update.effective_message
     if message is None:

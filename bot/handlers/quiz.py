@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, Chat, Update, User
 from telegram.constants import ChatType
@@ -33,11 +34,7 @@ def is_group(chat: Chat) -> bool:
 async def user_zone_day(context: BotContext, user_id: int) -> str:
     """Today's date in the user's /timezone (the bot's TIMEZONE by default)."""
     user = await context.store.get_user(user_id)
-    zone = context.settings.zone
-    if user is not None and user.timezone:
-        from zoneinfo import ZoneInfo
-
-        zone = ZoneInfo(user.timezone)
+    zone = ZoneInfo(user.timezone) if user is not None and user.timezone else context.settings.zone
     return quiz.local_day(context.now(), zone)
 
 
@@ -56,13 +53,14 @@ async def cmd_quiz(update: Update, context: BotContext) -> None:
         matches = context.bank.match_topic(topic_text)
         if len(matches) != 1:
             listing = "\n".join(f"• {render.esc(t)}" for t in context.bank.topics)
+            example = context.bank.topics[0].split()[0].lower()
             if matches:
                 head = f"“{render.esc(topic_text)}” matches several topics; pick one:"
                 listing = "\n".join(f"• {render.esc(t)}" for t in matches)
             else:
                 head = f"No topic matches “{render.esc(topic_text)}”. The topics are:"
             await message.reply_text(
-                f"{head}\n{listing}\n\nFor example: /quiz {render.esc(context.bank.topics[0].split()[0].lower())} 5"
+                f"{head}\n{listing}\n\nFor example: /quiz {render.esc(example)} 5"
             )
             return
         topic = matches[0]
@@ -370,7 +368,7 @@ async def _quiz_answer(
         return
     log.info("answer: user=%s question=%s correct=%s", user.id, q.id, correct)
     if group:
-        await _group_answered(query, context, asking, q, session, correct)
+        await _group_answered(query, context, asking, q, session, correct=correct)
         return
     # Committed above: only now is the user told.
     await query.answer("✅ Right!" if correct else "❌ Not quite")
@@ -400,6 +398,7 @@ async def _group_answered(
     asking: Asking,
     q: Question,
     session: Session,
+    *,
     correct: bool,
 ) -> None:
     """Tell the presser privately (an alert), show the group who has answered so far."""
