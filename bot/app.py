@@ -11,7 +11,7 @@ from typing import Any
 from telegram import BotCommandScopeChat, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, ApplicationBuilder, BaseUpdateProcessor, Defaults
+from telegram.ext import ApplicationBuilder, BaseUpdateProcessor, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import jobs
@@ -21,6 +21,7 @@ from bot.context import BotApp, BotData, context_types
 from bot.errors import error_handler
 from bot.handlers import register
 from bot.models import QuestionBank
+from bot.ratelimit import FloodLimiter
 from bot.request import RetryingRequest
 from bot.store import Store
 
@@ -114,23 +115,11 @@ def build_application(
         .request(request or RetryingRequest(connection_pool_size=64, pool_timeout=10))
         .get_updates_request(updates_request or HTTPXRequest(read_timeout=30))
     )
-    if settings.rate_limit:
-        # Waits out 429s (max_retries) and keeps within ~30 msg/s overall and 20/min per group
-        # or channel (Bot API FAQ "My bot is hitting limits"); edits count against both.
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
-    else:
-        builder = builder.rate_limiter(_PassThroughLimiter(max_retries=3))
+    builder = builder.rate_limiter(FloodLimiter(enabled=settings.rate_limit))
     app: BotApp = builder.build()
     register(app)
     app.add_error_handler(error_handler)
     return app
-
-
-class _PassThroughLimiter(AIORateLimiter):
-    """RATE_LIMIT=off: no throttling, but 429s are still waited out (test servers, benches)."""
-
-    def __init__(self, max_retries: int) -> None:
-        super().__init__(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
 
 
 async def _set_commands(app: BotApp, settings: Settings) -> None:

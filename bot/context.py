@@ -31,6 +31,9 @@ class BotData:
     channel_username: str | None = None
     channel_failing: str | None = None  # the last reason posting failed, until a post works
     dirty_tallies: set[int] = field(default_factory=set)  # channel post ids to re-render
+    # Read-mostly lookups on the press path, kept in memory (bounded; cleared when they change).
+    user_zones: dict[int, str | None] = field(default_factory=dict)
+    asking_posts: dict[int, int | None] = field(default_factory=dict)
     last_cycle_warning: str | None = None
 
     @property

@@ -248,8 +248,6 @@ def quiz_question(
 def quiz_feedback(
     q: Question,
     *,
-    index: int,
-    total: int,
     order: Sequence[int],
     chosen_position: int,
     points: int,
@@ -261,17 +259,11 @@ def quiz_feedback(
     shown = [q.choices[i] for i in order]
     right = order[chosen_position] == q.correct
     key = q.choices[q.correct]
-    lines = [
-        f"<b>{esc(_progress(index, total))}</b> · {esc(q.topic)}",
-        "",
-        f"<b>{esc(q.question)}</b>",
-        "",
-    ]
     if right:
-        lines.append(f"✅ Right! +{plural(points, 'point')}")
+        lines = [f"✅ <b>Right!</b> +{plural(points, 'point')}"]
     else:
-        lines.append(f"❌ Not quite. You chose: {esc(shown[chosen_position])}")
-    lines.append(f"Answer: <b>{esc(key)}</b>")
+        lines = [f"❌ <b>Not quite.</b> You chose: {esc(shown[chosen_position])}"]
+    lines += [f"<i>{esc(q.question)}</i>", f"Answer: <b>{esc(key)}</b>"]
     if q.explanation:
         lines.append(f"<i>{esc(q.explanation)}</i>")
     keyboard = InlineKeyboardMarkup(
@@ -283,6 +275,13 @@ def quiz_feedback(
         ]
     )
     return Rendered("\n".join(lines), keyboard)
+
+
+def stack(first: Rendered, second: Rendered) -> Rendered:
+    """Two renderings in one message: texts one after the other, the second's buttons first."""
+    rows = [*(second.keyboard.inline_keyboard if second.keyboard else ())]
+    rows += [*(first.keyboard.inline_keyboard if first.keyboard else ())]
+    return Rendered(f"{first.text}\n\n{SEPARATOR}\n\n{second.text}", InlineKeyboardMarkup(rows))
 
 
 def group_reveal(

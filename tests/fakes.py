@@ -138,6 +138,10 @@ class FakeBotApi:
         )
         self._query_ids = itertools.count(1)
         self.answered_queries: set[str] = set()
+        self.delivered_at: dict[int, float] = {}  # update_id -> first handed to getUpdates
+        # Benchmarks listen instead of polling: (method, message or query id) after each success.
+        self.listeners: list[Callable[[str, Any], None]] = []
+        self.query_update: dict[str, int] = {}  # callback query id -> its update_id
         self.messages: dict[tuple[int, int], StoredMessage] = {}
         self.chats: dict[int, Chat] = {}
         self.known_users: set[int] = set()  # users who opened the bot (may be messaged)
@@ -218,7 +222,7 @@ class FakeBotApi:
     def press(self, user: FakeUser, message: StoredMessage, data: str) -> str:
         """A user presses a button with ``data`` under ``message``; returns the query id."""
         query_id = str(next(self._query_ids) + 10**12)
-        self._push(
+        self.query_update[query_id] = self._push(
             {
                 "callback_query": {
                     "id": query_id,
@@ -382,7 +386,14 @@ class FakeBotApi:
             except TimeoutError:
                 pass
         batch = self._updates[: int(params.get("limit") or 100)]
+        now = time.monotonic()
+        for update in batch:
+            self.delivered_at.setdefault(update["update_id"], now)
         return web.json_response({"ok": True, "result": batch})
+
+    def _tell(self, method: str, subject: Any) -> None:
+        for listener in self.listeners:
+            listener(method, subject)
 
     def _dispatch(self, method: str, p: dict[str, Any]) -> tuple[int, Any]:
         handler = getattr(self, f"_m_{method}", None)
@@ -471,6 +482,7 @@ class FakeBotApi:
             date=int(time.time()),
         )
         self.messages[(chat.id, message.message_id)] = message
+        self._tell("sendMessage", message)
         return 200, message.as_dict()
 
     def _m_editMessageText(self, p: dict[str, Any]) -> tuple[int, Any]:
@@ -492,6 +504,7 @@ class FakeBotApi:
         message.text, message.parse_mode = str(p["text"]), p.get("parse_mode")
         message.reply_markup = markup
         message.edits += 1
+        self._tell("editMessageText", message)
         return 200, message.as_dict()
 
     def _m_editMessageReplyMarkup(self, p: dict[str, Any]) -> tuple[int, Any]:
@@ -518,6 +531,7 @@ class FakeBotApi:
         if len(text) > MAX_ALERT:
             return 400, "Bad Request: MESSAGE_TOO_LONG"
         self.answered_queries.add(query_id)
+        self._tell("answerCallbackQuery", query_id)
         return 200, True
 
     def _m_deleteMessage(self, p: dict[str, Any]) -> tuple[int, Any]:

@@ -189,8 +189,6 @@ def test_every_entry_renders_to_messages_telegram_accepts(bank: QuestionBank) ->
         for chosen in range(len(q.choices)):
             feedback = render.quiz_feedback(
                 q,
-                index=0,
-                total=1,
                 order=list(range(len(q.choices))),
                 chosen_position=chosen,
                 points=3,
@@ -198,3 +196,5 @@ def test_every_entry_renders_to_messages_telegram_accepts(bank: QuestionBank) ->
                 bot_username="InterviewTestBot",
             )
             assert check_message_text(feedback.text, "HTML") == "", q.id
+            stacked = render.stack(feedback, quiz)  # feedback and the next question in one
+            assert check_message_text(stacked.text, "HTML") == "", q.id

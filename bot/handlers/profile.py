@@ -145,6 +145,7 @@ async def cmd_timezone(update: Update, context: BotContext) -> None:
         )
         return
     await context.store.set_timezone(user.id, user.first_name, str(zone), context.now())
+    context.data.user_zones.pop(user.id, None)
     local = context.now().astimezone(zone).strftime("%H:%M")
     await message.reply_text(
         f"Done: your days now follow {render.esc(str(zone))} (it is {local} there)."
@@ -176,6 +177,7 @@ async def on_forget(update: Update, context: BotContext) -> None:
         return
     user = query.from_user  # the presser's own data only, whoever sent the button
     deleted = await context.store.forget_user(user.id)
+    context.data.user_zones.pop(user.id, None)
     log.info("user %s forgotten (%d rows)", user.id, deleted)
     await query.answer("Deleted.")
     await query.edit_message_text("Done: everything I kept about you is deleted.")

@@ -31,10 +31,19 @@ def is_group(chat: Chat) -> bool:
     return chat.type in GROUP_TYPES
 
 
+CACHE_LIMIT = 50_000
+
+
 async def user_zone_day(context: BotContext, user_id: int) -> str:
     """Today's date in the user's /timezone (the bot's TIMEZONE by default)."""
-    user = await context.store.get_user(user_id)
-    zone = ZoneInfo(user.timezone) if user is not None and user.timezone else context.settings.zone
+    zones = context.data.user_zones
+    if user_id not in zones:
+        user = await context.store.get_user(user_id)
+        if len(zones) > CACHE_LIMIT:
+            zones.clear()
+        zones[user_id] = user.timezone if user is not None else None
+    name = zones[user_id]
+    zone = ZoneInfo(name) if name else context.settings.zone
     return quiz.local_day(context.now(), zone)
 
 
@@ -150,7 +159,19 @@ async def start_quiz(
 
 
 async def ask_current(context: BotContext, session: Session) -> None:
-    """Send the session's current question (skipping any that left the bank)."""
+    """Send the session's current question as a new message, or finish the quiz."""
+    prepared = await prepare_question(context, session)
+    if prepared is None:
+        await finish(context, session.id)
+        return
+    await context.bot.send_message(session.chat_id, prepared.text, reply_markup=prepared.keyboard)
+
+
+async def prepare_question(context: BotContext, session: Session) -> render.Rendered | None:
+    """Store the asking of the session's current question and render it; None when done.
+
+    Questions that left the bank since the quiz started are skipped.
+    """
     store, now = context.store, context.now()
     position = session.position
     while position < session.total:
@@ -161,8 +182,7 @@ async def ask_current(context: BotContext, session: Session) -> None:
         await store.advance_session(session.id, position, now)
         position += 1
     if position >= session.total:
-        await finish(context, session.id)
-        return
+        return None
     assert q is not None
     order = quiz.shuffled_order(len(q.choices), context.data.rng)
     asking_id = await store.create_asking(
@@ -175,7 +195,7 @@ async def ask_current(context: BotContext, session: Session) -> None:
         position=position,
         chat_id=session.chat_id,
     )
-    rendered = render.quiz_question(
+    return render.quiz_question(
         q,
         index=position,
         total=session.total,
@@ -183,10 +203,6 @@ async def ask_current(context: BotContext, session: Session) -> None:
         asking_id=asking_id,
         group=session.user_id is None,
     )
-    msg = await context.bot.send_message(
-        session.chat_id, rendered.text, reply_markup=rendered.keyboard
-    )
-    await store.set_asking_message(asking_id, msg.chat_id, msg.message_id)
 
 
 async def finish(context: BotContext, session_id: int, status: str = "finished") -> None:
@@ -318,9 +334,15 @@ async def _channel_answer(
     )
     await query.answer(render.channel_alert(q, chosen, inserted), show_alert=True)
     if inserted:
-        post = await context.store.post_by_asking(asking.id)
-        if post is not None:
-            context.data.dirty_tallies.add(post.id)
+        posts = context.data.asking_posts
+        if asking.id not in posts:
+            post = await context.store.post_by_asking(asking.id)
+            if len(posts) > CACHE_LIMIT:
+                posts.clear()
+            posts[asking.id] = post.id if post is not None else None
+        post_id = posts[asking.id]
+        if post_id is not None:
+            context.data.dirty_tallies.add(post_id)
 
 
 async def _quiz_answer(
@@ -372,24 +394,23 @@ async def _quiz_answer(
         return
     # Committed above: only now is the user told.
     await query.answer("✅ Right!" if correct else "❌ Not quite")
-    rendered = render.quiz_feedback(
+    feedback = render.quiz_feedback(
         q,
-        index=session.position,
-        total=session.total,
         order=asking.order,
         chosen_position=position,
         points=points,
         asking_id=asking.id,
         bot_username=context.bot.username,
     )
-    await _edit(query, rendered)
     fresh = await store.get_session(session.id)
-    if fresh is None:
-        return
-    if fresh.position >= fresh.total:
+    upcoming = await prepare_question(context, fresh) if fresh is not None else None
+    if upcoming is None:
+        await _edit(query, feedback)
         await finish(context, session.id)
-    else:
-        await ask_current(context, fresh)
+        return
+    # One edit shows the feedback and the next question: half the messages of a new message
+    # per question, which keeps a fast learner within about one message a second per chat.
+    await _edit(query, render.stack(feedback, upcoming))
 
 
 async def _group_answered(

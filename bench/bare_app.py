@@ -1,0 +1,43 @@
+"""The floor: a bare python-telegram-bot app doing the least the workload needs.
+
+``channel``: answer each press. ``quiz``: answer each press and edit its message.
+Run by bench/run.py as a subprocess with the same environment as the bot.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+from telegram import Update
+from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
+
+_counter = itertools.count(1)
+
+
+async def on_press(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer("ok")
+    if os.environ.get("BENCH_MODE") == "quiz":
+        await query.edit_message_text(
+            f"answered {next(_counter)}",
+            reply_markup=query.message.reply_markup,  # type: ignore[union-attr]
+        )
+
+
+def main() -> None:
+    app = (
+        ApplicationBuilder()
+        .token(os.environ["BOT_TOKEN"])
+        .base_url(os.environ["TELEGRAM_API_URL"])
+        .concurrent_updates(int(os.environ.get("BENCH_CONCURRENCY", "32")))
+        .connection_pool_size(64)
+        .build()
+    )
+    app.add_handler(CallbackQueryHandler(on_press))
+    app.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+if __name__ == "__main__":
+    main()

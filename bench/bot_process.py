@@ -1,0 +1,32 @@
+"""The real bot for benchmarks: ``python -m bot``'s start-up, with a concurrency override."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from bot.app import run_bot
+from bot.config import Settings
+from bot.content import load_bank
+from bot.logs import setup_logging
+
+
+def main() -> None:
+    settings = Settings.from_env(os.environ)
+    settings = dataclasses.replace(
+        settings,
+        concurrent_updates=int(os.environ.get("BENCH_CONCURRENCY", settings.concurrent_updates)),
+    )
+    setup_logging(settings.log_level, settings.token)
+    bank = load_bank(settings.content_dir)
+    profile = os.environ.get("BENCH_PROFILE")
+    if profile:  # python -m bench.run ... with BENCH_PROFILE=/tmp/bot.prof: where the CPU goes
+        import cProfile
+
+        cProfile.runctx("run_bot(settings, bank)", globals(), locals(), profile)
+    else:
+        run_bot(settings, bank)
+
+
+if __name__ == "__main__":
+    main()

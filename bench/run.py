@@ -1,0 +1,469 @@
+"""Benchmarks: the real bot and a bare python-telegram-bot floor, on one workload, one run.
+
+    python -m bench.run channel [--readers 2000]   # a burst of presses under a channel post
+    python -m bench.run quiz [--learners 200]      # learners answering as fast as replies come
+    python -m bench.run human [--learners 200]     # 1 s pause before each press, RATE_LIMIT=on
+    python -m bench.run all
+
+Each starts the bot (``bench/bot_process.py``: ``python -m bot``'s start-up) and the floor
+(``bench/bare_app.py``) as subprocesses against a local fake Bot API (``tests/fakes.py``) over
+real HTTP on 127.0.0.1, and reads their peak RSS and CPU time from /proc. Not part of the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.fakes import CHANNEL_ID, FakeBotApi, FakeUser, StoredMessage
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "123456:BENCH"
+ADMIN = FakeUser(1001, "Ada")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- process plumbing
+
+
+@dataclass
+class Proc:
+    proc: asyncio.subprocess.Process
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 30)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+async def start(module: str, env: dict[str, str], workdir: Path) -> Proc:
+    log = (workdir / f"{module.rsplit('.', 1)[-1]}.log").open("ab")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, env=env, cwd=ROOT, stdout=log, stderr=log
+    )
+    return Proc(proc)
+
+
+def base_env(
+    fake: FakeBotApi, workdir: Path, *, rate_limit: bool, concurrency: int
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=fake.base_url,
+        CHANNEL_ID=f"@{fake.channel.username}",
+        ADMIN_IDS=str(ADMIN.id),
+        DATABASE_PATH=str(workdir / "bot.sqlite3"),
+        CONTENT_DIR=str(ROOT / "content"),
+        RATE_LIMIT="on" if rate_limit else "off",
+        LOG_LEVEL="WARNING",
+        BENCH_CONCURRENCY=str(concurrency),
+    )
+    return env
+
+
+async def ready(fake: FakeBotApi) -> None:
+    await fake.wait_for("getMe", timeout=60)
+    await fake.wait_for("deleteWebhook", timeout=60)
+
+
+async def populate(db_path: Path, *, answers: int, users: int) -> None:
+    """A database that has seen some life: ``answers`` answers by ``users`` users."""
+    from bot.store import Store
+
+    store = await Store.open(db_path)  # the real schema, through the real migrations
+    await store.close()
+    await asyncio.to_thread(_fill, db_path, answers, users)
+
+
+def _fill(db_path: Path, answers: int, users: int) -> None:
+    con = sqlite3.connect(db_path)
+    now = "2026-11-01T09:00:00+00:00"
+    per_asking = max(1, answers // 1000)
+    con.executemany(
+        "INSERT INTO users (user_id, first_name, created_at, last_seen) VALUES (?, ?, ?, ?)",
+        ((10_000_000 + u, f"U{u}", now, now) for u in range(users)),
+    )
+    con.executemany(
+        "INSERT INTO askings (id, kind, question_id, choice_order, choices_sig, created_at) "
+        "VALUES (?, 'quiz', 'conc-gil-what', '0,1,2,3', 'x', ?)",
+        ((a, now) for a in range(1, 1001)),
+    )
+    rng = random.Random(1)
+    con.executemany(
+        "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, choice, correct, "
+        "points, answered_at, local_day) VALUES (?, ?, ?, 'conc-gil-what', 'quiz', 0, ?, ?, ?, ?)",
+        (
+            (
+                1 + i // per_asking,
+                10_000_000 + i % users,
+                10_000_000 + i % users,
+                rng.random() < 0.6,
+                2,
+                now,
+                "2026-11-01",
+            )
+            for i in range(answers)
+        ),
+    )
+    con.commit()
+    con.close()
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def peak_rate(times: Iterable[float], window: float) -> int:
+    """Most events in any ``window`` seconds."""
+    ordered = sorted(times)
+    best = start_i = 0
+    for i, t in enumerate(ordered):
+        while ordered[start_i] < t - window:
+            start_i += 1
+        best = max(best, i - start_i + 1)
+    return best
+
+
+@dataclass
+class Answers:
+    """Watches answerCallbackQuery and message sends through the fake's listeners."""
+
+    answered_at: dict[str, float] = field(default_factory=dict)
+    waiters: dict[str, asyncio.Future[float]] = field(default_factory=dict)
+    chat_events: dict[int, asyncio.Event] = field(
+        default_factory=lambda: defaultdict(asyncio.Event)
+    )
+
+    def __call__(self, method: str, subject: Any) -> None:
+        now = time.monotonic()
+        if method == "answerCallbackQuery":
+            self.answered_at[subject] = now
+            waiter = self.waiters.pop(subject, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(now)
+        elif isinstance(subject, StoredMessage):
+            self.chat_events[subject.chat.id].set()
+
+    def wait(self, query_id: str) -> asyncio.Future[float]:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        if query_id in self.answered_at:
+            future.set_result(self.answered_at[query_id])
+        else:
+            self.waiters[query_id] = future
+        return future
+
+
+# ---------------------------------------------------------------- channel burst
+
+
+async def channel_burst(kind: str, readers: int, concurrency: int) -> dict[str, Any]:
+    fake = FakeBotApi(TOKEN)
+    await fake.start()
+    watch = Answers()
+    fake.listeners.append(watch)
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
+    try:
+        if kind == "bot":
+            await populate(workdir / "bot.sqlite3", answers=100_000, users=10_000)
+        env = base_env(fake, workdir, rate_limit=True, concurrency=concurrency)
+        env["BENCH_MODE"] = "channel"
+        proc = await start(
+            "bench.bot_process" if kind == "bot" else "bench.bare_app", env, workdir
+        )
+        await ready(fake)
+        if kind == "bot":
+            fake.send_text(ADMIN, "/post_now conc-gil-what")
+            await fake.wait_until(lambda: bool(fake.channel_posts()), timeout=30)
+            post = fake.channel_posts()[0]
+            data = next(b["callback_data"] for b in post.buttons() if "callback_data" in b)
+        else:
+            post = StoredMessage(
+                fake.channel,
+                1,
+                "post",
+                None,
+                {"inline_keyboard": [[{"text": "A", "callback_data": "a1:1:0"}]]},
+                0,
+            )
+            fake.messages[(CHANNEL_ID, 1)] = post
+            data = "a1:1:0"
+        await asyncio.sleep(1.0)
+        cpu0 = proc.cpu_seconds()
+        queries = [
+            fake.press(FakeUser(20_000_000 + i, f"R{i}"), post, data) for i in range(readers)
+        ]
+        await asyncio.wait_for(asyncio.gather(*(watch.wait(q) for q in queries)), 300)
+        cpu1 = proc.cpu_seconds()
+        delivered = [fake.delivered_at[fake.query_update[q]] for q in queries]
+        latencies = [
+            watch.answered_at[q] - fake.delivered_at[fake.query_update[q]] for q in queries
+        ]
+        elapsed = max(watch.answered_at[q] for q in queries) - min(delivered)
+        result: dict[str, Any] = {
+            "kind": kind,
+            "readers": readers,
+            "answers_per_s": round(readers / elapsed, 1),
+            "p50_ms": round(pct(latencies, 50) * 1000, 1),
+            "p99_ms": round(pct(latencies, 99) * 1000, 1),
+            "cpu_ms_per_answer": round((cpu1 - cpu0) / readers * 1000, 3),
+        }
+        if kind == "bot":
+            # Let the batched tally catch up (one edit per 15 s at most), then count edits.
+            final = f"{readers} answered"
+            try:
+                await fake.wait_until(lambda: final in post.text, timeout=40)
+            except TimeoutError:
+                pass  # reported below as tally_final_ok = False
+            edits = [
+                c.at
+                for c in fake.calls_to("editMessageText")
+                if c.params.get("chat_id") == CHANNEL_ID and c.status == 200
+            ]
+            result["tally_edits"] = len(edits)
+            result["tally_final_ok"] = final in post.text
+            result["tally_peak_edits_per_min"] = peak_rate(edits, 60)
+            con = sqlite3.connect(workdir / "bot.sqlite3")
+            result["db_answers"] = con.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            con.close()
+        result["peak_rss_mb"] = round(proc.peak_rss_mb(), 1)
+        result["rejected"] = len([c for c in fake.rejected if c.method != "setMyCommands"])
+        await proc.stop()
+        return result
+    finally:
+        await fake.stop()
+
+
+# ---------------------------------------------------------------- quizzes
+
+
+async def learner_bot(
+    fake: FakeBotApi,
+    watch: Answers,
+    user: FakeUser,
+    rounds: int,
+    pause: float,
+    latencies: list[float],
+) -> None:
+    chat = fake.private_chat(user)
+    event = watch.chat_events[chat.id]
+    event.clear()
+    fake.send_text(user, f"/quiz {rounds}")
+    for number in range(1, rounds + 1):
+        marker = f"Question {number}/{rounds}"
+        while True:
+            question = next(
+                (
+                    m
+                    for m in reversed(fake.messages_in(chat.id))
+                    if marker in m.text and m.buttons()
+                ),
+                None,
+            )
+            if question is not None and any(
+                str(b.get("callback_data", "")).startswith("a1:") for b in question.buttons()
+            ):
+                break
+            event.clear()
+            await asyncio.wait_for(event.wait(), 120)
+        if pause:
+            await asyncio.sleep(pause)
+        button = next(
+            b for b in question.buttons() if str(b.get("callback_data", "")).startswith("a1:")
+        )
+        pressed = time.monotonic()
+        query = fake.press(user, question, button["callback_data"])
+        latencies.append(await asyncio.wait_for(watch.wait(query), 120) - pressed)
+    marker = f"/{rounds} right"
+    while not any(marker in m.text for m in fake.messages_in(chat.id)):
+        event.clear()
+        await asyncio.wait_for(event.wait(), 120)
+
+
+async def learner_bare(
+    fake: FakeBotApi,
+    watch: Answers,
+    user: FakeUser,
+    rounds: int,
+    pause: float,
+    latencies: list[float],
+) -> None:
+    chat = fake.private_chat(user)
+    fake.known_users.add(user.id)
+    message = StoredMessage(
+        chat,
+        1,
+        "question",
+        None,
+        {"inline_keyboard": [[{"text": "A", "callback_data": "a1:1:0"}]]},
+        0,
+    )
+    fake.messages[(chat.id, 1)] = message
+    event = watch.chat_events[chat.id]
+    for _ in range(rounds):
+        if pause:
+            await asyncio.sleep(pause)
+        edits = message.edits
+        event.clear()
+        pressed = time.monotonic()
+        query = fake.press(user, message, "a1:1:0")
+        latencies.append(await asyncio.wait_for(watch.wait(query), 120) - pressed)
+        while message.edits == edits:
+            event.clear()
+            await asyncio.wait_for(event.wait(), 120)
+
+
+async def quizzes(
+    kind: str, learners: int, rounds: int, *, pause: float, rate_limit: bool, concurrency: int
+) -> dict[str, Any]:
+    fake = FakeBotApi(TOKEN)
+    await fake.start()
+    watch = Answers()
+    fake.listeners.append(watch)
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-quiz-{kind}-"))
+    try:
+        env = base_env(fake, workdir, rate_limit=rate_limit, concurrency=concurrency)
+        env["BENCH_MODE"] = "quiz"
+        proc = await start(
+            "bench.bot_process" if kind == "bot" else "bench.bare_app", env, workdir
+        )
+        await ready(fake)
+        await asyncio.sleep(0.5)
+        latencies: list[float] = []
+        users = [FakeUser(30_000_000 + i, f"L{i}") for i in range(learners)]
+        runner = learner_bot if kind == "bot" else learner_bare
+        cpu0, t0 = proc.cpu_seconds(), time.monotonic()
+        await asyncio.gather(
+            *(
+                runner(fake, watch, u, rounds=rounds, pause=pause, latencies=latencies)
+                for u in users
+            )
+        )
+        elapsed, cpu1 = time.monotonic() - t0, proc.cpu_seconds()
+        sends = [
+            c
+            for c in fake.calls
+            if c.method in ("sendMessage", "editMessageText") and c.status == 200 and c.at >= t0
+        ]
+        per_chat: dict[Any, list[float]] = defaultdict(list)
+        for c in sends:
+            per_chat[c.params.get("chat_id")].append(c.at)
+        total = learners * rounds
+        result = {
+            "kind": kind,
+            "learners": learners,
+            "answers": total,
+            "answers_per_s": round(total / elapsed, 1),
+            "p50_ms": round(pct(latencies, 50) * 1000, 1),
+            "p99_ms": round(pct(latencies, 99) * 1000, 1),
+            "peak_msgs_per_s": peak_rate((c.at for c in sends), 1.0),
+            "peak_msgs_per_chat_per_s": max(
+                (peak_rate(t, 1.0) for t in per_chat.values()), default=0
+            ),
+            "peak_msgs_per_chat_per_2s": max(
+                (peak_rate(t, 2.0) for t in per_chat.values()), default=0
+            ),
+            "got_429": len([c for c in fake.calls if c.status == 429]),
+            "cpu_ms_per_answer": round((cpu1 - cpu0) / total * 1000, 3),
+            "peak_rss_mb": round(proc.peak_rss_mb(), 1),
+            "rejected": len([c for c in fake.rejected if c.method != "setMyCommands"]),
+        }
+        await proc.stop()
+        return result
+    finally:
+        await fake.stop()
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    lines = [" | ".join(keys), " | ".join("---" for _ in keys)]
+    lines += [" | ".join(str(r.get(k, "")) for k in keys) for r in rows]
+    return "\n".join(lines)
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    results: dict[str, list[dict[str, Any]]] = {}
+    if args.which in ("channel", "all"):
+        rows = [await channel_burst(k, args.readers, args.concurrency) for k in ("bot", "bare")]
+        rows[0]["vs_floor"] = round(rows[0]["answers_per_s"] / rows[1]["answers_per_s"], 2)
+        results["channel burst"] = rows
+    if args.which in ("quiz", "all"):
+        rows = [
+            await quizzes(
+                k,
+                args.learners,
+                args.rounds,
+                pause=0,
+                rate_limit=False,
+                concurrency=args.concurrency,
+            )
+            for k in ("bot", "bare")
+        ]
+        rows[0]["vs_floor"] = round(rows[0]["answers_per_s"] / rows[1]["answers_per_s"], 2)
+        results["quizzes, RATE_LIMIT=off"] = rows
+    if args.which in ("human", "all"):
+        rows = [
+            await quizzes(
+                "bot",
+                args.learners,
+                args.rounds,
+                pause=1.0,
+                rate_limit=True,
+                concurrency=args.concurrency,
+            )
+        ]
+        results["quizzes, human pace, RATE_LIMIT=on"] = rows
+    for title, rows in results.items():
+        print(f"\n## {title}\n\n{table(rows)}")
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"{args.which}-{int(time.time())}.json").write_text(json.dumps(results, indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("which", choices=["channel", "quiz", "human", "all"])
+    parser.add_argument("--readers", type=int, default=2000)
+    parser.add_argument("--learners", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=32)
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
