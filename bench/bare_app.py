@@ -1,6 +1,7 @@
 """The floor: a bare python-telegram-bot app doing the least the workload needs.
 
-``channel``: answer each press. ``quiz``: answer each press and edit its message.
+``channel``: answer each press. ``quiz``: answer each press and edit its message (same text
+size and keyboard as it was: bench/run.py hands it the bot's own rendered messages).
 Run by bench/run.py as a subprocess with the same environment as the bot.
 """
 
@@ -19,10 +20,12 @@ async def on_press(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None
     await query.answer("ok")
-    if os.environ.get("BENCH_MODE") == "quiz":
+    message = query.message
+    if os.environ.get("BENCH_MODE") == "quiz" and message is not None:
+        body = (getattr(message, "text", "") or "").split("\n", 1)[-1]
         await query.edit_message_text(
-            f"answered {next(_counter)}",
-            reply_markup=query.message.reply_markup,  # type: ignore[union-attr]
+            f"answered {next(_counter)}\n{body}",
+            reply_markup=getattr(message, "reply_markup", None),
         )
 
 

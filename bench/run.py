@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -28,12 +29,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot import render
+from bot.content import load_bank
 from tests.fakes import CHANNEL_ID, FakeBotApi, FakeUser, StoredMessage
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:BENCH"
 ADMIN = FakeUser(1001, "Ada")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+BANK = load_bank(ROOT / "content")
+QUESTION = "conc-gil-what"
+
+
+def _markup(rendered: render.Rendered) -> dict[str, Any] | None:
+    return rendered.keyboard.to_dict() if rendered.keyboard else None
 
 
 # ---------------------------------------------------------------- process plumbing
@@ -208,19 +217,15 @@ async def channel_burst(kind: str, readers: int, concurrency: int) -> dict[str, 
         )
         await ready(fake)
         if kind == "bot":
-            fake.send_text(ADMIN, "/post_now conc-gil-what")
+            fake.send_text(ADMIN, f"/post_now {QUESTION}")
             await fake.wait_until(lambda: bool(fake.channel_posts()), timeout=30)
             post = fake.channel_posts()[0]
             data = next(b["callback_data"] for b in post.buttons() if "callback_data" in b)
-        else:
-            post = StoredMessage(
-                fake.channel,
-                1,
-                "post",
-                None,
-                {"inline_keyboard": [[{"text": "A", "callback_data": "a1:1:0"}]]},
-                0,
+        else:  # the same post the bot would send, so updates carry the same payload
+            rendered = render.render_post(
+                BANK.questions[QUESTION], signature="By: @x ✨", bot_username="b", asking_id=1
             )
+            post = StoredMessage(fake.channel, 1, rendered.text, "HTML", _markup(rendered), 0)
             fake.messages[(CHANNEL_ID, 1)] = post
             data = "a1:1:0"
         await asyncio.sleep(1.0)
@@ -246,10 +251,8 @@ async def channel_burst(kind: str, readers: int, concurrency: int) -> dict[str, 
         if kind == "bot":
             # Let the batched tally catch up (one edit per 15 s at most), then count edits.
             final = f"{readers} answered"
-            try:
+            with contextlib.suppress(TimeoutError):  # reported as tally_final_ok = False
                 await fake.wait_until(lambda: final in post.text, timeout=40)
-            except TimeoutError:
-                pass  # reported below as tally_final_ok = False
             edits = [
                 c.at
                 for c in fake.calls_to("editMessageText")
@@ -276,6 +279,7 @@ async def learner_bot(
     fake: FakeBotApi,
     watch: Answers,
     user: FakeUser,
+    *,
     rounds: int,
     pause: float,
     latencies: list[float],
@@ -319,20 +323,23 @@ async def learner_bare(
     fake: FakeBotApi,
     watch: Answers,
     user: FakeUser,
+    *,
     rounds: int,
     pause: float,
     latencies: list[float],
 ) -> None:
     chat = fake.private_chat(user)
     fake.known_users.add(user.id)
-    message = StoredMessage(
-        chat,
-        1,
-        "question",
-        None,
-        {"inline_keyboard": [[{"text": "A", "callback_data": "a1:1:0"}]]},
-        0,
+    # The bot's own question message (feedback + next question), so payloads match.
+    q = BANK.questions[QUESTION]
+    order = list(range(len(q.choices)))
+    rendered = render.stack(
+        render.quiz_feedback(
+            q, order=order, chosen_position=0, points=2, asking_id=1, bot_username="b"
+        ),
+        render.quiz_question(q, index=1, total=10, order=order, asking_id=1),
     )
+    message = StoredMessage(chat, 1, rendered.text, "HTML", _markup(rendered), 0)
     fake.messages[(chat.id, 1)] = message
     event = watch.chat_events[chat.id]
     for _ in range(rounds):

@@ -34,6 +34,7 @@ class BotData:
     # Read-mostly lookups on the press path, kept in memory (bounded; cleared when they change).
     user_zones: dict[int, str | None] = field(default_factory=dict)
     asking_posts: dict[int, int | None] = field(default_factory=dict)
+    known_names: dict[int, str] = field(default_factory=dict)  # users rows known up to date
     last_cycle_warning: str | None = None
 
     @property

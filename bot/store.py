@@ -246,10 +246,17 @@ class Store:
             return await cur.fetchone()
 
     async def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """One statement in its own transaction; returns the rows changed."""
-        async with self._tx() as db:
-            cur = await db.execute(sql, params)
+        """One statement, committed on its own (autocommit); returns the rows changed."""
+        async with self._lock:
+            cur = await self._db.execute(sql, params)
             return cur.rowcount
+
+    async def _insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One INSERT, committed on its own; returns the new rowid."""
+        async with self._lock:
+            cur = await self._db.execute(sql, params)
+            assert cur.lastrowid is not None
+            return cur.lastrowid
 
     async def integrity_check(self) -> str:
         row = await self._one("PRAGMA integrity_check")
@@ -441,23 +448,20 @@ class Store:
         position: int | None = None,
         chat_id: int | None = None,
     ) -> int:
-        async with self._tx() as db:
-            cur = await db.execute(
-                "INSERT INTO askings (kind, session_id, position, question_id, chat_id, "
-                "choice_order, choices_sig, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    kind,
-                    session_id,
-                    position,
-                    question_id,
-                    chat_id,
-                    ",".join(map(str, order)),
-                    choices_sig,
-                    iso(now),
-                ),
-            )
-            assert cur.lastrowid is not None
-            return cur.lastrowid
+        return await self._insert(
+            "INSERT INTO askings (kind, session_id, position, question_id, chat_id, "
+            "choice_order, choices_sig, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                kind,
+                session_id,
+                position,
+                question_id,
+                chat_id,
+                ",".join(map(str, order)),
+                choices_sig,
+                iso(now),
+            ),
+        )
 
     async def set_asking_message(self, asking_id: int, chat_id: int, message_id: int) -> None:
         await self._write(
@@ -472,6 +476,35 @@ class Store:
             "UPDATE askings SET choice_order = ?, choices_sig = ? WHERE id = ?",
             (",".join(map(str, order)), choices_sig, asking_id),
         )
+
+    async def get_asking_and_session(self, asking_id: int) -> tuple[Asking | None, Session | None]:
+        """An asking and the session it belongs to, in one query (the press path)."""
+        row = await self._one(
+            "SELECT k.*, s.id AS s_id, s.chat_id AS s_chat_id, s.user_id AS s_user_id, "
+            "s.kind AS s_kind, s.topic AS s_topic, s.question_ids AS s_question_ids, "
+            "s.position AS s_position, s.right_count AS s_right_count, s.status AS s_status, "
+            "s.started_at AS s_started_at, s.updated_at AS s_updated_at "
+            "FROM askings k LEFT JOIN quiz_sessions s ON s.id = k.session_id WHERE k.id = ?",
+            (asking_id,),
+        )
+        if row is None:
+            return None, None
+        session = None
+        if row["s_id"] is not None:
+            session = Session(
+                id=row["s_id"],
+                chat_id=row["s_chat_id"],
+                user_id=row["s_user_id"],
+                kind=row["s_kind"],
+                topic=row["s_topic"],
+                question_ids=tuple(json.loads(row["s_question_ids"])),
+                position=row["s_position"],
+                right_count=row["s_right_count"],
+                status=row["s_status"],
+                started_at=from_iso(row["s_started_at"]),
+                updated_at=from_iso(row["s_updated_at"]),
+            )
+        return _asking(row), session
 
     async def get_asking(self, asking_id: int) -> Asking | None:
         row = await self._one("SELECT * FROM askings WHERE id = ?", (asking_id,))
@@ -503,7 +536,7 @@ class Store:
     # ------------------------------------------------------------ answers
 
     async def record_answer(
-        self, rec: AnswerRecord, *, advance_session: int | None = None
+        self, rec: AnswerRecord, *, advance_session: int | None = None, upsert_user: bool = True
     ) -> bool:
         """Record one press exactly once and commit; True if it was new.
 
@@ -530,9 +563,10 @@ class Store:
             )
             if cur.rowcount == 0:
                 return False
-            await db.execute(
-                _UPSERT_USER, (rec.user_id, rec.first_name, iso(rec.now), iso(rec.now))
-            )
+            if upsert_user:
+                await db.execute(
+                    _UPSERT_USER, (rec.user_id, rec.first_name, iso(rec.now), iso(rec.now))
+                )
             if rec.review is not None:
                 r = rec.review
                 assert r.due_at is not None
@@ -556,7 +590,7 @@ class Store:
                     ),
                 )
             if advance_session is not None:
-                await db.execute("UPDATE askings SET closed = 1 WHERE id = ?", (rec.asking_id,))
+                # The asking needs no "closed" mark: its position is now behind the session's.
                 await db.execute(
                     "UPDATE quiz_sessions SET right_count = right_count + ?, "
                     "position = position + 1, updated_at = ? WHERE id = ?",

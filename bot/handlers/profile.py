@@ -178,6 +178,7 @@ async def on_forget(update: Update, context: BotContext) -> None:
     user = query.from_user  # the presser's own data only, whoever sent the button
     deleted = await context.store.forget_user(user.id)
     context.data.user_zones.pop(user.id, None)
+    context.data.known_names.pop(user.id, None)
     log.info("user %s forgotten (%d rows)", user.id, deleted)
     await query.answer("Deleted.")
     await query.edit_message_text("Done: everything I kept about you is deleted.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -32,6 +33,14 @@ def is_group(chat: Chat) -> bool:
 
 
 CACHE_LIMIT = 50_000
+
+
+def remember_name(context: BotContext, user_id: int, first_name: str) -> None:
+    """The users row now holds this name: later answers need not upsert it again."""
+    names = context.data.known_names
+    if len(names) > CACHE_LIMIT:
+        names.clear()
+    names[user_id] = first_name
 
 
 async def user_zone_day(context: BotContext, user_id: int) -> str:
@@ -288,7 +297,7 @@ async def on_answer(update: Update, context: BotContext) -> None:
     if data is None or data.kind != cd.ANSWER:
         await query.answer(NOT_VALID)
         return
-    asking = await context.store.get_asking(data.int_arg(0))
+    asking, session = await context.store.get_asking_and_session(data.int_arg(0))
     position = data.int_arg(1)
     if asking is None or position >= len(asking.order):
         await query.answer(NOT_VALID)
@@ -307,7 +316,7 @@ async def on_answer(update: Update, context: BotContext) -> None:
         chosen = asking.order[position]
         await query.answer(render.channel_alert(q, chosen, True), show_alert=True)
     else:
-        await _quiz_answer(query, context, asking, q, position)
+        await _quiz_answer(query, context, asking, session=session, q=q, position=position)
 
 
 async def _channel_answer(
@@ -330,8 +339,11 @@ async def _channel_answer(
             points=0,  # the answer is one tap away in the post: no leaderboard points
             now=now,
             local_day=await user_zone_day(context, user.id),
-        )
+        ),
+        upsert_user=context.data.known_names.get(user.id) != user.first_name,
     )
+    if inserted:
+        remember_name(context, user.id, user.first_name)
     await query.answer(render.channel_alert(q, chosen, inserted), show_alert=True)
     if inserted:
         posts = context.data.asking_posts
@@ -346,10 +358,15 @@ async def _channel_answer(
 
 
 async def _quiz_answer(
-    query: CallbackQuery, context: BotContext, asking: Asking, q: Question, position: int
+    query: CallbackQuery,
+    context: BotContext,
+    asking: Asking,
+    *,
+    session: Session | None,
+    q: Question,
+    position: int,
 ) -> None:
     store, user, now = context.store, query.from_user, context.now()
-    session = await store.get_session(asking.session_id) if asking.session_id else None
     if session is None or session.status != "active" or asking.closed:
         await query.answer(QUIZ_OVER)
         return
@@ -384,10 +401,12 @@ async def _quiz_answer(
             review=review,
         ),
         advance_session=None if group else session.id,
+        upsert_user=context.data.known_names.get(user.id) != user.first_name,
     )
     if not inserted:
         await query.answer(ALREADY)
         return
+    remember_name(context, user.id, user.first_name)
     log.info("answer: user=%s question=%s correct=%s", user.id, q.id, correct)
     if group:
         await _group_answered(query, context, asking, q, session, correct=correct)
@@ -402,8 +421,14 @@ async def _quiz_answer(
         asking_id=asking.id,
         bot_username=context.bot.username,
     )
-    fresh = await store.get_session(session.id)
-    upcoming = await prepare_question(context, fresh) if fresh is not None else None
+    # Committed above: the session moved one on, and counted a right answer.
+    fresh = dataclasses.replace(
+        session,
+        position=session.position + 1,
+        right_count=session.right_count + int(correct),
+        updated_at=now,
+    )
+    upcoming = await prepare_question(context, fresh)
     if upcoming is None:
         await _edit(query, feedback)
         await finish(context, session.id)
