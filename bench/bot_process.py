@@ -16,6 +16,7 @@ def main() -> None:
     settings = dataclasses.replace(
         settings,
         concurrent_updates=int(os.environ.get("BENCH_CONCURRENCY", settings.concurrent_updates)),
+        connection_pool_size=int(os.environ.get("BENCH_POOL", settings.connection_pool_size)),
     )
     setup_logging(settings.log_level, settings.token)
     bank = load_bank(settings.content_dir)

@@ -28,17 +28,26 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 
+PTB_SLOTS = 4096
+
+
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     """Concurrent updates, but one user's updates in order.
 
     PTB's ``concurrent_updates(True)`` runs every update concurrently, so a fast double tap
     could race itself. Here updates from different users run side by side (up to
     ``max_concurrent_updates``), while each user's (or chat's) updates queue behind each other.
+
+    Button presses get their own pool of slots: a command whose reply waits in the flood
+    limiter holds a slot meanwhile, and presses must never queue behind those.
     """
 
     def __init__(self, max_concurrent_updates: int) -> None:
-        super().__init__(max_concurrent_updates)
+        # PTB's own semaphore (process_update is final) is made wide; ours below do the work.
+        super().__init__(max(PTB_SLOTS, 2 * max_concurrent_updates))
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        self._presses = asyncio.BoundedSemaphore(max_concurrent_updates)
+        self._others = asyncio.BoundedSemaphore(max_concurrent_updates)
 
     @staticmethod
     def _key(update: object) -> int:
@@ -53,8 +62,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         key = self._key(update)
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
+        press = isinstance(update, Update) and update.callback_query is not None
         try:
-            async with lock:
+            async with lock, self._presses if press else self._others:
                 await coroutine
         finally:
             lock, users = self._locks[key]
@@ -87,6 +97,7 @@ def build_application(
         data.store_ = await Store.open(
             settings.database_path, busy_timeout=settings.db_busy_timeout
         )
+        data.user_zones = await data.store_.user_timezones()
         await jobs.restore(app, data)
         await _set_commands(app, settings)
         log.info(
@@ -112,7 +123,10 @@ def build_application(
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .concurrent_updates(PerChatUpdateProcessor(settings.concurrent_updates))
-        .request(request or RetryingRequest(connection_pool_size=64, pool_timeout=10))
+        .request(
+            request
+            or RetryingRequest(connection_pool_size=settings.connection_pool_size, pool_timeout=10)
+        )
         .get_updates_request(updates_request or HTTPXRequest(read_timeout=30))
     )
     builder = builder.rate_limiter(FloodLimiter(enabled=settings.rate_limit))

@@ -74,8 +74,11 @@ class Settings:
     # Not from the environment: knobs tests and benchmarks turn.
     tally_interval: float = 15.0  # seconds between two edits of a post's tally
     quiz_expiry_minutes: int = 60
-    concurrent_updates: int = 32
+    concurrent_updates: int = 16  # measured with bench/: 8-16 beat 32-256 on 2 cores
     db_busy_timeout: float = 10.0
+    # httpcore checks every pooled connection on each request: a pool far larger than the
+    # requests really in flight costs CPU on every call (measured with bench/).
+    connection_pool_size: int = 16
 
     @property
     def zone(self) -> ZoneInfo:

@@ -32,7 +32,7 @@ class BotData:
     channel_failing: str | None = None  # the last reason posting failed, until a post works
     dirty_tallies: set[int] = field(default_factory=set)  # channel post ids to re-render
     # Read-mostly lookups on the press path, kept in memory (bounded; cleared when they change).
-    user_zones: dict[int, str | None] = field(default_factory=dict)
+    user_zones: dict[int, str] = field(default_factory=dict)  # users who set /timezone
     asking_posts: dict[int, int | None] = field(default_factory=dict)
     known_names: dict[int, str] = field(default_factory=dict)  # users rows known up to date
     last_cycle_warning: str | None = None

@@ -30,7 +30,16 @@ class FloodLimiter(AIORateLimiter):
         max_retries: int = 3,
     ) -> None:
         if enabled:
-            super().__init__(max_retries=max_retries)
+            # aiolimiter is a leaky bucket: AsyncLimiter(30, 1) lets a burst of 30 through and
+            # then 30 a second, so up to ~60 can land in one second. One at a time, every
+            # 1/30 s (or 3 s per group: 20 a minute) holds the limit in every window.
+            super().__init__(
+                overall_max_rate=1,
+                overall_time_period=1 / 30,
+                group_max_rate=1,
+                group_time_period=3,
+                max_retries=max_retries,
+            )
         else:  # RATE_LIMIT=off: no throttling, but 429s are still waited out
             super().__init__(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
         self._enabled = enabled

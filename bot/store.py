@@ -168,6 +168,11 @@ class Store:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
         self._lock = asyncio.Lock()
+        # Channel presses arrive in bursts: they are committed in groups (see
+        # record_channel_answer), and the askings they name are immutable but for /repost.
+        self._pending: list[tuple[AnswerRecord, bool, asyncio.Future[bool]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._channel_askings: dict[int, Asking] = {}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -196,6 +201,8 @@ class Store:
         return store
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
         async with self._lock:
             await self._db.close()
 
@@ -294,6 +301,11 @@ class Store:
             hidden=bool(row["hidden"]),
             report_asking_id=row["report_asking_id"],
         )
+
+    async def user_timezones(self) -> dict[int, str]:
+        """Every user's /timezone (only those who set one: the rest use TIMEZONE)."""
+        rows = await self._all("SELECT user_id, timezone FROM users WHERE timezone IS NOT NULL")
+        return {r[0]: r[1] for r in rows}
 
     async def set_timezone(self, user_id: int, first_name: str, zone: str, now: datetime) -> None:
         async with self._tx() as db:
@@ -472,6 +484,7 @@ class Store:
     async def update_asking_choices(
         self, asking_id: int, order: Sequence[int], choices_sig: str
     ) -> None:
+        self._channel_askings.pop(asking_id, None)
         await self._write(
             "UPDATE askings SET choice_order = ?, choices_sig = ? WHERE id = ?",
             (",".join(map(str, order)), choices_sig, asking_id),
@@ -479,6 +492,9 @@ class Store:
 
     async def get_asking_and_session(self, asking_id: int) -> tuple[Asking | None, Session | None]:
         """An asking and the session it belongs to, in one query (the press path)."""
+        cached = self._channel_askings.get(asking_id)
+        if cached is not None:
+            return cached, None
         row = await self._one(
             "SELECT k.*, s.id AS s_id, s.chat_id AS s_chat_id, s.user_id AS s_user_id, "
             "s.kind AS s_kind, s.topic AS s_topic, s.question_ids AS s_question_ids, "
@@ -504,7 +520,12 @@ class Store:
                 started_at=from_iso(row["s_started_at"]),
                 updated_at=from_iso(row["s_updated_at"]),
             )
-        return _asking(row), session
+        asking = _asking(row)
+        if asking.kind == "channel":
+            if len(self._channel_askings) > 10_000:
+                self._channel_askings.clear()
+            self._channel_askings[asking.id] = asking
+        return asking, session
 
     async def get_asking(self, asking_id: int) -> Asking | None:
         row = await self._one("SELECT * FROM askings WHERE id = ?", (asking_id,))
@@ -603,6 +624,90 @@ class Store:
                     (iso(rec.now), rec.asking_id),
                 )
             return True
+
+    async def record_channel_answer(self, rec: AnswerRecord, *, upsert_user: bool = True) -> bool:
+        """Record a channel press exactly once; True if new. Returns only after COMMIT.
+
+        Presses that arrive while a commit is under way wait and are committed together in
+        the next one (group commit): under a burst, one transaction serves hundreds of
+        readers, and still nobody is answered before their row is on disk.
+        """
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((rec, upsert_user, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_channel_answers())
+        return await future
+
+    async def _flush_channel_answers(self) -> None:
+        while self._pending:
+            batch, self._pending = (
+                self._pending[:GROUP_COMMIT_MAX],
+                self._pending[GROUP_COMMIT_MAX:],
+            )
+            try:
+                inserted = await self._insert_channel_answers(batch)
+            except Exception as exc:  # every waiter hears of it; the next batch may succeed
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for rec, _, future in batch:
+                key = (rec.asking_id, rec.user_id)
+                if not future.done():
+                    future.set_result(key in inserted)
+                inserted.discard(key)  # a duplicate in the same batch is "already answered"
+
+    async def _insert_channel_answers(
+        self, batch: list[tuple[AnswerRecord, bool, asyncio.Future[bool]]]
+    ) -> set[tuple[int, int]]:
+        unique: dict[tuple[int, int], tuple[AnswerRecord, bool]] = {}
+        for rec, upsert, _ in batch:
+            unique.setdefault((rec.asking_id, rec.user_id), (rec, upsert))
+        rows = [
+            (
+                r.asking_id,
+                r.user_id,
+                r.chat_id,
+                r.question_id,
+                r.source,
+                r.choice,
+                int(r.correct),
+                r.points,
+                iso(r.now),
+                r.local_day,
+            )
+            for r, _ in unique.values()
+        ]
+        async with self._tx() as db:
+            inserted: set[tuple[int, int]] = set()
+            if RETURNING:
+                values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+                cur = await db.execute(
+                    "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, "  # noqa: S608
+                    f"choice, correct, points, answered_at, local_day) VALUES {values} "
+                    "ON CONFLICT (asking_id, user_id) DO NOTHING RETURNING asking_id, user_id",
+                    [v for row in rows for v in row],
+                )
+                inserted = {(r[0], r[1]) for r in await cur.fetchall()}
+            else:  # SQLite before 3.35 has no RETURNING: one statement per row
+                for row in rows:
+                    cur = await db.execute(
+                        "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, "
+                        "choice, correct, points, answered_at, local_day) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (asking_id, user_id) DO NOTHING",
+                        row,
+                    )
+                    if cur.rowcount:
+                        inserted.add((row[0], row[1]))
+            users = [
+                (r.user_id, r.first_name, iso(r.now), iso(r.now))
+                for key, (r, upsert) in unique.items()
+                if upsert and key in inserted
+            ]
+            if users:
+                await db.executemany(_UPSERT_USER, users)
+        return inserted
 
     async def review_state(self, user_id: int, question_id: str) -> ReviewState | None:
         row = await self._one(
@@ -863,6 +968,9 @@ class Store:
         row = await self._one(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - checked name
         return int(row[0]) if row else 0
 
+
+GROUP_COMMIT_MAX = 500  # rows per multi-row INSERT: 5,000 bound values, far below SQLite's cap
+RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
 
 _UPSERT_USER = (
     "INSERT INTO users (user_id, first_name, created_at, last_seen) VALUES (?, ?, ?, ?) "

@@ -125,3 +125,46 @@ async def test_forget_deletes_every_row_about_a_user(tmp_path: Path) -> None:
         assert await store.rows_about_user(6) > 0
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["returning", "pre-3.35"])
+async def test_group_commit_records_each_press_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, returning: bool
+) -> None:
+    import asyncio
+
+    import bot.store
+
+    monkeypatch.setattr(bot.store, "RETURNING", returning)
+    store = await Store.open(tmp_path / "bot.sqlite3")
+    try:
+        asking = await store.create_asking(
+            kind="channel", question_id="q", order=[0, 1], choices_sig="s", now=NOW
+        )
+
+        def press(user: int) -> AnswerRecord:
+            return AnswerRecord(
+                asking_id=asking,
+                user_id=user,
+                first_name=f"U{user}",
+                chat_id=-100,
+                question_id="q",
+                source="channel",
+                choice=0,
+                correct=user % 2 == 0,
+                points=0,
+                now=NOW,
+                local_day="2026-03-01",
+            )
+
+        users = [u % 700 for u in range(1200)]  # 500 users press twice, all at once
+        results = await asyncio.gather(*(store.record_channel_answer(press(u)) for u in users))
+        firsts = {u: r for u, r in zip(users, results, strict=True) if r}
+        assert sorted(firsts) == list(range(700))  # each user's press counted exactly once
+        assert sum(results) == 700
+        assert await store.tally(asking) == (700, 350)
+        again = await store.record_channel_answer(press(3))
+        assert again is False
+        assert await store.count("users") == 700
+    finally:
+        await store.close()

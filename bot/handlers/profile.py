@@ -18,10 +18,8 @@ log = logging.getLogger(__name__)
 
 
 async def _zone(context: BotContext, user_id: int) -> ZoneInfo:
-    user = await context.store.get_user(user_id)
-    if user is not None and user.timezone:
-        return ZoneInfo(user.timezone)
-    return context.settings.zone
+    name = context.data.user_zones.get(user_id)
+    return ZoneInfo(name) if name else context.settings.zone
 
 
 async def topic_progress(context: BotContext, user_id: int) -> list[render.TopicProgress]:
@@ -145,7 +143,7 @@ async def cmd_timezone(update: Update, context: BotContext) -> None:
         )
         return
     await context.store.set_timezone(user.id, user.first_name, str(zone), context.now())
-    context.data.user_zones.pop(user.id, None)
+    context.data.user_zones[user.id] = str(zone)
     local = context.now().astimezone(zone).strftime("%H:%M")
     await message.reply_text(
         f"Done: your days now follow {render.esc(str(zone))} (it is {local} there)."

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Coroutine
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, Chat, Update, User
@@ -35,6 +37,11 @@ def is_group(chat: Chat) -> bool:
 CACHE_LIMIT = 50_000
 
 
+def follow_up(context: BotContext, update: Update, coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run what follows an answered press as its own task; errors reach the error handler."""
+    context.application.create_task(coroutine, update=update)
+
+
 def remember_name(context: BotContext, user_id: int, first_name: str) -> None:
     """The users row now holds this name: later answers need not upsert it again."""
     names = context.data.known_names
@@ -45,13 +52,7 @@ def remember_name(context: BotContext, user_id: int, first_name: str) -> None:
 
 async def user_zone_day(context: BotContext, user_id: int) -> str:
     """Today's date in the user's /timezone (the bot's TIMEZONE by default)."""
-    zones = context.data.user_zones
-    if user_id not in zones:
-        user = await context.store.get_user(user_id)
-        if len(zones) > CACHE_LIMIT:
-            zones.clear()
-        zones[user_id] = user.timezone if user is not None else None
-    name = zones[user_id]
+    name = context.data.user_zones.get(user_id)  # every /timezone ever set, loaded at start
     zone = ZoneInfo(name) if name else context.settings.zone
     return quiz.local_day(context.now(), zone)
 
@@ -316,7 +317,7 @@ async def on_answer(update: Update, context: BotContext) -> None:
         chosen = asking.order[position]
         await query.answer(render.channel_alert(q, chosen, True), show_alert=True)
     else:
-        await _quiz_answer(query, context, asking, session=session, q=q, position=position)
+        await _quiz_answer(update, context, asking, session=session, q=q, position=position)
 
 
 async def _channel_answer(
@@ -326,7 +327,7 @@ async def _channel_answer(
     chosen = asking.order[position]
     correct = chosen == q.correct
     now = context.now()
-    inserted = await context.store.record_answer(
+    inserted = await context.store.record_channel_answer(
         AnswerRecord(
             asking_id=asking.id,
             user_id=user.id,
@@ -358,7 +359,7 @@ async def _channel_answer(
 
 
 async def _quiz_answer(
-    query: CallbackQuery,
+    update: Update,
     context: BotContext,
     asking: Asking,
     *,
@@ -366,6 +367,8 @@ async def _quiz_answer(
     q: Question,
     position: int,
 ) -> None:
+    query = update.callback_query
+    assert query is not None
     store, user, now = context.store, query.from_user, context.now()
     if session is None or session.status != "active" or asking.closed:
         await query.answer(QUIZ_OVER)
@@ -409,10 +412,28 @@ async def _quiz_answer(
     remember_name(context, user.id, user.first_name)
     log.info("answer: user=%s question=%s correct=%s", user.id, q.id, correct)
     if group:
-        await _group_answered(query, context, asking, q, session, correct=correct)
+        await _group_answered(update, context, asking, q, session, correct=correct)
         return
     # Committed above: only now is the user told.
     await query.answer("✅ Right!" if correct else "❌ Not quite")
+    # The edit may wait in the flood limiter: run it beside this update, so the next press
+    # (anyone's) is answered at once instead of queueing behind throttled sends.
+    follow_up(
+        context, update, _show_next(query, context, asking, session, q, position, points, correct)
+    )
+
+
+async def _show_next(  # noqa: PLR0917 - the state of one press, passed on as it is
+    query: CallbackQuery,
+    context: BotContext,
+    asking: Asking,
+    session: Session,
+    q: Question,
+    position: int,
+    points: int,
+    correct: bool,
+) -> None:
+    now = context.now()
     feedback = render.quiz_feedback(
         q,
         order=asking.order,
@@ -439,7 +460,7 @@ async def _quiz_answer(
 
 
 async def _group_answered(
-    query: CallbackQuery,
+    update: Update,
     context: BotContext,
     asking: Asking,
     q: Question,
@@ -448,8 +469,16 @@ async def _group_answered(
     correct: bool,
 ) -> None:
     """Tell the presser privately (an alert), show the group who has answered so far."""
+    query = update.callback_query
+    assert query is not None
     head = "✅ Right!" if correct else "❌ Not quite."
     await query.answer(render.alert(f"{head} {q.explanation or ''}".strip()), show_alert=True)
+    follow_up(context, update, _show_answered(query, context, asking, q, session))
+
+
+async def _show_answered(
+    query: CallbackQuery, context: BotContext, asking: Asking, q: Question, session: Session
+) -> None:
     names = [
         name or "someone" for _uid, name, _ok in await context.store.asking_answers(asking.id)
     ]
