@@ -244,3 +244,44 @@ async def test_admin_queue_skip_pause_resume_preview_stats_reload(bot: Harness) 
     assert "Reloaded" in reply
     reply = await admin_says(bot, "/preview no-such-id")
     assert "no question" in reply
+
+
+async def test_repost_edits_the_posted_question_in_place(bot: Harness) -> None:
+    import dataclasses
+
+    from bot.models import QuestionBank
+
+    await admin_says(bot, "/post_now conc-deadlock")
+    post = bot.fake.channel_posts()[0]
+    old = bot.data.bank.questions["conc-deadlock"]
+    fixed = dataclasses.replace(old, question="What is a deadlock (fixed wording)?")
+    bot.data.bank = QuestionBank({**bot.data.bank.questions, "conc-deadlock": fixed})
+    reply = await admin_says(bot, "/repost conc-deadlock")
+    assert "Reposted" in reply
+    assert "fixed wording" in post.text and post.edits == 1
+    assert POST_RE.match(post.text)
+    assert "already shows" in await admin_says(bot, "/repost conc-deadlock")
+    assert "not been posted" in await admin_says(bot, "/repost conc-race-condition")
+
+
+async def test_reload_keeps_the_old_bank_when_the_new_one_is_invalid(
+    harness: Harness, tmp_path: object
+) -> None:
+    import shutil
+    from pathlib import Path
+
+    from tests.conftest import CONTENT
+
+    bank_dir = Path(str(tmp_path)) / "bank"
+    shutil.copytree(CONTENT, bank_dir)
+    await harness.start(content_dir=bank_dir)
+    (bank_dir / "broken.yaml").write_text("topic: X\nquestions:\n  - id: Bad\n    answer: a\n")
+    reply = await admin_says(harness, "/reload")
+    assert "kept the old one" in reply and "broken.yaml:3" in reply
+    assert len(harness.data.bank) == 200
+    (bank_dir / "broken.yaml").write_text(
+        "topic: New\nquestions:\n  - id: new-one\n    question: New?\n    answer: Yes.\n"
+    )
+    reply = await admin_says(harness, "/reload")
+    assert "Reloaded: 201 questions" in reply and "+1" in reply
+    assert "new-one" in harness.data.bank

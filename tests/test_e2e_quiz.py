@@ -167,3 +167,34 @@ async def test_user_names_are_escaped(bot: Harness) -> None:
     await answered(bot, await press_answer(bot, evil, question, right=True))
     await bot.fake.wait_until(lambda: "&lt;b&gt;&amp;" in bot.fake.messages_in(group.id)[0].text)
     assert not [c for c in bot.fake.rejected if c.method != "setMyCommands"]
+
+
+async def test_hide_from_leaderboard_and_report_a_mistake(bot: Harness) -> None:
+    from tests.conftest import ADMIN
+
+    fake = bot.fake
+    fake.send_text(ADMIN, "/start")  # the admin opened the bot: reports can reach them
+    await fake.wait_for("sendMessage", lambda c: c.params["chat_id"] == ADMIN.id)
+    fake.send_text(ALICE, "/quiz 2")
+    first = await next_question(bot, ALICE.id, 1)
+    await answered(bot, await press_answer(bot, ALICE, first, right=True))
+    await next_question(bot, ALICE.id, 2)
+    fake.send_text(ALICE, "/leaderboard")
+    board = await fake.wait_for("sendMessage", lambda c: "All time" in c.params["text"])
+    assert "Alice" in board.params["text"]
+    message = next(m for m in fake.messages_in(ALICE.id) if "All time" in m.text)
+    hide = next(b for b in message.buttons() if b["callback_data"] == "h1:1")
+    fake.press(ALICE, message, hide["callback_data"])
+    await fake.wait_for("answerCallbackQuery", lambda c: "hidden" in c.params.get("text", ""))
+    fake.send_text(ALICE, "/leaderboard")
+    board = await fake.wait_for("sendMessage", lambda c: "All time" in c.params["text"], count=2)
+    assert "Alice" not in board.params["text"] and "hidden" in board.params["text"]
+    # ⚑ Report a mistake: the next private message goes to the admins, escaped.
+    report = next(b for b in first.buttons() if b.get("callback_data", "").startswith("r1:"))
+    fake.press(ALICE, first, report["callback_data"])
+    await fake.wait_for("answerCallbackQuery", lambda c: "note" in c.params.get("text", ""))
+    fake.send_text(ALICE, "The key is wrong <script>&")
+    note = await fake.wait_for("sendMessage", lambda c: "Mistake report" in c.params["text"])
+    assert note.params["chat_id"] == ADMIN.id
+    assert "&lt;script&gt;&amp;" in note.params["text"] and "Alice" in note.params["text"]
+    await fake.wait_for("sendMessage", lambda c: "Thank you" in c.params["text"])
