@@ -57,7 +57,8 @@ def main() -> None:
                 t0 = time.perf_counter()
                 bank, problems = check_bank(Path(tmp))
                 best = min(best, time.perf_counter() - t0)
-            assert not problems and len(bank) == size, problems[:3]
+            if problems or len(bank) != size:
+                raise SystemExit(f"the synthetic bank is invalid: {problems[:3]}")
             print(f"{size:>6} questions: {best:.3f} s")
 
 
