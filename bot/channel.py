@@ -15,6 +15,7 @@ from bot import render, schedule
 from bot.context import BotData
 from bot.models import Question
 from bot.request import NotSent
+from bot.store import ChannelPost
 
 log = logging.getLogger(__name__)
 
@@ -211,21 +212,9 @@ async def refresh_tally(data: BotData, bot: Bot, post_id: int) -> bool:
     question = data.bank.get(p.question_id)
     if question is None:
         return False
-    rendered = render.render_post(
-        question,
-        signature=await signature(data, bot),
-        bot_username=bot.username,
-        asking_id=p.asking_id,
-        tally=render.Tally(answered, right),
-    )
     try:
-        await bot.edit_message_text(
-            rendered.text,
-            chat_id=p.chat_id,
-            message_id=p.message_id,
-            parse_mode=ParseMode.HTML,
-            reply_markup=rendered.keyboard,
-            link_preview_options=NO_PREVIEW,
+        await _edit_post(
+            data, bot, p, question, asking_id=p.asking_id, tally=render.Tally(answered, right)
         )
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
@@ -246,6 +235,33 @@ async def flush_tallies(data: BotData, bot: Bot) -> int:
             log.warning("tally refresh of post %s failed: %s", post_id, exc)
             data.dirty_tallies.add(post_id)
     return edits
+
+
+async def _edit_post(
+    data: BotData,
+    bot: Bot,
+    p: ChannelPost,
+    question: Question,
+    *,
+    asking_id: int | None,
+    tally: render.Tally,
+) -> None:
+    """Re-render a sent post in place (its tally, or a fixed question)."""
+    rendered = render.render_post(
+        question,
+        signature=await signature(data, bot),
+        bot_username=bot.username,
+        asking_id=asking_id,
+        tally=tally,
+    )
+    await bot.edit_message_text(
+        rendered.text,
+        chat_id=p.chat_id,
+        message_id=p.message_id,
+        parse_mode=ParseMode.HTML,
+        reply_markup=rendered.keyboard,
+        link_preview_options=NO_PREVIEW,
+    )
 
 
 async def repost(data: BotData, bot: Bot, question_id: str) -> str:
@@ -271,21 +287,9 @@ async def repost(data: BotData, bot: Bot, question_id: str) -> str:
                 asking_id, range(len(question.choices)), question.choices_sig
             )
     answered, right = await data.store.tally(asking_id) if asking_id else (0, 0)
-    rendered = render.render_post(
-        question,
-        signature=await signature(data, bot),
-        bot_username=bot.username,
-        asking_id=asking_id,
-        tally=render.Tally(answered, right),
-    )
     try:
-        await bot.edit_message_text(
-            rendered.text,
-            chat_id=p.chat_id,
-            message_id=p.message_id,
-            parse_mode=ParseMode.HTML,
-            reply_markup=rendered.keyboard,
-            link_preview_options=NO_PREVIEW,
+        await _edit_post(
+            data, bot, p, question, asking_id=asking_id, tally=render.Tally(answered, right)
         )
     except BadRequest as exc:
         if "not modified" in str(exc).lower():

@@ -131,19 +131,20 @@ def _asking(row: sqlite3.Row) -> Asking:
     )
 
 
-def _session(row: sqlite3.Row) -> Session:
+def _session(row: sqlite3.Row, prefix: str = "") -> Session:
+    """A session from its row; ``prefix`` names its columns in a join (``s_id``, ...)."""
     return Session(
-        id=row["id"],
-        chat_id=row["chat_id"],
-        user_id=row["user_id"],
-        kind=row["kind"],
-        topic=row["topic"],
-        question_ids=tuple(json.loads(row["question_ids"])),
-        position=row["position"],
-        right_count=row["right_count"],
-        status=row["status"],
-        started_at=from_iso(row["started_at"]),
-        updated_at=from_iso(row["updated_at"]),
+        id=row[f"{prefix}id"],
+        chat_id=row[f"{prefix}chat_id"],
+        user_id=row[f"{prefix}user_id"],
+        kind=row[f"{prefix}kind"],
+        topic=row[f"{prefix}topic"],
+        question_ids=tuple(json.loads(row[f"{prefix}question_ids"])),
+        position=row[f"{prefix}position"],
+        right_count=row[f"{prefix}right_count"],
+        status=row[f"{prefix}status"],
+        started_at=from_iso(row[f"{prefix}started_at"]),
+        updated_at=from_iso(row[f"{prefix}updated_at"]),
     )
 
 
@@ -505,21 +506,7 @@ class Store:
         )
         if row is None:
             return None, None
-        session = None
-        if row["s_id"] is not None:
-            session = Session(
-                id=row["s_id"],
-                chat_id=row["s_chat_id"],
-                user_id=row["s_user_id"],
-                kind=row["s_kind"],
-                topic=row["s_topic"],
-                question_ids=tuple(json.loads(row["s_question_ids"])),
-                position=row["s_position"],
-                right_count=row["s_right_count"],
-                status=row["s_status"],
-                started_at=from_iso(row["s_started_at"]),
-                updated_at=from_iso(row["s_updated_at"]),
-            )
+        session = _session(row, "s_") if row["s_id"] is not None else None
         asking = _asking(row)
         if asking.kind == "channel":
             if len(self._channel_askings) > 10_000:
