@@ -198,3 +198,51 @@ async def test_hide_from_leaderboard_and_report_a_mistake(bot: Harness) -> None:
     assert note.params["chat_id"] == ADMIN.id
     assert "&lt;script&gt;&amp;" in note.params["text"] and "Alice" in note.params["text"]
     await fake.wait_for("sendMessage", lambda c: "Thank you" in c.params["text"])
+
+
+async def test_deep_links_practise_then_more_on_the_topic(bot: Harness) -> None:
+    fake = bot.fake
+    fake.send_text(ALICE, "/start a_conc-gil-what")
+    full = await fake.wait_for("sendMessage", lambda c: "<pre><code" in c.params["text"])
+    assert "GIL" in full.params["text"]
+    fake.send_text(ALICE, "/start q_conc-gil-what")
+    question = await next_question(bot, ALICE.id, 1)
+    assert "Question 1/1" in question.text and "GIL" in question.text
+    await answered(bot, await press_answer(bot, ALICE, question, right=True))
+    summary = await fake.wait_for("sendMessage", lambda c: "1/1 right" in c.params["text"])
+    more = next(
+        b
+        for row in summary.params["reply_markup"]["inline_keyboard"]
+        for b in row
+        if b.get("callback_data", "").startswith("m1:")
+    )
+    assert more["text"] == "More on Concurrency ▶"
+    message = fake.last_message(ALICE.id)
+    fake.press(ALICE, message, more["callback_data"])
+    follow = await next_question(bot, ALICE.id, 1)
+    assert "<b>Question 1/5</b> · Concurrency" in follow.text
+    fake.send_text(ALICE, "/start q_no-such-question")
+    await fake.wait_for("sendMessage", lambda c: "no longer in the bank" in c.params["text"])
+
+
+async def test_topics_unknown_topic_and_expiry(harness: Harness) -> None:
+    from datetime import UTC, datetime
+
+    from tests.fakes import Clock
+
+    harness.clock = Clock(datetime(2026, 5, 1, 10, 0, tzinfo=UTC))
+    await harness.start()
+    fake = harness.fake
+    fake.send_text(ALICE, "/topics")
+    topics = await fake.wait_for("sendMessage", lambda c: "<b>Topics</b>" in c.params["text"])
+    assert "Concurrency: 28 questions" in topics.params["text"]
+    fake.send_text(ALICE, "/quiz rust 3")
+    nope = await fake.wait_for("sendMessage", lambda c: "No topic matches" in c.params["text"])
+    assert "• Concurrency" in nope.params["text"]
+    fake.send_text(ALICE, "/quiz async 2")
+    question = await next_question(harness, ALICE.id, 1)
+    assert "Async and Event Loops" in question.text
+    harness.clock.advance(hours=2)  # the learner walked away
+    late = await press_answer(harness, ALICE, question, right=True)
+    assert "expired" in (await answered(harness, late)).get("text", "")
+    assert (await harness.data.store.score(ALICE.id))[1] == 0
