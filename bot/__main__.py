@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from telegram.error import InvalidToken
+
 from bot.config import ConfigError, Settings
 from bot.content import BankError, check_bank, load_bank
 
@@ -105,6 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    except InvalidToken:
+        print(
+            "Telegram rejected BOT_TOKEN: copy the token again from @BotFather into .env.",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         return 130
 

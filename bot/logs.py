@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from telegram.error import InvalidToken
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -23,8 +25,20 @@ class RedactingFormatter(logging.Formatter):
         return text
 
 
+class QuietInvalidToken(logging.Filter):
+    """A rejected token is an operator's typo, said in one sentence by the CLI: PTB's retry
+    loop logs it with a traceback, which we drop (the log line itself stays)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], InvalidToken):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def setup_logging(level: str, token: str) -> None:
     handler = logging.StreamHandler()
+    handler.addFilter(QuietInvalidToken())
     # The whole token, and its secret half on its own (it may appear URL-split).
     handler.setFormatter(RedactingFormatter([token, token.partition(":")[2]]))
     root = logging.getLogger()

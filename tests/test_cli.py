@@ -125,3 +125,23 @@ async def test_real_process_serves_then_stops_cleanly_on_sigterm(
         assert copy.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 1
     finally:
         copy.close()
+
+
+async def test_rejected_token_is_one_sentence(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**env_for_subprocess, "PYTHONPATH": str(ROOT), "BOT_TOKEN": "999:WRONG"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    text = stderr.decode()
+    assert "Traceback" not in text and "rejected BOT_TOKEN" in text
+    assert "WRONG" not in text
