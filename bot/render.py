@@ -22,7 +22,6 @@ SEPARATOR = "━━━━━━━━━━━━━━━"
 HEADER = "❔ Interview Question"
 LETTERS = "ABCDEF"
 SHORT_CHOICE = 30  # longer choices are listed in the text, with letter buttons
-POINTS = {"easy": 1, "medium": 2, "hard": 3}
 
 
 def esc(text: str) -> str:

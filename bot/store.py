@@ -476,12 +476,6 @@ class Store:
             ),
         )
 
-    async def set_asking_message(self, asking_id: int, chat_id: int, message_id: int) -> None:
-        await self._write(
-            "UPDATE askings SET chat_id = ?, message_id = ? WHERE id = ?",
-            (chat_id, message_id, asking_id),
-        )
-
     async def update_asking_choices(
         self, asking_id: int, order: Sequence[int], choices_sig: str
     ) -> None:

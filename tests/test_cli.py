@@ -82,19 +82,23 @@ def test_validate(tmp_path: Path) -> None:
     )
 
 
-async def test_real_process_serves_then_stops_cleanly_on_sigterm(
-    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
-) -> None:
-    env = {**env_for_subprocess, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "DEBUG"}
-    proc = await asyncio.create_subprocess_exec(
+async def start_bot(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         env=env,
-        cwd=tmp_path,
+        cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def test_real_process_serves_then_stops_cleanly_on_sigterm(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**env_for_subprocess, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "DEBUG"}
+    proc = await start_bot(env, tmp_path)
     try:
         fake_api.send_text(ALICE, "/start")
         await fake_api.wait_for(
@@ -131,15 +135,7 @@ async def test_rejected_token_is_one_sentence(
     fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
 ) -> None:
     env = {**env_for_subprocess, "PYTHONPATH": str(ROOT), "BOT_TOKEN": "999:WRONG"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await start_bot(env, tmp_path)
     _, stderr = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2
     text = stderr.decode()
