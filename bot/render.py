@@ -268,8 +268,9 @@ def quiz_feedback(
     keyboard = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton("📖 Full answer", url=deep_link(bot_username, "a", q.id)),
-                InlineKeyboardButton("⚑ Report a mistake", callback_data=cd.report(asking_id)),
+                # "↑": under a stacked message these are about the feedback above the next question
+                InlineKeyboardButton("📖 Full answer ↑", url=deep_link(bot_username, "a", q.id)),
+                InlineKeyboardButton("⚑ Report a mistake ↑", callback_data=cd.report(asking_id)),
             ]
         ]
     )
