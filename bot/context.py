@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,14 @@ def utc_now() -> datetime:
 
 
 @dataclass
+class GroupRefresh:
+    """An "Answered: …" edit under way for a group question (see handlers.quiz)."""
+
+    again: bool = False
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
 class BotData:
     """State shared by every handler and job (``application.bot_data``)."""
 
@@ -35,6 +44,7 @@ class BotData:
     user_zones: dict[int, str] = field(default_factory=dict)  # users who set /timezone
     asking_posts: dict[int, int | None] = field(default_factory=dict)
     known_names: dict[int, str] = field(default_factory=dict)  # users rows known up to date
+    group_edits: dict[int, GroupRefresh] = field(default_factory=dict)  # by asking id
     last_cycle_warning: str | None = None
 
     @property

@@ -246,3 +246,22 @@ async def test_topics_unknown_topic_and_expiry(harness: Harness) -> None:
     late = await press_answer(harness, ALICE, question, right=True)
     assert "expired" in (await answered(harness, late)).get("text", "")
     assert (await harness.data.store.score(ALICE.id))[1] == 0
+
+
+async def test_group_burst_is_coalesced_and_the_reveal_is_final(harness: Harness) -> None:
+    from tests.fakes import FakeUser
+
+    await harness.start(rate_limit=True)  # 20 messages a minute per group, as in production
+    fake = harness.fake
+    group = fake.group()
+    fake.send_text(ALICE, "/quiz 2", chat=group)
+    question = await next_question(harness, group.id, 1)
+    members = [FakeUser(4000 + i, f"M{i}") for i in range(6)]
+    for member in members:
+        await answered(harness, await press_answer(harness, member, question, right=True))
+    nxt = next(b for b in question.buttons() if b["callback_data"].startswith("n1:"))
+    fake.press(ALICE, question, nxt["callback_data"])
+    await next_question(harness, group.id, 2)
+    assert "Right: M0, M1, M2, M3, M4, M5" in question.text  # the reveal stayed last
+    assert not answer_buttons(question)
+    assert question.edits <= 4  # six presses, a few coalesced edits, one reveal

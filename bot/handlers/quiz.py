@@ -16,7 +16,7 @@ from telegram.error import BadRequest
 from bot import callback_data as cd
 from bot import quiz, render
 from bot.channel import NO_PREVIEW
-from bot.context import BotContext
+from bot.context import BotContext, GroupRefresh
 from bot.models import Question
 from bot.store import AnswerRecord, Asking, Session
 
@@ -479,19 +479,36 @@ async def _group_answered(
 async def _show_answered(
     query: CallbackQuery, context: BotContext, asking: Asking, q: Question, session: Session
 ) -> None:
-    names = [
-        name or "someone" for _uid, name, _ok in await context.store.asking_answers(asking.id)
-    ]
-    rendered = render.quiz_question(
-        q,
-        index=session.position,
-        total=session.total,
-        order=asking.order,
-        asking_id=asking.id,
-        group=True,
-        answered=names,
-    )
-    await _edit(query, rendered)
+    """Refresh "Answered: …" under a group question, coalescing a burst of presses.
+
+    Edits in a group wait in the flood limiter (20 a minute), so one edit at a time runs per
+    question and, when it is done, one more shows everyone who pressed meanwhile.
+    """
+    edits = context.data.group_edits
+    running = edits.get(asking.id)
+    if running is not None:
+        running.again = True  # the running refresh goes round once more
+        return
+    state = edits[asking.id] = GroupRefresh()
+    try:
+        while True:
+            rows = await context.store.asking_answers(asking.id)
+            rendered = render.quiz_question(
+                q,
+                index=session.position,
+                total=session.total,
+                order=asking.order,
+                asking_id=asking.id,
+                group=True,
+                answered=[name or "someone" for _uid, name, _ok in rows],
+            )
+            await _edit(query, rendered)
+            if not state.again:
+                break
+            state.again = False
+    finally:
+        edits.pop(asking.id, None)
+        state.done.set()
 
 
 async def on_next(update: Update, context: BotContext) -> None:
@@ -514,6 +531,11 @@ async def on_next(update: Update, context: BotContext) -> None:
         return
     await store.close_asking(asking.id)
     await query.answer()
+    # A pending "Answered: …" refresh must not land after (and so over) the reveal.
+    refresh = context.data.group_edits.get(asking.id)
+    if refresh is not None:
+        refresh.again = False
+        await refresh.done.wait()
     q = context.bank.get(asking.question_id)
     if q is not None and q.quizzable:
         answered = [(n or "someone", ok) for _u, n, ok in await store.asking_answers(asking.id)]
