@@ -85,10 +85,6 @@ def to_plain(answer: str) -> str:
     return "\n\n".join(block_plain(b) for b in parse(answer))
 
 
-def to_html(answer: str) -> str:
-    return "\n\n".join(block_html(b) for b in parse(answer))
-
-
 def utf16_len(text: str) -> int:
     """Telegram measures text in UTF-16 code units (an emoji can count twice)."""
     return len(text.encode("utf-16-le")) // 2

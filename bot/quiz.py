@@ -11,7 +11,7 @@ import itertools
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from bot.models import Question
 
@@ -53,9 +53,9 @@ def next_review(state: ReviewState | None, correct: bool, now: datetime) -> Revi
     return ReviewState(reps, interval, ease, s.lapses, now + timedelta(days=interval))
 
 
-def local_day(now: datetime, zone: object) -> str:
+def local_day(now: datetime, zone: tzinfo) -> str:
     """The user's calendar day for ``now`` (UTC-aware) in their zone, as YYYY-MM-DD."""
-    return now.astimezone(zone).date().isoformat()  # type: ignore[arg-type]
+    return now.astimezone(zone).date().isoformat()
 
 
 def streaks(days: Iterable[str], today: str) -> tuple[int, int]:

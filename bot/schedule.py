@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from bot.config import parse_time
@@ -36,10 +36,6 @@ def daily_slot(day: date) -> str:
 
 def extra_slot(extra_id: int) -> str:
     return f"extra:{extra_id}"
-
-
-def local_now(now: datetime, zone: ZoneInfo) -> datetime:
-    return now.astimezone(zone)
 
 
 def todays_post_at(now: datetime, zone: ZoneInfo, at: time) -> datetime:
@@ -84,10 +80,3 @@ def parse_extra(text: str, zone: ZoneInfo) -> ExtraRequest:
 def days_left(remaining: int, extras_pending: int) -> int:
     """Days until the cycle's unposted questions run out at one daily post (extras eat some)."""
     return max(0, remaining - extras_pending)
-
-
-def next_daily_after(now: datetime, zone: ZoneInfo, at: time) -> datetime:
-    moment = todays_post_at(now, zone, at)
-    if moment <= now:
-        moment = datetime.combine(now.astimezone(zone).date() + timedelta(days=1), at, tzinfo=zone)
-    return moment

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -344,11 +344,11 @@ class Store:
 
     async def rows_about_user(self, user_id: int) -> int:
         row = await self._one(
-            "SELECT (SELECT COUNT(*) FROM answers WHERE user_id = :u)"
-            " + (SELECT COUNT(*) FROM reviews WHERE user_id = :u)"
-            " + (SELECT COUNT(*) FROM quiz_sessions WHERE user_id = :u OR chat_id = :u)"
-            " + (SELECT COUNT(*) FROM users WHERE user_id = :u)",
-            {"u": user_id},  # type: ignore[arg-type]
+            "SELECT (SELECT COUNT(*) FROM answers WHERE user_id = ?)"
+            " + (SELECT COUNT(*) FROM reviews WHERE user_id = ?)"
+            " + (SELECT COUNT(*) FROM quiz_sessions WHERE user_id = ? OR chat_id = ?)"
+            " + (SELECT COUNT(*) FROM users WHERE user_id = ?)",
+            [user_id] * 5,
         )
         return int(row[0]) if row else 0
 
@@ -931,10 +931,6 @@ class Store:
         )
 
     # ------------------------------------------------------------ bulk (benchmarks, tests)
-
-    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        async with self._tx() as db:
-            await db.executemany(sql, rows)
 
     async def count(self, table: str) -> int:
         if table not in {

@@ -136,13 +136,10 @@ async def start_quiz(
     group = is_group(chat)
     if ids is None:
         candidates = [q for q in context.bank.in_topic(topic) if q.quizzable]
-        if group:
-            seen: set[str] = set()
-            due: dict[str, object] = {}
-        else:
-            seen = await store.seen_questions(user.id)
-            due = await store.due_dates(user.id)  # type: ignore[assignment]
-        ids = quiz.pick_questions(candidates, seen, due, count, context.data.rng)  # type: ignore[arg-type]
+        # A group gets a fresh random round; a learner gets unseen first, then what is due.
+        seen = set() if group else await store.seen_questions(user.id)
+        due = {} if group else await store.due_dates(user.id)
+        ids = quiz.pick_questions(candidates, seen, due, count, context.data.rng)
     if not ids:
         await context.bot.send_message(chat.id, "There are no quiz questions here yet.")
         return
