@@ -25,6 +25,16 @@ class Question:
     tags: tuple[str, ...] = ()
     difficulty: str = "medium"
     source: str = ""  # file:line, for messages to admins
+    # A short fingerprint of the choices and the key, stored with every asking: a press is
+    # graded only while the bank still has the same choices, so after an edit that reorders
+    # or rewrites them an old button cannot be graded against the new key. Computed once
+    # here, since every press compares it.
+    choices_sig: str = field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        raw = "\x1f".join((*self.choices, str(self.correct)))
+        sig = hashlib.blake2s(raw.encode(), digest_size=6).hexdigest()
+        object.__setattr__(self, "choices_sig", sig)
 
     @property
     def quizzable(self) -> bool:
@@ -41,16 +51,6 @@ class Question:
                 seen.add(text.lower())
                 out.append(text)
         return tuple(out)
-
-    @property
-    def choices_sig(self) -> str:
-        """A short fingerprint of the choices and the key, stored with every asking.
-
-        A press is graded only while the bank still has the same choices: after an edit that
-        reorders or rewrites them, an old button cannot be graded against the new key.
-        """
-        raw = "\x1f".join((*self.choices, str(self.correct)))
-        return hashlib.blake2s(raw.encode(), digest_size=6).hexdigest()
 
 
 @dataclass(frozen=True)
