@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,6 +211,13 @@ class Answers:
         elif isinstance(subject, StoredMessage):
             self.chat_events[subject.chat.id].set()
 
+    async def until(self, chat_id: int, check: Callable[[], object]) -> None:
+        """Wait until ``check()`` holds, re-checking whenever the chat gets a message or edit."""
+        event = self.chat_events[chat_id]
+        while not check():
+            event.clear()
+            await asyncio.wait_for(event.wait(), 120)
+
     def wait(self, query_id: str) -> asyncio.Future[float]:
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         if query_id in self.answered_at:
@@ -307,26 +314,24 @@ async def learner_bot(
     latencies: list[float],
 ) -> None:
     chat = fake.private_chat(user)
-    event = watch.chat_events[chat.id]
-    event.clear()
     fake.send_text(user, f"/quiz {rounds}")
+
+    def open_question(marker: str) -> StoredMessage | None:
+        return next(
+            (
+                m
+                for m in reversed(fake.messages_in(chat.id))
+                if marker in m.text
+                and any(str(b.get("callback_data", "")).startswith("a1:") for b in m.buttons())
+            ),
+            None,
+        )
+
     for number in range(1, rounds + 1):
         marker = f"Question {number}/{rounds}"
-        while True:
-            question = next(
-                (
-                    m
-                    for m in reversed(fake.messages_in(chat.id))
-                    if marker in m.text and m.buttons()
-                ),
-                None,
-            )
-            if question is not None and any(
-                str(b.get("callback_data", "")).startswith("a1:") for b in question.buttons()
-            ):
-                break
-            event.clear()
-            await asyncio.wait_for(event.wait(), 120)
+        await watch.until(chat.id, lambda: open_question(marker))  # noqa: B023 - awaited here
+        question = open_question(marker)
+        assert question is not None
         if pause:
             await asyncio.sleep(pause)
         button = next(
@@ -335,10 +340,8 @@ async def learner_bot(
         pressed = time.monotonic()
         query = fake.press(user, question, button["callback_data"])
         latencies.append(await asyncio.wait_for(watch.wait(query), 120) - pressed)
-    marker = f"/{rounds} right"
-    while not any(marker in m.text for m in fake.messages_in(chat.id)):
-        event.clear()
-        await asyncio.wait_for(event.wait(), 120)
+    summary = f"/{rounds} right"
+    await watch.until(chat.id, lambda: any(summary in m.text for m in fake.messages_in(chat.id)))
 
 
 async def learner_bare(
@@ -363,18 +366,14 @@ async def learner_bare(
     )
     message = StoredMessage(chat, 1, rendered.text, "HTML", _markup(rendered), 0)
     fake.messages[(chat.id, 1)] = message
-    event = watch.chat_events[chat.id]
     for _ in range(rounds):
         if pause:
             await asyncio.sleep(pause)
         edits = message.edits
-        event.clear()
         pressed = time.monotonic()
         query = fake.press(user, message, "a1:1:0")
         latencies.append(await asyncio.wait_for(watch.wait(query), 120) - pressed)
-        while message.edits == edits:
-            event.clear()
-            await asyncio.wait_for(event.wait(), 120)
+        await watch.until(chat.id, lambda: message.edits != edits)  # noqa: B023 - awaited here
 
 
 async def quizzes(

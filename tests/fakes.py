@@ -485,9 +485,12 @@ class FakeBotApi:
         self._tell("sendMessage", message)
         return 200, message.as_dict()
 
-    def _m_editMessageText(self, p: dict[str, Any]) -> tuple[int, Any]:
+    def _edited(self, p: dict[str, Any]) -> StoredMessage | None:
         chat = self._chat(p.get("chat_id"))
-        message = self.messages.get((chat.id, int(p.get("message_id", 0)))) if chat else None
+        return self.messages.get((chat.id, int(p.get("message_id", 0)))) if chat else None
+
+    def _m_editMessageText(self, p: dict[str, Any]) -> tuple[int, Any]:
+        message = self._edited(p)
         if message is None:
             return 400, "Bad Request: message to edit not found"
         reason = check_message_text(str(p.get("text", "")), p.get("parse_mode"))
@@ -508,8 +511,7 @@ class FakeBotApi:
         return 200, message.as_dict()
 
     def _m_editMessageReplyMarkup(self, p: dict[str, Any]) -> tuple[int, Any]:
-        chat = self._chat(p.get("chat_id"))
-        message = self.messages.get((chat.id, int(p.get("message_id", 0)))) if chat else None
+        message = self._edited(p)
         if message is None:
             return 400, "Bad Request: message to edit not found"
         reason = self._check_markup(p.get("reply_markup"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
+from pathlib import Path
 from typing import Any
 
 from bot import callback_data as cd
@@ -63,3 +66,12 @@ async def next_question(h: Harness, chat_id: int, number: int) -> StoredMessage:
     message = _question(h, chat_id, number)
     assert message is not None
     return message
+
+
+async def start_bot(
+    env: dict[str, str], cwd: Path, *, output: int = asyncio.subprocess.PIPE
+) -> asyncio.subprocess.Process:
+    """``python -m bot`` as a real process, as a user would run it."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", env=env, cwd=cwd, stdout=output, stderr=output
+    )

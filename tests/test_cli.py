@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import ALICE, CONTENT, ROOT, TOKEN
 from tests.fakes import FakeBotApi
+from tests.helpers import start_bot
 
 pytestmark = pytest.mark.e2e
 
@@ -79,18 +80,6 @@ def test_validate(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert (
         f"{tmp_path / 'a.yaml'}:4: question must be text, but YAML read a boolean" in result.stdout
-    )
-
-
-async def start_bot(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
 
 

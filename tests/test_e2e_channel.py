@@ -26,6 +26,12 @@ def admin_replies(h: Harness) -> list[str]:
     return [c.params["text"] for c in h.fake.sent_to(ADMIN.id)]
 
 
+async def admin_opens_bot(h: Harness) -> None:
+    """The admin sends /start, so Telegram lets the bot message them (notices, replies)."""
+    h.fake.send_text(ADMIN, "/start")
+    await h.fake.wait_for("sendMessage", lambda c: c.params["chat_id"] == ADMIN.id)
+
+
 async def admin_says(h: Harness, text: str) -> str:
     before = len(admin_replies(h))
     h.fake.send_text(ADMIN, text)
@@ -147,8 +153,7 @@ async def test_hundred_readers_few_edits_right_tally(harness: Harness) -> None:
 
 
 async def test_429_delays_post_but_it_arrives_once(bot: Harness) -> None:
-    bot.fake.send_text(ADMIN, "/start")
-    await bot.fake.wait_for("sendMessage", lambda c: c.params["chat_id"] == ADMIN.id)
+    await admin_opens_bot(bot)
     bot.fake.fail("sendMessage", 429, retry_after=1)
     reply = await admin_says(bot, "/post_now")
     assert "Posted" in reply
@@ -168,8 +173,7 @@ async def test_502_is_retried(bot: Harness) -> None:
 
 async def test_timeout_after_send_is_not_reposted(harness: Harness) -> None:
     await harness.start()
-    harness.fake.send_text(ADMIN, "/start")
-    await harness.fake.wait_for("sendMessage", lambda c: c.params["chat_id"] == ADMIN.id)
+    await admin_opens_bot(harness)
     # The post goes out, but the answer never arrives (connection dropped after the effect).
     harness.fake.fail("sendMessage", 0, after_effect=True)
     reply = await admin_says(harness, "/post_now conc-gil-what")
@@ -207,8 +211,7 @@ async def test_extra_post_schedule_and_unschedule(bot: Harness) -> None:
 
 
 async def test_channel_refusing_is_reported_once_and_recovers(bot: Harness) -> None:
-    bot.fake.send_text(ADMIN, "/start")
-    await bot.fake.wait_for("sendMessage", lambda c: c.params["chat_id"] == ADMIN.id)
+    await admin_opens_bot(bot)
     bot.fake.channel_posting_allowed = False
     bot.fake.send_text(ADMIN, "/post_now")
     await bot.fake.wait_until(lambda: any("failed" in t for t in admin_replies(bot)))

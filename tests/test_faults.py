@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from bot.request import NotSent, RetryingRequest
 from tests.conftest import ADMIN, ALICE, ROOT, Harness
 from tests.fakes import FakeBotApi, FakeUser
-from tests.helpers import answer_buttons, answered, next_question, press_answer
+from tests.helpers import answer_buttons, answered, next_question, press_answer, start_bot
 
 pytestmark = pytest.mark.e2e
 
@@ -192,18 +191,7 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_answer(
     env = {**env_for_subprocess, "PYTHONPATH": str(ROOT)}
     db_path = env["DATABASE_PATH"]
 
-    async def start() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            env=env,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-
-    proc = await start()
+    proc = await start_bot(env, tmp_path, output=asyncio.subprocess.DEVNULL)
     try:
         fake_api.send_text(ADMIN, "/post_now conc-gil-what")
         await fake_api.wait_until(lambda: len(fake_api.channel_posts()) == 1, timeout=30)
@@ -228,7 +216,7 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_answer(
         assert len(recorded) == len(set(recorded))  # none twice
         # Updates fetched but not yet handled died with the process (Telegram forgets updates
         # once getUpdates moved past them), so those readers see no answer and press again.
-        proc = await start()
+        proc = await start_bot(env, tmp_path, output=asyncio.subprocess.DEVNULL)
         again = {fake_api.press(r, post, data) for r in readers}
         await fake_api.wait_until(lambda: again <= fake_api.answered_queries, timeout=60)
     finally:
