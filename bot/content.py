@@ -26,6 +26,7 @@ MAX_EXPLANATION = 150
 MAX_TAGS = 8
 MAX_TAG = 32
 MIN_CHOICES, MAX_CHOICES = 2, 6
+MAX_CODE, MAX_CODE_LINES = 1500, 30
 
 FILE_KEYS = {"topic", "tags", "questions"}
 QUESTION_KEYS = {
@@ -37,6 +38,7 @@ QUESTION_KEYS = {
     "explanation",
     "tags",
     "difficulty",
+    "code",
 }
 
 _STR = "tag:yaml.org,2002:str"
@@ -247,6 +249,18 @@ class _FileChecker:
 
         tags = self.tags(fields["tags"], "the question", MAX_TAGS) if "tags" in fields else []
 
+        code: str | None = None
+        if "code" in fields:
+            code = self.text(fields["code"], "code", MAX_CODE)
+            if code is not None:
+                code = code.strip("\n").rstrip()
+                lines = code.count("\n") + 1
+                if lines > MAX_CODE_LINES:
+                    self.problem(
+                        fields["code"], f"code has {lines} lines; at most {MAX_CODE_LINES} allowed"
+                    )
+                    ok = False
+
         difficulty = "medium"
         if "difficulty" in fields:
             dnode = fields["difficulty"]
@@ -272,6 +286,7 @@ class _FileChecker:
                         explanation=explanation.strip() if explanation else None,
                         tags=tuple(merged),
                         difficulty=difficulty,
+                        code=code,
                         source=f"{self.name}:{line}",
                     ),
                     line,

@@ -24,6 +24,7 @@ class Question:
     explanation: str | None = None
     tags: tuple[str, ...] = ()
     difficulty: str = "medium"
+    code: str | None = None  # Python source shown under the question (contract §3)
     source: str = ""  # file:line, for messages to admins
     # A short fingerprint of the choices and the key, stored with every asking: a press is
     # graded only while the bank still has the same choices, so after an edit that reorders

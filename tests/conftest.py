@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from bot.config import Settings
 from bot.content import load_bank
 from bot.context import BotApp, BotData
 from bot.models import QuestionBank
-from tests.fakes import CHANNEL_USERNAME, Clock, FakeBotApi, FakeUser
+from tests.fakes import CHANNEL_USERNAME, Clock, FakeBotApi, FakeUser, RunningClock
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
@@ -82,7 +83,11 @@ class Harness:
     """Runs the real Application against the fake API, in the order PTB's run_polling uses."""
 
     def __init__(
-        self, fake: FakeBotApi, settings: Settings, bank: QuestionBank, clock: Clock | None = None
+        self,
+        fake: FakeBotApi,
+        settings: Settings,
+        bank: QuestionBank,
+        clock: Clock | RunningClock | None = None,
     ) -> None:
         self.fake = fake
         self.settings = settings
@@ -134,7 +139,11 @@ class Harness:
 async def harness(
     fake_api: FakeBotApi, settings: Settings, real_bank: QuestionBank
 ) -> AsyncIterator[Harness]:
-    h = Harness(fake_api, settings, real_bank)
+    # 08:00 UTC, before the default 09:00 post: no catch-up post at start, whatever the hour
+    # CI runs at. Tests that need another clock set their own before starting.
+    h = Harness(
+        fake_api, settings, real_bank, RunningClock(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
+    )
     try:
         yield h
     finally:

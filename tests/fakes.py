@@ -575,3 +575,20 @@ class Clock:
         from datetime import timedelta
 
         self.now_value = self.now_value + timedelta(**kwargs)
+
+
+@dataclass
+class RunningClock:
+    """Real time, shifted to start at ``start``: the bot's day begins where the test says.
+
+    Tests that start the bot with its default posting time must not depend on the hour CI
+    happens to run at (after 09:00 UTC a catch-up post would go out at start).
+    """
+
+    start: Any
+    _origin: float = field(default_factory=time.monotonic)
+
+    def __call__(self) -> Any:
+        from datetime import timedelta
+
+        return self.start + timedelta(seconds=time.monotonic() - self._origin)

@@ -65,6 +65,7 @@ async def test_daily_post_once_and_not_again_after_restart(harness: Harness) -> 
     at = (now + timedelta(seconds=2)).time().replace(microsecond=0)
     if at < now.time().replace(microsecond=0):  # about to cross midnight: nothing to test
         pytest.skip("too close to midnight UTC")
+    harness.clock = None  # the JobQueue fires on real time: the bot's day must be today
     await harness.start(post_time=at)
     await harness.fake.wait_until(lambda: len(harness.fake.channel_posts()) == 1, timeout=10)
     await harness.restart(post_time=at)
