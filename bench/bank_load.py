@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.content import _Loader, check_bank, load_bank
+from bot.core.bank import _Loader, check_bank, load_bank
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,8 +7,8 @@ import os
 
 from bot.app import run_bot
 from bot.config import Settings
-from bot.content import load_bank
-from bot.logs import setup_logging
+from bot.core.bank import load_bank
+from bot.runtime.logs import setup_logging
 
 
 def main() -> None:

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot import render
-from bot.content import load_bank
+from bot.core.bank import load_bank
+from bot.ui import render
 from tests.fakes import CHANNEL_ID, FakeBotApi, FakeUser, StoredMessage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,7 +132,7 @@ async def ready(fake: FakeBotApi) -> None:
 
 async def populate(db_path: Path, *, answers: int, users: int) -> None:
     """A database that has seen some life: ``answers`` answers by ``users`` users."""
-    from bot.store import Store
+    from bot.db import Store
 
     store = await Store.open(db_path)  # the real schema, through the real migrations
     await store.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 from telegram.error import InvalidToken
 
 from bot.config import ConfigError, Settings
-from bot.content import BankError, check_bank, load_bank
+from bot.core.bank import BankError, check_bank, load_bank
 
 log = logging.getLogger("bot")
 
@@ -43,7 +43,7 @@ def cmd_validate(directory: str | None) -> int:
 
 
 def cmd_preview(question_id: str | None) -> int:
-    from bot.preview import preview_text
+    from bot.services.preview import preview_text
 
     settings = _settings(require_token=False)
     bank = load_bank(settings.content_dir)
@@ -53,7 +53,7 @@ def cmd_preview(question_id: str | None) -> int:
 
 
 def cmd_backup(target: str) -> int:
-    from bot.store import backup_database
+    from bot.db import backup_database
 
     settings = _settings(require_token=False)
     if not settings.database_path.exists():
@@ -66,7 +66,7 @@ def cmd_backup(target: str) -> int:
 
 def cmd_run() -> int:
     from bot.app import run_bot
-    from bot.logs import setup_logging
+    from bot.runtime.logs import setup_logging
 
     settings = _settings(require_token=True)
     setup_logging(settings.log_level, settings.token)

@@ -14,16 +14,16 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationBuilder, BaseUpdateProcessor, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import jobs
-from bot.commands import bot_commands
 from bot.config import Settings
-from bot.context import BotApp, BotData, context_types
-from bot.errors import error_handler
+from bot.core.models import QuestionBank
+from bot.db import Store
 from bot.handlers import register
-from bot.models import QuestionBank
-from bot.ratelimit import FloodLimiter
-from bot.request import RetryingRequest
-from bot.store import Store
+from bot.runtime.context import BotApp, BotData, context_types
+from bot.runtime.errors import error_handler
+from bot.runtime.ratelimit import FloodLimiter
+from bot.runtime.request import RetryingRequest
+from bot.services import jobs
+from bot.ui.commands import bot_commands
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def build_application(
         data.store_ = await Store.open(
             settings.database_path, busy_timeout=settings.db_busy_timeout
         )
-        data.user_zones = await data.store_.user_timezones()
+        data.user_zones = await data.store_.users.user_timezones()
         await jobs.restore(app, data)
         await _set_commands(app, settings)
         log.info(

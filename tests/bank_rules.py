@@ -14,8 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.content import load_bank
-from bot.models import Question, QuestionBank
+from bot.core.bank import load_bank
+from bot.core.models import Question, QuestionBank
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 

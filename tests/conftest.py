@@ -14,9 +14,9 @@ from telegram import Update
 
 from bot.app import build_application
 from bot.config import Settings
-from bot.content import load_bank
-from bot.context import BotApp, BotData
-from bot.models import QuestionBank
+from bot.core.bank import load_bank
+from bot.core.models import QuestionBank
+from bot.runtime.context import BotApp, BotData
 from tests.fakes import CHANNEL_USERNAME, Clock, FakeBotApi, FakeUser, RunningClock
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot import callback_data as cd
+from bot.ui import callback_data as cd
 from tests.conftest import Harness
 from tests.fakes import FakeUser, StoredMessage
 
@@ -26,7 +26,7 @@ async def right_position(h: Harness, message: StoredMessage) -> int:
     """Which shown position is right, from the stored asking (the test knows the key)."""
     data = cd.decode(answer_buttons(message)[0]["callback_data"])
     assert data is not None
-    asking = await h.data.store.get_asking(data.int_arg(0))
+    asking = await h.data.store.quizzes.get_asking(data.int_arg(0))
     assert asking is not None
     q = h.data.bank.questions[asking.question_id]
     return asking.order.index(q.correct)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import callback_data as cd
-from bot import render
-from bot.content import check_bank, load_bank
-from bot.models import QuestionBank
+from bot.core.bank import check_bank, load_bank
+from bot.core.models import QuestionBank
+from bot.ui import callback_data as cd
+from bot.ui import render
 from tests.telegram_html import check_message_text
 
 GOOD = """\

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from bot import channel
+from bot.services import channel
 from tests.conftest import ADMIN, ALICE, Harness
 from tests.fakes import Clock, FakeUser
 from tests.helpers import answer_buttons, answered
@@ -71,7 +71,7 @@ async def test_daily_post_once_and_not_again_after_restart(harness: Harness) -> 
     await harness.restart(post_time=at)
     await asyncio.sleep(1.5)
     assert len(harness.fake.channel_posts()) == 1
-    slot = await harness.data.store.slot_post(f"daily:{now.date().isoformat()}")
+    slot = await harness.data.store.channel.slot_post(f"daily:{now.date().isoformat()}")
     assert slot is not None and slot.status == "sent"
 
 
@@ -107,7 +107,7 @@ async def test_walks_the_whole_bank_without_repeats(bot: Harness) -> None:
     # The next post opens a new cycle.
     result = await channel.post(bot.data, bot.data_bot(), slot=None)
     assert result.outcome is channel.Outcome.SENT
-    assert await bot.data.store.get_kv("cycle") == "2"
+    assert await bot.data.store.settings.get_kv("cycle") == "2"
     assert not bot.fake.rejected or all(c.method == "setMyCommands" for c in bot.fake.rejected)
 
 
@@ -123,13 +123,13 @@ async def test_channel_press_twice_records_once(bot: Harness) -> None:
     assert alert1["show_alert"] is True and len(alert1["text"]) <= 200
     assert "already answered" in alert2["text"]
     asking_id = int(buttons[0]["callback_data"].split(":")[1])
-    assert await bot.data.store.tally(asking_id) == (
+    assert await bot.data.store.stats.tally(asking_id) == (
         1,
         int(bot.data.bank.questions["conc-gil-what"].correct == 0),
     )
     # Channel answers earn no leaderboard points.
-    assert (await bot.data.store.score(reader.id, "channel"))[0] == 0
-    assert (await bot.data.store.score(reader.id, "quiz"))[1] == 0
+    assert (await bot.data.store.stats.score(reader.id, "channel"))[0] == 0
+    assert (await bot.data.store.stats.score(reader.id, "quiz"))[1] == 0
 
 
 async def test_hundred_readers_few_edits_right_tally(harness: Harness) -> None:
@@ -182,7 +182,7 @@ async def test_timeout_after_send_is_not_reposted(harness: Harness) -> None:
     await harness.restart()
     await asyncio.sleep(0.5)
     assert len(harness.fake.channel_posts()) == 1
-    unknown = await harness.data.store.posts_with_status("unknown")
+    unknown = await harness.data.store.channel.posts_with_status("unknown")
     assert [p.question_id for p in unknown] == ["conc-gil-what"]
 
 
@@ -253,7 +253,7 @@ async def test_admin_queue_skip_pause_resume_preview_stats_reload(bot: Harness) 
 async def test_repost_edits_the_posted_question_in_place(bot: Harness) -> None:
     import dataclasses
 
-    from bot.models import QuestionBank
+    from bot.core.models import QuestionBank
 
     await admin_says(bot, "/post_now conc-deadlock")
     post = bot.fake.channel_posts()[0]

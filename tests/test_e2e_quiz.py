@@ -40,7 +40,7 @@ async def test_five_question_quiz_then_score_matches(bot: Harness) -> None:
         qid = await press_answer(bot, ALICE, message, right=right)
         assert await answered(bot, qid)  # answered at once
         data = answer_buttons(message)[0]["callback_data"]
-        asking = await bot.data.store.get_asking(int(data.split(":")[1]))
+        asking = await bot.data.store.quizzes.get_asking(int(data.split(":")[1]))
         assert asking is not None
         q = bot.data.bank.questions[asking.question_id]
         points += {"easy": 1, "medium": 2, "hard": 3}[q.difficulty] if right else 0
@@ -75,8 +75,8 @@ async def test_double_stale_foreign_and_forged_presses_change_nothing(bot: Harne
     fake.send_text(BOB, "/quiz 1")
     bob_q = await next_question(bot, BOB.id, 1)
     await answered(bot, await press_answer(bot, BOB, bob_q, right=True))
-    assert (await bot.data.store.score(ALICE.id))[1:] == (1, 1)
-    assert (await bot.data.store.score(BOB.id))[1] == 1
+    assert (await bot.data.store.stats.score(ALICE.id))[1:] == (1, 1)
+    assert (await bot.data.store.stats.score(BOB.id))[1] == 1
 
 
 async def test_restart_mid_quiz_continues(harness: Harness) -> None:
@@ -107,7 +107,7 @@ async def test_group_quiz_two_members_and_group_leaderboard(bot: Harness) -> Non
     again = await press_answer(bot, BOB, question, right=True)  # a second try counts once
     assert "already" in (await answered(bot, again)).get("text", "").lower()
     await fake.wait_until(lambda: "Bob" in fake.messages_in(group.id)[0].text)
-    rows = await bot.data.store.asking_answers(
+    rows = await bot.data.store.quizzes.asking_answers(
         int(answer_buttons(question)[0]["callback_data"].split(":")[1])
     )
     assert sorted((name, ok) for _, name, ok in rows) == [("Alice", True), ("Bob", False)]
@@ -135,7 +135,7 @@ async def test_forget_leaves_no_row(bot: Harness) -> None:
     await answered(bot, await press_answer(bot, ALICE, first, right=True))
     fake.send_text(ALICE, "/timezone Europe/Berlin")
     await fake.wait_for("sendMessage", lambda c: "Europe/Berlin" in c.params["text"])
-    assert await bot.data.store.rows_about_user(ALICE.id) > 0
+    assert await bot.data.store.users.rows_about_user(ALICE.id) > 0
     fake.send_text(ALICE, "/forget")
     confirm = await fake.wait_for("sendMessage", lambda c: "Sure?" in c.params["text"])
     message = fake.messages[(ALICE.id, confirm_id(fake, confirm))]
@@ -143,11 +143,11 @@ async def test_forget_leaves_no_row(bot: Harness) -> None:
     # Bob pressing Alice's confirmation deletes only Bob's (empty) data.
     fake.press(BOB, message, yes["callback_data"])
     await fake.wait_for("answerCallbackQuery", count=2)
-    assert await bot.data.store.rows_about_user(ALICE.id) > 0
+    assert await bot.data.store.users.rows_about_user(ALICE.id) > 0
     fake.press(ALICE, message, yes["callback_data"])
     await fake.wait_for("answerCallbackQuery", count=3)
     await fake.wait_until(lambda: "deleted" in fake.messages[(ALICE.id, message.message_id)].text)
-    assert await bot.data.store.rows_about_user(ALICE.id) == 0
+    assert await bot.data.store.users.rows_about_user(ALICE.id) == 0
 
 
 def confirm_id(fake: object, call: object) -> int:
@@ -245,7 +245,7 @@ async def test_topics_unknown_topic_and_expiry(harness: Harness) -> None:
     harness.clock.advance(hours=2)  # the learner walked away
     late = await press_answer(harness, ALICE, question, right=True)
     assert "expired" in (await answered(harness, late)).get("text", "")
-    assert (await harness.data.store.score(ALICE.id))[1] == 0
+    assert (await harness.data.store.stats.score(ALICE.id))[1] == 0
 
 
 async def test_group_burst_is_coalesced_and_the_reveal_is_final(harness: Harness) -> None:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 async def asked_id(h: Harness, number: int) -> tuple[str, object]:
     message = await next_question(h, ALICE.id, number)
     data = answer_buttons(message)[0]["callback_data"]
-    asking = await h.data.store.get_asking(int(data.split(":")[1]))
+    asking = await h.data.store.quizzes.get_asking(int(data.split(":")[1]))
     assert asking is not None
     return asking.question_id, message
 
@@ -59,7 +59,7 @@ async def test_spaced_repetition_with_a_driven_clock(harness: Harness) -> None:
 
     # Straight away nothing is due; the miss is due again within a day (minutes, in fact).
     await review_round(harness, 0)
-    missed = await harness.data.store.review_state(ALICE.id, missed_id)
+    missed = await harness.data.store.answers.review_state(ALICE.id, missed_id)
     assert missed is not None and missed.due_at is not None
     assert missed.due_at - clock() < timedelta(days=1)
     clock.advance(hours=1)
@@ -67,13 +67,13 @@ async def test_spaced_repetition_with_a_driven_clock(harness: Harness) -> None:
 
     # A day later the right one is due too; answer both right again and again.
     for _ in range(2):
-        state = await harness.data.store.review_state(ALICE.id, missed_id)
-        other = await harness.data.store.review_state(ALICE.id, right_id)
+        state = await harness.data.store.answers.review_state(ALICE.id, missed_id)
+        other = await harness.data.store.answers.review_state(ALICE.id, right_id)
         assert state and other and state.due_at and other.due_at
         clock.now_value = max(state.due_at, other.due_at) + timedelta(minutes=1)
         due = sorted(await review_round(harness, 2))
         assert due == sorted([missed_id, right_id])
-    state = await harness.data.store.review_state(ALICE.id, right_id)
+    state = await harness.data.store.answers.review_state(ALICE.id, right_id)
     assert state is not None and state.reps == 3 and state.due_at is not None
     assert state.due_at - clock() >= timedelta(days=5)
     await review_round(harness, 0)

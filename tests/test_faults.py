@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.request import NotSent, RetryingRequest
+from bot.runtime.request import NotSent, RetryingRequest
 from tests.conftest import ADMIN, ALICE, ROOT, Harness
 from tests.fakes import FakeBotApi, FakeUser
 from tests.helpers import answer_buttons, answered, next_question, press_answer, start_bot
@@ -41,10 +41,10 @@ async def test_quiz_survives_faults_on_each_method(bot: Harness, method: str, st
     assert len([t for t in delivered if "Question 1/1" in t]) == 1  # asked once
     assert len([t for t in delivered if "1/1 right" in t]) == 1  # summed up once
     assert len(fake.messages_in(ALICE.id)) == 2
-    assert await bot.data.store.score(ALICE.id) == (
+    assert await bot.data.store.stats.score(ALICE.id) == (
         {"easy": 1, "medium": 2, "hard": 3}[
             bot.data.bank.questions[
-                (await bot.data.store.seen_questions(ALICE.id)).pop()
+                (await bot.data.store.answers.seen_questions(ALICE.id)).pop()
             ].difficulty
         ],
         1,
@@ -163,7 +163,7 @@ async def test_locked_database_is_reported_and_recovers(harness: Harness) -> Non
     second = await press_answer(harness, ALICE, question, right=True)
     assert "Right" in (await answered(harness, second)).get("text", "")
     await next_question(harness, ALICE.id, 2)
-    assert (await harness.data.store.score(ALICE.id))[1:] == (1, 1)
+    assert (await harness.data.store.stats.score(ALICE.id))[1:] == (1, 1)
 
 
 async def test_unwritable_database_is_reported_and_recovers(bot: Harness) -> None:
@@ -173,15 +173,15 @@ async def test_unwritable_database_is_reported_and_recovers(bot: Harness) -> Non
     fake = bot.fake
     fake.send_text(ALICE, "/quiz 2")
     question = await next_question(bot, ALICE.id, 1)
-    db = bot.data.store._db
+    db = bot.data.store.database._db
     await db.execute("PRAGMA query_only = ON")
     first = await press_answer(bot, ALICE, question, right=True)
     assert "did not go through" in (await answered(bot, first)).get("text", "")
     await db.execute("PRAGMA query_only = OFF")
-    assert (await bot.data.store.score(ALICE.id))[1] == 0  # nothing half-written
+    assert (await bot.data.store.stats.score(ALICE.id))[1] == 0  # nothing half-written
     second = await press_answer(bot, ALICE, question, right=True)
     assert "Right" in (await answered(bot, second)).get("text", "")
-    assert (await bot.data.store.score(ALICE.id))[1:] == (1, 1)
+    assert (await bot.data.store.stats.score(ALICE.id))[1:] == (1, 1)
     await next_question(bot, ALICE.id, 2)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import markup, render
-from bot.models import Question
+from bot.core.models import Question
+from bot.ui import markup, render
 from tests.telegram_html import HtmlError, check_message_text, parse, utf16_len
 
 SIG = "By: @pyinterviewq ✨"

@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import callback_data as cd
-from bot import quiz, schedule
 from bot.config import NO_TOKEN_MESSAGE, ConfigError, Settings
-from bot.models import Question, QuestionBank
+from bot.core import rules as quiz
+from bot.core import schedule
+from bot.core.models import Question, QuestionBank
+from bot.ui import callback_data as cd
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

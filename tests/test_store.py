@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.migrations import SCHEMA_VERSION
-from bot.store import AnswerRecord, Store, backup_database
+from bot.db import AnswerRecord, Store, backup_database
+from bot.db.migrations import SCHEMA_VERSION
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -68,13 +68,13 @@ def record(asking_id: int, user_id: int, correct: bool = True) -> AnswerRecord:
 async def test_answer_recorded_exactly_once(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "bot.sqlite3")
     try:
-        asking = await store.create_asking(
+        asking = await store.quizzes.create_asking(
             kind="quiz", question_id="q", order=[1, 0], choices_sig="s", now=NOW
         )
-        assert await store.record_answer(record(asking, 1))
-        assert not await store.record_answer(record(asking, 1, correct=False))
-        assert await store.record_answer(record(asking, 2))
-        assert await store.score(1) == (2, 1, 1)
+        assert await store.answers.record_answer(record(asking, 1))
+        assert not await store.answers.record_answer(record(asking, 1, correct=False))
+        assert await store.answers.record_answer(record(asking, 2))
+        assert await store.stats.score(1) == (2, 1, 1)
         assert await store.integrity_check() == "ok"
     finally:
         await store.close()
@@ -83,10 +83,10 @@ async def test_answer_recorded_exactly_once(tmp_path: Path) -> None:
 async def test_backup_is_a_consistent_copy(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "live.sqlite3")
     try:
-        asking = await store.create_asking(
+        asking = await store.quizzes.create_asking(
             kind="quiz", question_id="q", order=[0, 1], choices_sig="s", now=NOW
         )
-        await store.record_answer(record(asking, 7))
+        await store.answers.record_answer(record(asking, 7))
         await backup_database(tmp_path / "live.sqlite3", tmp_path / "copy" / "b.sqlite3")
     finally:
         await store.close()
@@ -101,10 +101,10 @@ async def test_backup_is_a_consistent_copy(tmp_path: Path) -> None:
 async def test_forget_deletes_every_row_about_a_user(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "bot.sqlite3")
     try:
-        sid = await store.start_session(
+        sid = await store.quizzes.start_session(
             chat_id=5, user_id=5, kind="quiz", topic=None, question_ids=["q"], now=NOW
         )
-        asking = await store.create_asking(
+        asking = await store.quizzes.create_asking(
             kind="quiz",
             question_id="q",
             order=[0, 1],
@@ -113,16 +113,16 @@ async def test_forget_deletes_every_row_about_a_user(tmp_path: Path) -> None:
             session_id=sid,
             position=0,
         )
-        await store.record_answer(record(asking, 5))
-        await store.set_timezone(5, "U", "Europe/Berlin", NOW)
-        other = await store.create_asking(
+        await store.answers.record_answer(record(asking, 5))
+        await store.users.set_timezone(5, "U", "Europe/Berlin", NOW)
+        other = await store.quizzes.create_asking(
             kind="quiz", question_id="q", order=[0, 1], choices_sig="s", now=NOW
         )
-        await store.record_answer(record(other, 6))
-        assert await store.rows_about_user(5) > 0
-        await store.forget_user(5)
-        assert await store.rows_about_user(5) == 0
-        assert await store.rows_about_user(6) > 0
+        await store.answers.record_answer(record(other, 6))
+        assert await store.users.rows_about_user(5) > 0
+        await store.users.forget_user(5)
+        assert await store.users.rows_about_user(5) == 0
+        assert await store.users.rows_about_user(6) > 0
     finally:
         await store.close()
 
@@ -133,12 +133,12 @@ async def test_group_commit_records_each_press_once(
 ) -> None:
     import asyncio
 
-    import bot.store
+    import bot.db.answers
 
-    monkeypatch.setattr(bot.store, "RETURNING", returning)
+    monkeypatch.setattr(bot.db.answers, "RETURNING", returning)
     store = await Store.open(tmp_path / "bot.sqlite3")
     try:
-        asking = await store.create_asking(
+        asking = await store.quizzes.create_asking(
             kind="channel", question_id="q", order=[0, 1], choices_sig="s", now=NOW
         )
 
@@ -158,13 +158,15 @@ async def test_group_commit_records_each_press_once(
             )
 
         users = [u % 700 for u in range(1200)]  # 500 users press twice, all at once
-        results = await asyncio.gather(*(store.record_channel_answer(press(u)) for u in users))
+        results = await asyncio.gather(
+            *(store.answers.record_channel_answer(press(u)) for u in users)
+        )
         firsts = {u: r for u, r in zip(users, results, strict=True) if r}
         assert sorted(firsts) == list(range(700))  # each user's press counted exactly once
         assert sum(results) == 700
-        assert await store.tally(asking) == (700, 350)
-        again = await store.record_channel_answer(press(3))
+        assert await store.stats.tally(asking) == (700, 350)
+        again = await store.answers.record_channel_answer(press(3))
         assert again is False
-        assert await store.count("users") == 700
+        assert await store.stats.count("users") == 700
     finally:
         await store.close()

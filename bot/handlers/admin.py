@@ -16,10 +16,12 @@ from typing import Any
 from telegram import Update
 from telegram.constants import ParseMode
 
-from bot import channel, jobs, render, schedule
 from bot.config import parse_time
-from bot.content import check_bank
-from bot.context import BotContext
+from bot.core import schedule
+from bot.core.bank import check_bank
+from bot.runtime.context import BotContext
+from bot.services import channel, jobs
+from bot.ui import render
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +81,15 @@ async def cmd_post_now(update: Update, context: BotContext) -> None:
 async def _schedule_text(context: BotContext) -> str:
     data = context.data
     at = await jobs.daily_time(data)
-    source = "set with /schedule" if await data.store.get_kv("daily_time") else "POST_TIME"
+    source = (
+        "set with /schedule" if await data.store.settings.get_kv("daily_time") else "POST_TIME"
+    )
     paused = await jobs.is_paused(data)
     lines = [
         f"📅 Daily post at <b>{at.strftime('%H:%M:%S' if at.second else '%H:%M')}</b> "
         f"{render.esc(context.settings.timezone)} ({source})" + (" · ⏸ paused" if paused else ""),
     ]
-    extras = await data.store.pending_extras()
+    extras = await data.store.channel.pending_extras()
     if extras:
         lines += ["", "Extra posts:"]
         zone = context.settings.zone
@@ -108,7 +112,7 @@ async def cmd_schedule(update: Update, context: BotContext) -> None:
         await _reply(update, await _schedule_text(context))
         return
     if len(args) == 1 and args[0].lower() == "reset":
-        await data.store.set_kv("daily_time", None)
+        await data.store.settings.set_kv("daily_time", None)
         jobs.register_daily(context.application, data.settings.post_time, data)
         log.info("daily time reset to POST_TIME")
         await _reply(update, "Back to POST_TIME.\n\n" + await _schedule_text(context))
@@ -123,7 +127,7 @@ async def cmd_schedule(update: Update, context: BotContext) -> None:
                 "/schedule YYYY-MM-DD HH:MM [question_id]",
             )
             return
-        await data.store.set_kv("daily_time", at.isoformat())
+        await data.store.settings.set_kv("daily_time", at.isoformat())
         jobs.register_daily(context.application, at, data)
         log.info("daily time set to %s", at.isoformat())
         await _reply(update, "Daily time changed.\n\n" + await _schedule_text(context))
@@ -142,7 +146,7 @@ async def cmd_schedule(update: Update, context: BotContext) -> None:
         return
     user = update.effective_user
     assert user is not None
-    extra_id = await data.store.add_extra(req.run_at, req.question_id, user.id, now)
+    extra_id = await data.store.channel.add_extra(req.run_at, req.question_id, user.id, now)
     jobs.register_extra(context.job_queue, extra_id, req.run_at, req.question_id)
     log.info("extra post %s scheduled at %s", extra_id, req.run_at.isoformat())
     await _reply(update, "Extra post added.\n\n" + await _schedule_text(context))
@@ -152,7 +156,7 @@ async def cmd_schedule(update: Update, context: BotContext) -> None:
 async def cmd_unschedule(update: Update, context: BotContext) -> None:
     """/unschedule N: remove the N-th extra post of /schedule's list."""
     args = context.args or []
-    extras = await context.store.pending_extras()
+    extras = await context.store.channel.pending_extras()
     if len(args) != 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= len(extras):
         await _reply(
             update,
@@ -162,7 +166,7 @@ async def cmd_unschedule(update: Update, context: BotContext) -> None:
         )
         return
     extra = extras[int(args[0]) - 1]
-    await context.store.delete_extra(extra.id)
+    await context.store.channel.delete_extra(extra.id)
     jobs.unregister_extra(context.job_queue, extra.id)
     log.info("extra post %s removed", extra.id)
     await _reply(update, "Removed.\n\n" + await _schedule_text(context))
@@ -175,7 +179,7 @@ async def cmd_queue(update: Update, context: BotContext) -> None:
     n = int(args[0]) if args and args[0].isdigit() else 10
     n = max(1, min(n, 50))
     cycle, left = await channel.upcoming(context.data)
-    extras = len(await context.store.pending_extras())
+    extras = len(await context.store.channel.pending_extras())
     days = schedule.days_left(len(left), extras)
     lines = [
         f"Cycle {cycle}: {len(left)} of {len(context.bank)} questions not yet posted "
@@ -204,7 +208,7 @@ async def cmd_skip(update: Update, context: BotContext) -> None:
         await _reply(update, "The bank is empty.")
         return
     cycle, qid = picked
-    await context.store.add_skip(qid, cycle, context.now())
+    await context.store.channel.add_skip(qid, cycle, context.now())
     log.info("queue: %s skipped", qid)
     _, left = await channel.upcoming(context.data)
     after = f" Next up: <code>{render.esc(left[0])}</code>." if left else ""
@@ -214,7 +218,7 @@ async def cmd_skip(update: Update, context: BotContext) -> None:
 @admin_only
 async def cmd_pause(update: Update, context: BotContext) -> None:
     """/pause: no daily posts until /resume (kept across restarts)."""
-    await context.store.set_kv("paused", "1")
+    await context.store.settings.set_kv("paused", "1")
     log.info("daily posting paused")
     await _reply(update, "⏸ Daily posting paused. /resume starts it again.")
 
@@ -222,7 +226,7 @@ async def cmd_pause(update: Update, context: BotContext) -> None:
 @admin_only
 async def cmd_resume(update: Update, context: BotContext) -> None:
     """/resume: daily posts again from the next daily time."""
-    await context.store.set_kv("paused", None)
+    await context.store.settings.set_kv("paused", None)
     log.info("daily posting resumed")
     await _reply(update, "▶️ Daily posting resumed.\n\n" + await _schedule_text(context))
 
@@ -243,7 +247,7 @@ async def cmd_preview(update: Update, context: BotContext) -> None:
         return
     asking_id = None
     if q.quizzable:
-        asking_id = await context.store.create_asking(
+        asking_id = await context.store.quizzes.create_asking(
             kind="preview",
             question_id=q.id,
             order=range(len(q.choices)),
@@ -306,7 +310,7 @@ async def cmd_stats(update: Update, context: BotContext) -> None:
     """/stats: answers and accuracy per post, the hardest questions, active readers."""
     store = context.store
     lines = ["<b>Latest posts</b>"]
-    posts = await store.post_stats(10)
+    posts = await store.stats.post_stats(10)
     if not posts:
         lines.append("nothing posted yet")
     for qid, sent_at, answered, right in posts:
@@ -314,13 +318,13 @@ async def cmd_stats(update: Update, context: BotContext) -> None:
         lines.append(
             f"• {sent_at[:10]} <code>{render.esc(qid)}</code>: {answered} answered, {pct}"
         )
-    hardest = await store.hardest_questions()
+    hardest = await store.stats.hardest_questions()
     if hardest:
         lines += ["", "<b>Hardest questions</b> (at least 3 answers)"]
         for qid, n, r in hardest:
             lines.append(f"• <code>{render.esc(qid)}</code>: {round(100 * r / n)}% right of {n}")
     now = context.now()
-    readers, learners = await store.active_users(now - timedelta(days=7))
+    readers, learners = await store.stats.active_users(now - timedelta(days=7))
     lines += [
         "",
         f"Active in the last 7 days: {readers} channel readers, {learners} quiz learners.",

@@ -7,11 +7,11 @@ import logging
 from telegram import BotCommandScopeChat, Update
 from telegram.error import TelegramError
 
-from bot import render
-from bot.channel import NO_PREVIEW, notify_admins
-from bot.commands import ADMIN_COMMANDS, PUBLIC_COMMANDS, bot_commands
-from bot.context import BotContext
 from bot.handlers.quiz import practise
+from bot.runtime.context import BotContext
+from bot.services.channel import NO_PREVIEW, notify_admins
+from bot.ui import render
+from bot.ui.commands import ADMIN_COMMANDS, PUBLIC_COMMANDS, bot_commands
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ async def cmd_start(update: Update, context: BotContext) -> None:
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
     if message is None or user is None or chat is None:
         return
-    await context.store.touch_user(user.id, user.first_name, context.now())
+    await context.store.users.touch_user(user.id, user.first_name, context.now())
     if user.id in context.settings.admin_ids:
         await _set_admin_menu(context, user.id)
     arg = (context.args or [""])[0]
@@ -94,12 +94,12 @@ async def on_text(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None or not message.text:
         return
-    profile = await context.store.get_user(user.id)
+    profile = await context.store.users.get_user(user.id)
     if profile is None or profile.report_asking_id is None:
         await message.reply_text("Send /quiz to practise, or /help to see what I can do.")
         return
-    asking = await context.store.get_asking(profile.report_asking_id)
-    await context.store.set_report_pending(user.id, None)
+    asking = await context.store.quizzes.get_asking(profile.report_asking_id)
+    await context.store.users.set_report_pending(user.id, None)
     qid = asking.question_id if asking else "?"
     q = context.bank.get(qid)
     note = message.text[:MAX_NOTE]

@@ -8,11 +8,12 @@ from zoneinfo import ZoneInfo
 
 from telegram import Update
 
-from bot import callback_data as cd
-from bot import quiz, render
 from bot.config import parse_zone
-from bot.context import BotContext
+from bot.core import rules as quiz
 from bot.handlers.quiz import is_group
+from bot.runtime.context import BotContext
+from bot.ui import callback_data as cd
+from bot.ui import render
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ async def _zone(context: BotContext, user_id: int) -> ZoneInfo:
 
 
 async def topic_progress(context: BotContext, user_id: int) -> list[render.TopicProgress]:
-    per_question = {qid: (n, r) for qid, n, r in await context.store.per_question(user_id)}
+    per_question = {qid: (n, r) for qid, n, r in await context.store.stats.per_question(user_id)}
     out = []
     for topic in context.bank.topics:
         qs = [q for q in context.bank.in_topic(topic) if q.quizzable]
@@ -48,11 +49,11 @@ async def cmd_score(update: Update, context: BotContext) -> None:
     if message is None or user is None:
         return
     store, now = context.store, context.now()
-    points, answered, right = await store.score(user.id, "quiz")
-    _, ch_answered, ch_right = await store.score(user.id, "channel")
+    points, answered, right = await store.stats.score(user.id, "quiz")
+    _, ch_answered, ch_right = await store.stats.score(user.id, "channel")
     zone = await _zone(context, user.id)
-    current, best = quiz.streaks(await store.answer_days(user.id), quiz.local_day(now, zone))
-    due = await store.due_dates(user.id)
+    current, best = quiz.streaks(await store.stats.answer_days(user.id), quiz.local_day(now, zone))
+    due = await store.answers.due_dates(user.id)
     n_due = sum(1 for qid, d in due.items() if d <= now and qid in context.bank)
     text = render.score_text(
         points=points,
@@ -92,11 +93,11 @@ async def cmd_leaderboard(update: Update, context: BotContext) -> None:
         ("All time", None),
     ]
     for period, since in periods:
-        rows = await store.leaderboard(since=since, chat_id=chat_id)
-        own = await store.rank(user.id, since=since, chat_id=chat_id)
+        rows = await store.stats.leaderboard(since=since, chat_id=chat_id)
+        own = await store.stats.rank(user.id, since=since, chat_id=chat_id)
         title = f"{period} in this group" if chat_id is not None else period
         boards.append(render.Board(title, rows, own))
-    profile = await store.get_user(user.id)
+    profile = await store.users.get_user(user.id)
     hidden = bool(profile and profile.hidden)
     await message.reply_text(
         render.leaderboard_text(boards, user.id, hidden), reply_markup=render.hide_keyboard(hidden)
@@ -114,7 +115,7 @@ async def on_hide(update: Update, context: BotContext) -> None:
         return
     hidden = data.args[0] == "1"
     user = query.from_user
-    await context.store.set_hidden(user.id, user.first_name, hidden, context.now())
+    await context.store.users.set_hidden(user.id, user.first_name, hidden, context.now())
     log.info("user %s %s leaderboards", user.id, "hid from" if hidden else "rejoined")
     await query.answer(
         "You are now hidden from leaderboards." if hidden else "You are back on leaderboards.",
@@ -142,7 +143,7 @@ async def cmd_timezone(update: Update, context: BotContext) -> None:
             "name such as Europe/Berlin, America/New_York or Asia/Kolkata."
         )
         return
-    await context.store.set_timezone(user.id, user.first_name, str(zone), context.now())
+    await context.store.users.set_timezone(user.id, user.first_name, str(zone), context.now())
     context.data.user_zones[user.id] = str(zone)
     local = context.now().astimezone(zone).strftime("%H:%M")
     await message.reply_text(
@@ -174,7 +175,7 @@ async def on_forget(update: Update, context: BotContext) -> None:
         await query.edit_message_text("Kept everything. /score shows where you are.")
         return
     user = query.from_user  # the presser's own data only, whoever sent the button
-    deleted = await context.store.forget_user(user.id)
+    deleted = await context.store.users.forget_user(user.id)
     context.data.user_zones.pop(user.id, None)
     context.data.known_names.pop(user.id, None)
     log.info("user %s forgotten (%d rows)", user.id, deleted)
@@ -188,13 +189,13 @@ async def on_report(update: Update, context: BotContext) -> None:
     if query is None:
         return
     data = cd.decode(query.data)
-    asking = await context.store.get_asking(data.int_arg(0)) if data else None
+    asking = await context.store.quizzes.get_asking(data.int_arg(0)) if data else None
     if asking is None:
         await query.answer("This button is not valid any more.")
         return
     user = query.from_user
-    await context.store.touch_user(user.id, user.first_name, context.now())
-    await context.store.set_report_pending(user.id, asking.id)
+    await context.store.users.touch_user(user.id, user.first_name, context.now())
+    await context.store.users.set_report_pending(user.id, asking.id)
     await query.answer(
         "Send me your note in a private message: what is wrong, and what it should say.",
         show_alert=True,

@@ -13,12 +13,13 @@ from telegram import CallbackQuery, Chat, Update, User
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
-from bot import callback_data as cd
-from bot import quiz, render
-from bot.channel import NO_PREVIEW
-from bot.context import BotContext, GroupRefresh
-from bot.models import Question
-from bot.store import AnswerRecord, Asking, Session
+from bot.core import rules as quiz
+from bot.core.models import Question
+from bot.db import AnswerRecord, Asking, Session
+from bot.runtime.context import BotContext, GroupRefresh
+from bot.services.channel import NO_PREVIEW
+from bot.ui import callback_data as cd
+from bot.ui import render
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ async def cmd_review(update: Update, context: BotContext) -> None:
     if message is None or user is None or chat is None:
         return
     now = context.now()
-    due = await context.store.due_dates(user.id)
+    due = await context.store.answers.due_dates(user.id)
     candidates = [q for q in context.bank.questions.values() if q.quizzable]
     ids = quiz.pick_due(candidates, due, now)[: quiz.MAX_COUNT]
     if not ids:
@@ -137,14 +138,14 @@ async def start_quiz(
     if ids is None:
         candidates = [q for q in context.bank.in_topic(topic) if q.quizzable]
         # A group gets a fresh random round; a learner gets unseen first, then what is due.
-        seen = set() if group else await store.seen_questions(user.id)
-        due = {} if group else await store.due_dates(user.id)
+        seen = set() if group else await store.answers.seen_questions(user.id)
+        due = {} if group else await store.answers.due_dates(user.id)
         ids = quiz.pick_questions(candidates, seen, due, count, context.data.rng)
     if not ids:
         await context.bot.send_message(chat.id, "There are no quiz questions here yet.")
         return
-    await store.touch_user(user.id, user.first_name, now)
-    session_id = await store.start_session(
+    await store.users.touch_user(user.id, user.first_name, now)
+    session_id = await store.quizzes.start_session(
         chat_id=chat.id,
         user_id=None if group else user.id,
         kind=kind,
@@ -160,7 +161,7 @@ async def start_quiz(
         kind,
         len(ids),
     )
-    session = await store.get_session(session_id)
+    session = await store.quizzes.get_session(session_id)
     assert session is not None
     await ask_current(context, session)
 
@@ -186,13 +187,13 @@ async def prepare_question(context: BotContext, session: Session) -> render.Rend
         if q is not None and q.quizzable:
             break
         # The bank was reloaded without this question: move past it.
-        await store.advance_session(session.id, position, now)
+        await store.quizzes.advance_session(session.id, position, now)
         position += 1
     if position >= session.total:
         return None
     assert q is not None
     order = quiz.shuffled_order(len(q.choices), context.data.rng)
-    asking_id = await store.create_asking(
+    asking_id = await store.quizzes.create_asking(
         kind="quiz",
         question_id=q.id,
         order=order,
@@ -214,11 +215,11 @@ async def prepare_question(context: BotContext, session: Session) -> render.Rend
 
 async def finish(context: BotContext, session_id: int, status: str = "finished") -> None:
     store = context.store
-    session = await store.get_session(session_id)
+    session = await store.quizzes.get_session(session_id)
     if session is None:
         return
-    await store.end_session(session_id, status, context.now())
-    results = await store.session_results(session_id)
+    await store.quizzes.end_session(session_id, status, context.now())
+    results = await store.quizzes.session_results(session_id)
     seconds = (context.now() - session.started_at).total_seconds()
     if session.user_id is None:
         await context.bot.send_message(session.chat_id, _group_summary(session, results))
@@ -276,7 +277,9 @@ async def cmd_stop(update: Update, context: BotContext) -> None:
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
     if message is None or user is None or chat is None:
         return
-    session = await context.store.active_session(chat.id, None if is_group(chat) else user.id)
+    session = await context.store.quizzes.active_session(
+        chat.id, None if is_group(chat) else user.id
+    )
     if session is None:
         await message.reply_text("There is no quiz running here. /quiz starts one.")
         return
@@ -295,7 +298,7 @@ async def on_answer(update: Update, context: BotContext) -> None:
     if data is None or data.kind != cd.ANSWER:
         await query.answer(NOT_VALID)
         return
-    asking, session = await context.store.get_asking_and_session(data.int_arg(0))
+    asking, session = await context.store.quizzes.get_asking_and_session(data.int_arg(0))
     position = data.int_arg(1)
     if asking is None or position >= len(asking.order):
         await query.answer(NOT_VALID)
@@ -324,7 +327,7 @@ async def _channel_answer(
     chosen = asking.order[position]
     correct = chosen == q.correct
     now = context.now()
-    inserted = await context.store.record_channel_answer(
+    inserted = await context.store.answers.record_channel_answer(
         AnswerRecord(
             asking_id=asking.id,
             user_id=user.id,
@@ -346,7 +349,7 @@ async def _channel_answer(
     if inserted:
         posts = context.data.asking_posts
         if asking.id not in posts:
-            post = await context.store.post_by_asking(asking.id)
+            post = await context.store.channel.post_by_asking(asking.id)
             if len(posts) > CACHE_LIMIT:
                 posts.clear()
             posts[asking.id] = post.id if post is not None else None
@@ -375,7 +378,7 @@ async def _quiz_answer(
         await query.answer(NOT_YOURS, show_alert=True)
         return
     if session.updated_at < now - timedelta(minutes=context.settings.quiz_expiry_minutes):
-        await store.end_session(session.id, "expired", now)
+        await store.quizzes.end_session(session.id, "expired", now)
         await query.answer("This quiz expired after a long pause. /quiz starts a new one.")
         return
     if asking.position != session.position:
@@ -384,8 +387,8 @@ async def _quiz_answer(
     chosen = asking.order[position]
     correct = chosen == q.correct
     points = quiz.points_for(q, correct)
-    review = quiz.next_review(await store.review_state(user.id, q.id), correct, now)
-    inserted = await store.record_answer(
+    review = quiz.next_review(await store.answers.review_state(user.id, q.id), correct, now)
+    inserted = await store.answers.record_answer(
         AnswerRecord(
             asking_id=asking.id,
             user_id=user.id,
@@ -489,7 +492,7 @@ async def _show_answered(
     state = edits[asking.id] = GroupRefresh()
     try:
         while True:
-            rows = await context.store.asking_answers(asking.id)
+            rows = await context.store.quizzes.asking_answers(asking.id)
             rendered = render.quiz_question(
                 q,
                 index=session.position,
@@ -514,19 +517,19 @@ async def on_next(update: Update, context: BotContext) -> None:
     if query is None:
         return
     data = cd.decode(query.data)
-    asking = await context.store.get_asking(data.int_arg(0)) if data else None
+    asking = await context.store.quizzes.get_asking(data.int_arg(0)) if data else None
     if asking is None or asking.session_id is None or asking.position is None:
         await query.answer(NOT_VALID)
         return
     store, now = context.store, context.now()
-    session = await store.get_session(asking.session_id)
+    session = await store.quizzes.get_session(asking.session_id)
     if session is None or session.status != "active" or session.position != asking.position:
         await query.answer("Already moved on.")
         return
-    if not await store.advance_session(session.id, asking.position, now):
+    if not await store.quizzes.advance_session(session.id, asking.position, now):
         await query.answer("Already moved on.")
         return
-    await store.close_asking(asking.id)
+    await store.quizzes.close_asking(asking.id)
     await query.answer()
     # A pending "Answered: …" refresh must not land after (and so over) the reveal.
     refresh = context.data.group_edits.get(asking.id)
@@ -535,12 +538,14 @@ async def on_next(update: Update, context: BotContext) -> None:
         await refresh.done.wait()
     q = context.bank.get(asking.question_id)
     if q is not None and q.quizzable:
-        answered = [(n or "someone", ok) for _u, n, ok in await store.asking_answers(asking.id)]
+        answered = [
+            (n or "someone", ok) for _u, n, ok in await store.quizzes.asking_answers(asking.id)
+        ]
         rendered = render.group_reveal(
             q, index=asking.position, total=session.total, answered=answered, asking_id=asking.id
         )
         await _edit(query, rendered)
-    fresh = await store.get_session(session.id)
+    fresh = await store.quizzes.get_session(session.id)
     if fresh is None:
         return
     if fresh.position >= fresh.total:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from bot.models import Question
+from bot.core.models import Question
 
 POINTS = {"easy": 1, "medium": 2, "hard": 3}
 DEFAULT_COUNT = 5

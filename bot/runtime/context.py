@@ -12,8 +12,8 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.config import Settings
-from bot.models import QuestionBank
-from bot.store import Store
+from bot.core.models import QuestionBank
+from bot.db import Store
 
 
 def utc_now() -> datetime:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import callback_data as cd
-from bot import markup
-from bot.models import Question
+from bot.core.models import Question
+from bot.ui import callback_data as cd
+from bot.ui import markup
 
 MAX_TEXT = 4096  # Bot API: message text, 1-4096 characters after entities parsing
 MAX_ALERT = 200  # Bot API: answerCallbackQuery text, 0-200 characters

@@ -8,9 +8,9 @@ import time
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
-from bot.channel import notify_admins
-from bot.context import BotContext
-from bot.render import esc
+from bot.runtime.context import BotContext
+from bot.services.channel import notify_admins
+from bot.ui.render import esc
 
 log = logging.getLogger(__name__)
 

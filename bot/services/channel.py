@@ -11,11 +11,12 @@ from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot import render, schedule
-from bot.context import BotData
-from bot.models import Question
-from bot.request import NotSent
-from bot.store import ChannelPost
+from bot.core import schedule
+from bot.core.models import Question
+from bot.db import ChannelPost
+from bot.runtime.context import BotData
+from bot.runtime.request import NotSent
+from bot.ui import render
 
 log = logging.getLogger(__name__)
 
@@ -40,22 +41,22 @@ class PostResult:
 
 
 async def queue_seed(data: BotData) -> str:
-    seed = await data.store.get_kv("queue_seed")
+    seed = await data.store.settings.get_kv("queue_seed")
     if seed is None:
         seed = secrets.token_hex(8)
-        await data.store.set_kv("queue_seed", seed)
+        await data.store.settings.set_kv("queue_seed", seed)
     return seed
 
 
 async def current_cycle(data: BotData) -> int:
-    return int(await data.store.get_kv("cycle") or "1")
+    return int(await data.store.settings.get_kv("cycle") or "1")
 
 
 async def upcoming(data: BotData) -> tuple[int, list[str]]:
     """(cycle, the questions still to post in it, in order)."""
     seed = await queue_seed(data)
     cycle = await current_cycle(data)
-    done = await data.store.done_in_cycle(cycle)
+    done = await data.store.channel.done_in_cycle(cycle)
     return cycle, schedule.cycle_queue(data.bank.questions, done, seed, cycle)
 
 
@@ -66,7 +67,7 @@ async def next_question(data: BotData) -> tuple[int, str] | None:
     cycle, left = await upcoming(data)
     if not left:
         cycle += 1
-        await data.store.set_kv("cycle", str(cycle))
+        await data.store.settings.set_kv("cycle", str(cycle))
         log.info("channel queue: every question posted, cycle %d starts", cycle)
         cycle, left = await upcoming(data)
     return cycle, left[0]
@@ -120,12 +121,14 @@ async def post(
         cycle = await current_cycle(data)
     question = data.bank.questions[question_id]
     now = data.clock()
-    post_id = await data.store.claim_slot(slot=slot, question_id=question_id, cycle=cycle, now=now)
+    post_id = await data.store.channel.claim_slot(
+        slot=slot, question_id=question_id, cycle=cycle, now=now
+    )
     if post_id is None:
         return PostResult(Outcome.ALREADY, question_id)
     asking_id = None
     if question.quizzable:
-        asking_id = await data.store.create_asking(
+        asking_id = await data.store.quizzes.create_asking(
             kind="channel",
             question_id=question_id,
             order=range(len(question.choices)),
@@ -147,11 +150,11 @@ async def post(
             link_preview_options=NO_PREVIEW,
         )
     except (BadRequest, Forbidden, NotSent, RetryAfter) as exc:
-        await data.store.release_slot(post_id)
+        await data.store.channel.release_slot(post_id)
         await _report_failure(data, bot, question, exc)
         return PostResult(Outcome.FAILED, question_id, detail=str(exc))
     except NetworkError as exc:  # TimedOut included: the post may be live
-        await data.store.post_status(post_id, "unknown", str(exc))
+        await data.store.channel.post_status(post_id, "unknown", str(exc))
         log.error("channel post of %s: outcome unknown (%s)", question_id, exc)  # noqa: TRY400
         await notify_admins(
             data,
@@ -161,7 +164,7 @@ async def post(
             f"my own: check the channel, and if it is missing send /post_now {question_id}",
         )
         return PostResult(Outcome.UNKNOWN, question_id, detail=str(exc))
-    await data.store.post_sent(
+    await data.store.channel.post_sent(
         post_id,
         asking_id=asking_id,
         chat_id=message.chat_id,
@@ -200,12 +203,12 @@ async def _report_failure(data: BotData, bot: Bot, q: Question, exc: Exception) 
 async def refresh_tally(data: BotData, bot: Bot, post_id: int) -> bool:
     """Re-render a post whose tally changed; True if an edit was sent."""
     store = data.store
-    p = await store.get_post(post_id)
+    p = await store.channel.get_post(post_id)
     if p is None or p.status != "sent":
         return False
     if p.asking_id is None or p.chat_id is None or p.message_id is None:
         return False
-    answered, right = await store.tally(p.asking_id)
+    answered, right = await store.stats.tally(p.asking_id)
     shown = f"{answered}:{right}"
     if shown == p.tally_shown:
         return False  # Telegram rejects an edit that changes nothing
@@ -220,7 +223,7 @@ async def refresh_tally(data: BotData, bot: Bot, post_id: int) -> bool:
         if "not modified" not in str(exc).lower():
             log.warning("tally edit of post %s failed: %s", post_id, exc)
             return False
-    await store.set_tally_shown(post_id, shown)
+    await store.channel.set_tally_shown(post_id, shown)
     return True
 
 
@@ -266,7 +269,7 @@ async def _edit_post(
 
 async def repost(data: BotData, bot: Bot, question_id: str) -> str:
     """Re-render the latest post of a question in place after a bank fix; returns a reply."""
-    p = await data.store.latest_post_of(question_id)
+    p = await data.store.channel.latest_post_of(question_id)
     question = data.bank.get(question_id)
     if question is None:
         return f"There is no question {question_id} in the bank."
@@ -275,7 +278,7 @@ async def repost(data: BotData, bot: Bot, question_id: str) -> str:
     asking_id = p.asking_id
     if question.quizzable:
         if asking_id is None:
-            asking_id = await data.store.create_asking(
+            asking_id = await data.store.quizzes.create_asking(
                 kind="channel",
                 question_id=question_id,
                 order=range(len(question.choices)),
@@ -283,10 +286,10 @@ async def repost(data: BotData, bot: Bot, question_id: str) -> str:
                 now=data.clock(),
             )
         else:
-            await data.store.update_asking_choices(
+            await data.store.quizzes.update_asking_choices(
                 asking_id, range(len(question.choices)), question.choices_sig
             )
-    answered, right = await data.store.tally(asking_id) if asking_id else (0, 0)
+    answered, right = await data.store.stats.tally(asking_id) if asking_id else (0, 0)
     try:
         await _edit_post(
             data, bot, p, question, asking_id=asking_id, tally=render.Tally(answered, right)
@@ -296,8 +299,8 @@ async def repost(data: BotData, bot: Bot, question_id: str) -> str:
             return f"The post of {question_id} already shows the current text."
         return f"Telegram refused the edit: {exc}"
     if asking_id is not None and asking_id != p.asking_id:
-        await data.store.post_sent(
+        await data.store.channel.post_sent(
             p.id, asking_id=asking_id, chat_id=p.chat_id, message_id=p.message_id, now=data.clock()
         )
-    await data.store.set_tally_shown(p.id, f"{answered}:{right}")
+    await data.store.channel.set_tally_shown(p.id, f"{answered}:{right}")
     return f"Reposted {question_id} in place (message {p.message_id})."

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bot import markup, render, schedule
 from bot.config import Settings
-from bot.models import QuestionBank
-from bot.store import Store
+from bot.core import schedule
+from bot.core.models import QuestionBank
+from bot.db import Store
+from bot.ui import markup, render
 
 BOT_PLACEHOLDER = "<bot_username>"
 CHANNEL_PLACEHOLDER = "<channel_username>"
@@ -21,9 +22,9 @@ async def _next_id(settings: Settings, bank: QuestionBank) -> tuple[str, str]:
         )
     store = await Store.open(settings.database_path)
     try:
-        seed = await store.get_kv("queue_seed")
-        cycle = int(await store.get_kv("cycle") or "1")
-        done = await store.done_in_cycle(cycle)
+        seed = await store.settings.get_kv("queue_seed")
+        cycle = int(await store.settings.get_kv("cycle") or "1")
+        done = await store.channel.done_in_cycle(cycle)
     finally:
         await store.close()
     if seed is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.models import DIFFICULTIES, Question, QuestionBank, hashtag
+from bot.core.models import DIFFICULTIES, Question, QuestionBank, hashtag
 
 # PyYAML's libyaml binding is ~10x faster; fall back to the pure-Python loader where it is absent.
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -13,10 +13,11 @@ from typing import Any
 
 from telegram import Bot
 
-from bot import channel, schedule
 from bot.config import parse_time
-from bot.context import BotContext, BotData
-from bot.render import esc
+from bot.core import schedule
+from bot.runtime.context import BotContext, BotData
+from bot.services import channel
+from bot.ui.render import esc
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +28,12 @@ RETRY_AFTER = timedelta(minutes=10)
 
 async def daily_time(data: BotData) -> time:
     """The daily time: ``/schedule HH:MM`` if set (kept in SQLite), else POST_TIME."""
-    stored = await data.store.get_kv("daily_time")
+    stored = await data.store.settings.get_kv("daily_time")
     return parse_time(stored) if stored else data.settings.post_time
 
 
 async def is_paused(data: BotData) -> bool:
-    return await data.store.get_kv("paused") == "1"
+    return await data.store.settings.get_kv("paused") == "1"
 
 
 async def job_daily(context: BotContext) -> None:
@@ -67,14 +68,14 @@ async def job_extra(context: BotContext) -> None:
             context.bot,
             f"Extra post #{extra_id}: question {esc(qid)} is no longer in the bank.",
         )
-        await data.store.finish_extra(extra_id)
+        await data.store.channel.finish_extra(extra_id)
         return
     result = await channel.post(
         data, context.bot, slot=schedule.extra_slot(extra_id), question_id=qid
     )
     log.info("extra post %s: %s", extra_id, result.outcome.value)
     if result.outcome is not channel.Outcome.FAILED:
-        await data.store.finish_extra(extra_id)
+        await data.store.channel.finish_extra(extra_id)
 
 
 async def job_flush_tallies(context: BotContext) -> None:
@@ -89,7 +90,7 @@ async def job_flush_tallies(context: BotContext) -> None:
 async def job_expire_quizzes(context: BotContext) -> None:
     data = context.bot_data
     now = data.clock()
-    n = await data.store.expire_sessions(
+    n = await data.store.quizzes.expire_sessions(
         now - timedelta(minutes=data.settings.quiz_expiry_minutes), now
     )
     if n:
@@ -99,7 +100,7 @@ async def job_expire_quizzes(context: BotContext) -> None:
 async def warn_if_cycle_ending(data: BotData, bot: Bot) -> None:
     """Once a day, a week before the cycle's unposted questions run out, tell the admins."""
     _, left = await channel.upcoming(data)
-    extras = len(await data.store.pending_extras())
+    extras = len(await data.store.channel.pending_extras())
     days = schedule.days_left(len(left), extras)
     today = data.clock().astimezone(data.settings.zone).date().isoformat()
     if days <= schedule.WARN_DAYS and data.last_cycle_warning != today:
@@ -147,8 +148,8 @@ async def restore(app: Any, data: BotData) -> None:
     bot = app.bot
     now = data.clock()
     zone = data.settings.zone
-    for p in await store.posts_with_status("sending"):
-        await store.post_status(p.id, "unknown", "the bot stopped while sending")
+    for p in await store.channel.posts_with_status("sending"):
+        await store.channel.post_status(p.id, "unknown", "the bot stopped while sending")
         log.error("channel post %s (%s) was interrupted mid-send", p.id, p.question_id)
         await channel.notify_admins(
             data,
@@ -164,12 +165,12 @@ async def restore(app: Any, data: BotData) -> None:
     if (
         data.settings.channel_id
         and schedule.missed_today(now, zone, at)
-        and await store.slot_post(today_slot) is None
+        and await store.channel.slot_post(today_slot) is None
         and not await is_paused(data)
     ):
         log.info("today's post (%s) was missed while the bot was down: posting it now", today_slot)
         job_queue.run_once(job_daily, when=0.1, name="daily-catchup", job_kwargs=LATE_OK)
-    for extra in await store.pending_extras():
+    for extra in await store.channel.pending_extras():
         if extra.run_at > now:
             register_extra(job_queue, extra.id, extra.run_at, extra.question_id)
         elif schedule.same_local_day(extra.run_at, now, zone):
@@ -178,7 +179,7 @@ async def restore(app: Any, data: BotData) -> None:
             log.warning(
                 "extra post %s for %s was missed on an earlier day", extra.id, extra.run_at
             )
-            await store.finish_extra(extra.id)
+            await store.channel.finish_extra(extra.id)
     job_queue.run_repeating(
         job_flush_tallies,
         interval=data.settings.tally_interval,

@@ -1,0 +1,77 @@
+"""Every SQL statement of the bot, one module per thing it keeps; ``Store`` opens them all.
+
+``store.users``, ``store.quizzes``, ``store.answers``, ``store.channel``, ``store.stats`` and
+``store.settings`` share one connection (``connection.Database``) and its lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from bot.db.answers import AnswerRecord, Answers
+from bot.db.channel import ChannelPost, ChannelPosts, ExtraPost
+from bot.db.connection import Database, from_iso, iso
+from bot.db.quizzes import Asking, Quizzes, Session
+from bot.db.settings import Settings
+from bot.db.stats import Stats
+from bot.db.users import User, Users
+
+__all__ = [
+    "AnswerRecord",
+    "Asking",
+    "ChannelPost",
+    "Database",
+    "ExtraPost",
+    "Session",
+    "Store",
+    "User",
+    "backup_database",
+    "from_iso",
+    "iso",
+]
+
+
+class Store:
+    """All persistent state. Open with ``await Store.open(path)``; close with ``close()``."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.settings = Settings(database)
+        self.users = Users(database)
+        self.quizzes = Quizzes(database)
+        self.answers = Answers(database)
+        self.channel = ChannelPosts(database)
+        self.stats = Stats(database)
+
+    @classmethod
+    async def open(cls, path: Path, *, busy_timeout: float = 10.0) -> Store:
+        return cls(await Database.open(path, busy_timeout=busy_timeout))
+
+    async def close(self) -> None:
+        await self.answers.drain()
+        await self.database.close()
+
+    async def integrity_check(self) -> str:
+        return await self.database.integrity_check()
+
+    async def migrate(self) -> int:
+        return await self.database.migrate()
+
+
+async def backup_database(source: Path, target: Path) -> None:
+    """A consistent copy of a live database through SQLite's online backup API."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    def copy() -> None:
+        src = sqlite3.connect(source)
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+
+    await asyncio.to_thread(copy)

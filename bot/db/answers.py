@@ -1,0 +1,229 @@
+"""Answers, recorded exactly once; channel presses group-committed; review state."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.rules import ReviewState
+from bot.db.connection import Database, Table, from_iso, iso
+from bot.db.users import UPSERT_USER
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecord:
+    """One press to record; ``review`` is the new spaced-repetition state (quiz answers)."""
+
+    asking_id: int
+    user_id: int
+    first_name: str
+    chat_id: int
+    question_id: str
+    source: str
+    choice: int
+    correct: bool
+    points: int
+    now: datetime
+    local_day: str
+    review: ReviewState | None = None
+
+
+GROUP_COMMIT_MAX = 500  # rows per multi-row INSERT: 5,000 bound values, far below SQLite's cap
+
+
+RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+
+
+class Answers(Table):
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        # Channel presses arrive in bursts: they are committed in groups (see
+        # record_channel_answer).
+        self._pending: list[tuple[AnswerRecord, bool, asyncio.Future[bool]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def drain(self) -> None:
+        """Wait for the group commit under way (at shutdown)."""
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+
+    async def record_answer(
+        self, rec: AnswerRecord, *, advance_session: int | None = None, upsert_user: bool = True
+    ) -> bool:
+        """Record one press exactly once and commit; True if it was new.
+
+        For a private quiz, the same transaction closes the asking, counts a right answer on
+        the session and moves it on, so a crash can never leave half of that done.
+        """
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, choice, "
+                "correct, points, answered_at, local_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (asking_id, user_id) DO NOTHING",
+                (
+                    rec.asking_id,
+                    rec.user_id,
+                    rec.chat_id,
+                    rec.question_id,
+                    rec.source,
+                    rec.choice,
+                    int(rec.correct),
+                    rec.points,
+                    iso(rec.now),
+                    rec.local_day,
+                ),
+            )
+            if cur.rowcount == 0:
+                return False
+            if upsert_user:
+                await db.execute(
+                    UPSERT_USER, (rec.user_id, rec.first_name, iso(rec.now), iso(rec.now))
+                )
+            if rec.review is not None:
+                r = rec.review
+                assert r.due_at is not None
+                await db.execute(
+                    "INSERT INTO reviews (user_id, question_id, reps, interval_days, ease, "
+                    "lapses, "
+                    "due_at, last_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (user_id, question_id) DO UPDATE SET reps = excluded.reps, "
+                    "interval_days = excluded.interval_days, ease = excluded.ease, "
+                    "lapses = excluded.lapses, due_at = excluded.due_at, "
+                    "last_at = excluded.last_at",
+                    (
+                        rec.user_id,
+                        rec.question_id,
+                        r.reps,
+                        r.interval_days,
+                        r.ease,
+                        r.lapses,
+                        iso(r.due_at),
+                        iso(rec.now),
+                    ),
+                )
+            if advance_session is not None:
+                # The asking needs no "closed" mark: its position is now behind the session's.
+                await db.execute(
+                    "UPDATE quiz_sessions SET right_count = right_count + ?, "
+                    "position = position + 1, updated_at = ? WHERE id = ?",
+                    (int(rec.correct), iso(rec.now), advance_session),
+                )
+            elif rec.source == "quiz":
+                await db.execute(
+                    "UPDATE quiz_sessions SET updated_at = ? WHERE id = "
+                    "(SELECT session_id FROM askings WHERE id = ?)",
+                    (iso(rec.now), rec.asking_id),
+                )
+            return True
+
+    async def record_channel_answer(self, rec: AnswerRecord, *, upsert_user: bool = True) -> bool:
+        """Record a channel press exactly once; True if new. Returns only after COMMIT.
+
+        Presses that arrive while a commit is under way wait and are committed together in
+        the next one (group commit): under a burst, one transaction serves hundreds of
+        readers, and still nobody is answered before their row is on disk.
+        """
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((rec, upsert_user, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_channel_answers())
+        return await future
+
+    async def _flush_channel_answers(self) -> None:
+        while self._pending:
+            batch, self._pending = (
+                self._pending[:GROUP_COMMIT_MAX],
+                self._pending[GROUP_COMMIT_MAX:],
+            )
+            try:
+                inserted = await self._insert_channel_answers(batch)
+            except Exception as exc:  # every waiter hears of it; the next batch may succeed
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for rec, _, future in batch:
+                key = (rec.asking_id, rec.user_id)
+                if not future.done():
+                    future.set_result(key in inserted)
+                inserted.discard(key)  # a duplicate in the same batch is "already answered"
+
+    async def _insert_channel_answers(
+        self, batch: list[tuple[AnswerRecord, bool, asyncio.Future[bool]]]
+    ) -> set[tuple[int, int]]:
+        unique: dict[tuple[int, int], tuple[AnswerRecord, bool]] = {}
+        for rec, upsert, _ in batch:
+            unique.setdefault((rec.asking_id, rec.user_id), (rec, upsert))
+        rows = [
+            (
+                r.asking_id,
+                r.user_id,
+                r.chat_id,
+                r.question_id,
+                r.source,
+                r.choice,
+                int(r.correct),
+                r.points,
+                iso(r.now),
+                r.local_day,
+            )
+            for r, _ in unique.values()
+        ]
+        async with self._tx() as db:
+            inserted: set[tuple[int, int]] = set()
+            if RETURNING:
+                values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+                cur = await db.execute(
+                    "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, "  # noqa: S608
+                    f"choice, correct, points, answered_at, local_day) VALUES {values} "
+                    "ON CONFLICT (asking_id, user_id) DO NOTHING RETURNING asking_id, user_id",
+                    [v for row in rows for v in row],
+                )
+                inserted = {(r[0], r[1]) for r in await cur.fetchall()}
+            else:  # SQLite before 3.35 has no RETURNING: one statement per row
+                for row in rows:
+                    cur = await db.execute(
+                        "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, "
+                        "choice, correct, points, answered_at, local_day) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (asking_id, user_id) DO NOTHING",
+                        row,
+                    )
+                    if cur.rowcount:
+                        inserted.add((row[0], row[1]))
+            users = [
+                (r.user_id, r.first_name, iso(r.now), iso(r.now))
+                for key, (r, upsert) in unique.items()
+                if upsert and key in inserted
+            ]
+            if users:
+                await db.executemany(UPSERT_USER, users)
+        return inserted
+
+    async def review_state(self, user_id: int, question_id: str) -> ReviewState | None:
+        row = await self._one(
+            "SELECT * FROM reviews WHERE user_id = ? AND question_id = ?", (user_id, question_id)
+        )
+        if row is None:
+            return None
+        return ReviewState(
+            reps=row["reps"],
+            interval_days=row["interval_days"],
+            ease=row["ease"],
+            lapses=row["lapses"],
+            due_at=from_iso(row["due_at"]),
+        )
+
+    async def due_dates(self, user_id: int) -> dict[str, datetime]:
+        rows = await self._all(
+            "SELECT question_id, due_at FROM reviews WHERE user_id = ?", (user_id,)
+        )
+        return {r["question_id"]: from_iso(r["due_at"]) for r in rows}
+
+    async def seen_questions(self, user_id: int) -> set[str]:
+        rows = await self._all(
+            "SELECT DISTINCT question_id FROM answers WHERE user_id = ?", (user_id,)
+        )
+        return {r["question_id"] for r in rows}

@@ -1,0 +1,267 @@
+"""Quiz sessions and askings (the stored message a press names)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.db.connection import Database, Table, from_iso, iso
+
+
+@dataclass(frozen=True, slots=True)
+class Asking:
+    id: int
+    kind: str  # quiz | channel
+    session_id: int | None
+    position: int | None
+    question_id: str
+    chat_id: int | None
+    message_id: int | None
+    order: tuple[int, ...]  # shown position -> bank index
+    choices_sig: str
+    closed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: int
+    chat_id: int
+    user_id: int | None
+    kind: str
+    topic: str | None
+    question_ids: tuple[str, ...]
+    position: int
+    right_count: int
+    status: str
+    started_at: datetime
+    updated_at: datetime
+
+    @property
+    def total(self) -> int:
+        return len(self.question_ids)
+
+
+def _asking(row: sqlite3.Row) -> Asking:
+    return Asking(
+        id=row["id"],
+        kind=row["kind"],
+        session_id=row["session_id"],
+        position=row["position"],
+        question_id=row["question_id"],
+        chat_id=row["chat_id"],
+        message_id=row["message_id"],
+        order=tuple(int(x) for x in row["choice_order"].split(",") if x != ""),
+        choices_sig=row["choices_sig"],
+        closed=bool(row["closed"]),
+    )
+
+
+def _session(row: sqlite3.Row, prefix: str = "") -> Session:
+    """A session from its row; ``prefix`` names its columns in a join (``s_id``, ...)."""
+    return Session(
+        id=row[f"{prefix}id"],
+        chat_id=row[f"{prefix}chat_id"],
+        user_id=row[f"{prefix}user_id"],
+        kind=row[f"{prefix}kind"],
+        topic=row[f"{prefix}topic"],
+        question_ids=tuple(json.loads(row[f"{prefix}question_ids"])),
+        position=row[f"{prefix}position"],
+        right_count=row[f"{prefix}right_count"],
+        status=row[f"{prefix}status"],
+        started_at=from_iso(row[f"{prefix}started_at"]),
+        updated_at=from_iso(row[f"{prefix}updated_at"]),
+    )
+
+
+CHANNEL_ASKINGS_CACHED = 10_000  # channel askings are immutable but for /repost
+
+
+class Quizzes(Table):
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        # Every channel press names its post's asking: kept in memory (see get_asking_and_session).
+        self._channel_askings: dict[int, Asking] = {}
+
+    async def start_session(
+        self,
+        *,
+        chat_id: int,
+        user_id: int | None,
+        kind: str,
+        topic: str | None,
+        question_ids: Sequence[str],
+        now: datetime,
+    ) -> int:
+        """Open a session, stopping any other active one in the same chat (for that user)."""
+        async with self._tx() as db:
+            if user_id is None:
+                await db.execute(
+                    "UPDATE quiz_sessions SET status = 'stopped', finished_at = ? "
+                    "WHERE chat_id = ? AND status = 'active'",
+                    (iso(now), chat_id),
+                )
+            else:
+                await db.execute(
+                    "UPDATE quiz_sessions SET status = 'stopped', finished_at = ? "
+                    "WHERE chat_id = ? AND user_id = ? AND status = 'active'",
+                    (iso(now), chat_id, user_id),
+                )
+            cur = await db.execute(
+                "INSERT INTO quiz_sessions (chat_id, user_id, kind, topic, question_ids, "
+                "started_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    chat_id,
+                    user_id,
+                    kind,
+                    topic,
+                    json.dumps(list(question_ids)),
+                    iso(now),
+                    iso(now),
+                ),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    async def get_session(self, session_id: int) -> Session | None:
+        row = await self._one("SELECT * FROM quiz_sessions WHERE id = ?", (session_id,))
+        return _session(row) if row else None
+
+    async def active_session(self, chat_id: int, user_id: int | None) -> Session | None:
+        if user_id is None:
+            row = await self._one(
+                "SELECT * FROM quiz_sessions WHERE chat_id = ? AND status = 'active' "
+                "ORDER BY id DESC LIMIT 1",
+                (chat_id,),
+            )
+        else:
+            row = await self._one(
+                "SELECT * FROM quiz_sessions WHERE chat_id = ? AND user_id = ? "
+                "AND status = 'active' ORDER BY id DESC LIMIT 1",
+                (chat_id, user_id),
+            )
+        return _session(row) if row else None
+
+    async def end_session(self, session_id: int, status: str, now: datetime) -> bool:
+        """Mark an active session finished/stopped/expired; False if it was not active."""
+        changed = await self._write(
+            "UPDATE quiz_sessions SET status = ?, finished_at = ?, updated_at = ? "
+            "WHERE id = ? AND status = 'active'",
+            (status, iso(now), iso(now), session_id),
+        )
+        if changed:
+            await self._write(
+                "UPDATE askings SET closed = 1 WHERE session_id = ? AND closed = 0", (session_id,)
+            )
+        return changed > 0
+
+    async def advance_session(self, session_id: int, from_position: int, now: datetime) -> bool:
+        """Move a session from ``from_position`` to the next; False if someone else did first."""
+        changed = await self._write(
+            "UPDATE quiz_sessions SET position = position + 1, updated_at = ? "
+            "WHERE id = ? AND position = ? AND status = 'active'",
+            (iso(now), session_id, from_position),
+        )
+        return changed > 0
+
+    async def expire_sessions(self, older_than: datetime, now: datetime) -> int:
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE askings SET closed = 1 WHERE closed = 0 AND session_id IN "
+                "(SELECT id FROM quiz_sessions WHERE status = 'active' AND updated_at < ?)",
+                (iso(older_than),),
+            )
+            cur = await db.execute(
+                "UPDATE quiz_sessions SET status = 'expired', finished_at = ? "
+                "WHERE status = 'active' AND updated_at < ?",
+                (iso(now), iso(older_than)),
+            )
+            return cur.rowcount
+
+    async def create_asking(
+        self,
+        *,
+        kind: str,
+        question_id: str,
+        order: Sequence[int],
+        choices_sig: str,
+        now: datetime,
+        session_id: int | None = None,
+        position: int | None = None,
+        chat_id: int | None = None,
+    ) -> int:
+        return await self._insert(
+            "INSERT INTO askings (kind, session_id, position, question_id, chat_id, "
+            "choice_order, choices_sig, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                kind,
+                session_id,
+                position,
+                question_id,
+                chat_id,
+                ",".join(map(str, order)),
+                choices_sig,
+                iso(now),
+            ),
+        )
+
+    async def update_asking_choices(
+        self, asking_id: int, order: Sequence[int], choices_sig: str
+    ) -> None:
+        self._channel_askings.pop(asking_id, None)
+        await self._write(
+            "UPDATE askings SET choice_order = ?, choices_sig = ? WHERE id = ?",
+            (",".join(map(str, order)), choices_sig, asking_id),
+        )
+
+    async def get_asking_and_session(self, asking_id: int) -> tuple[Asking | None, Session | None]:
+        """An asking and the session it belongs to, in one query (the press path)."""
+        cached = self._channel_askings.get(asking_id)
+        if cached is not None:
+            return cached, None
+        row = await self._one(
+            "SELECT k.*, s.id AS s_id, s.chat_id AS s_chat_id, s.user_id AS s_user_id, "
+            "s.kind AS s_kind, s.topic AS s_topic, s.question_ids AS s_question_ids, "
+            "s.position AS s_position, s.right_count AS s_right_count, s.status AS s_status, "
+            "s.started_at AS s_started_at, s.updated_at AS s_updated_at "
+            "FROM askings k LEFT JOIN quiz_sessions s ON s.id = k.session_id WHERE k.id = ?",
+            (asking_id,),
+        )
+        if row is None:
+            return None, None
+        session = _session(row, "s_") if row["s_id"] is not None else None
+        asking = _asking(row)
+        if asking.kind == "channel":
+            if len(self._channel_askings) > CHANNEL_ASKINGS_CACHED:
+                self._channel_askings.clear()
+            self._channel_askings[asking.id] = asking
+        return asking, session
+
+    async def get_asking(self, asking_id: int) -> Asking | None:
+        row = await self._one("SELECT * FROM askings WHERE id = ?", (asking_id,))
+        return _asking(row) if row else None
+
+    async def close_asking(self, asking_id: int) -> None:
+        await self._write("UPDATE askings SET closed = 1 WHERE id = ?", (asking_id,))
+
+    async def asking_answers(self, asking_id: int) -> list[tuple[int, str, bool]]:
+        """(user_id, first name, correct) for each answer to an asking, in answer order."""
+        rows = await self._all(
+            "SELECT a.user_id, COALESCE(u.first_name, '') AS first_name, a.correct "
+            "FROM answers a LEFT JOIN users u ON u.user_id = a.user_id "
+            "WHERE a.asking_id = ? ORDER BY a.id",
+            (asking_id,),
+        )
+        return [(r["user_id"], r["first_name"], bool(r["correct"])) for r in rows]
+
+    async def session_results(self, session_id: int) -> list[tuple[int, str, str, bool, int]]:
+        """(user_id, first name, question_id, correct, points) for every answer in a session."""
+        rows = await self._all(
+            "SELECT a.user_id, COALESCE(u.first_name, ''), a.question_id, a.correct, a.points "
+            "FROM answers a JOIN askings k ON k.id = a.asking_id "
+            "LEFT JOIN users u ON u.user_id = a.user_id WHERE k.session_id = ? ORDER BY a.id",
+            (session_id,),
+        )
+        return [(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in rows]

@@ -1,0 +1,90 @@
+"""Users: names, time zones, leaderboard hiding, pending reports, /forget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.db.connection import Table, iso
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    user_id: int
+    first_name: str
+    timezone: str | None
+    hidden: bool
+    report_asking_id: int | None
+
+
+UPSERT_USER = (
+    "INSERT INTO users (user_id, first_name, created_at, last_seen) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (user_id) DO UPDATE SET first_name = excluded.first_name, "
+    "last_seen = excluded.last_seen"
+)
+
+
+class Users(Table):
+    async def touch_user(self, user_id: int, first_name: str, now: datetime) -> None:
+        await self._write(UPSERT_USER, (user_id, first_name, iso(now), iso(now)))
+
+    async def get_user(self, user_id: int) -> User | None:
+        row = await self._one("SELECT * FROM users WHERE user_id = ?", (user_id,))
+        if row is None:
+            return None
+        return User(
+            user_id=row["user_id"],
+            first_name=row["first_name"],
+            timezone=row["timezone"],
+            hidden=bool(row["hidden"]),
+            report_asking_id=row["report_asking_id"],
+        )
+
+    async def user_timezones(self) -> dict[int, str]:
+        """Every user's /timezone (only those who set one: the rest use TIMEZONE)."""
+        rows = await self._all("SELECT user_id, timezone FROM users WHERE timezone IS NOT NULL")
+        return {r[0]: r[1] for r in rows}
+
+    async def set_timezone(self, user_id: int, first_name: str, zone: str, now: datetime) -> None:
+        async with self._tx() as db:
+            await db.execute(UPSERT_USER, (user_id, first_name, iso(now), iso(now)))
+            await db.execute("UPDATE users SET timezone = ? WHERE user_id = ?", (zone, user_id))
+
+    async def set_hidden(self, user_id: int, first_name: str, hidden: bool, now: datetime) -> None:
+        async with self._tx() as db:
+            await db.execute(UPSERT_USER, (user_id, first_name, iso(now), iso(now)))
+            await db.execute(
+                "UPDATE users SET hidden = ? WHERE user_id = ?", (int(hidden), user_id)
+            )
+
+    async def set_report_pending(self, user_id: int, asking_id: int | None) -> None:
+        await self._write(
+            "UPDATE users SET report_asking_id = ? WHERE user_id = ?", (asking_id, user_id)
+        )
+
+    async def forget_user(self, user_id: int) -> int:
+        """Delete every row about a user (contract §6); returns the rows deleted."""
+        async with self._tx() as db:
+            total = 0
+            for sql in (
+                "DELETE FROM answers WHERE user_id = ?",
+                "DELETE FROM reviews WHERE user_id = ?",
+                "DELETE FROM quiz_sessions WHERE user_id = ?",
+                "DELETE FROM users WHERE user_id = ?",
+            ):
+                cur = await db.execute(sql, (user_id,))
+                total += cur.rowcount
+            # Private chats have chat_id == user_id: their sessions and askings go too.
+            cur = await db.execute("DELETE FROM quiz_sessions WHERE chat_id = ?", (user_id,))
+            total += cur.rowcount
+            return total
+
+    async def rows_about_user(self, user_id: int) -> int:
+        row = await self._one(
+            "SELECT (SELECT COUNT(*) FROM answers WHERE user_id = ?)"
+            " + (SELECT COUNT(*) FROM reviews WHERE user_id = ?)"
+            " + (SELECT COUNT(*) FROM quiz_sessions WHERE user_id = ? OR chat_id = ?)"
+            " + (SELECT COUNT(*) FROM users WHERE user_id = ?)",
+            [user_id] * 5,
+        )
+        return int(row[0]) if row else 0
