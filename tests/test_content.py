@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from bot.core.bank import check_bank, load_bank
 from bot.core.models import QuestionBank
 from bot.ui import callback_data as cd
 from bot.ui import render
+from tests import bank_rules
 from tests.telegram_html import check_message_text
 
 GOOD = """\
@@ -198,3 +200,67 @@ def test_every_entry_renders_to_messages_telegram_accepts(bank: QuestionBank) ->
             assert check_message_text(feedback.text, "HTML") == "", q.id
             stacked = render.stack(feedback, quiz)  # feedback and the next question in one
             assert check_message_text(stacked.text, "HTML") == "", q.id
+
+
+# ---------------------------------------------------------------- round two: code, distractors
+
+
+def test_bank_size_topics_and_code(bank: QuestionBank) -> None:
+    m = bank_rules.measure(bank)
+    assert m.entries >= bank_rules.MIN_ENTRIES
+    assert min(m.per_topic.values()) >= bank_rules.MIN_PER_TOPIC, m.per_topic
+    assert m.with_code >= bank_rules.MIN_WITH_CODE
+
+
+def test_distractors_do_not_tell(bank: QuestionBank) -> None:
+    m = bank_rules.measure(bank)
+    assert abs(m.absolute_wrong - m.absolute_right) <= bank_rules.MAX_ABSOLUTE_GAP, m
+    low, high = bank_rules.LONGEST_SHARE
+    assert low <= m.longest_share <= high, m.longest_share
+    quarter = sum(m.positions.values()) / 4
+    assert all(abs(n - quarter) <= 0.1 * quarter for n in m.positions.values()), m.positions
+
+
+def test_every_output_question_is_proven_by_running_it(bank: QuestionBank) -> None:
+    """Each "what does this print?" snippet runs (two hash seeds) and prints its key only."""
+    questions = [q for q in bank.questions.values() if bank_rules.is_output_question(q)]
+    assert len(questions) >= 40
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        problems = [p for p in pool.map(bank_rules.output_problem, questions) if p]
+    assert problems == []
+
+
+def test_output_check_catches_a_wrong_key(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "a.yaml",
+        "topic: T\nquestions:\n  - id: q\n    question: What does this code print?\n"
+        "    answer: It prints three.\n    code: |\n      print(1 + 2)\n"
+        "    choices: ['3', '12']\n    correct: 1\n",
+    )
+    q = load_bank(tmp_path).questions["q"]
+    assert q.code == "print(1 + 2)"
+    problem = bank_rules.output_problem(q)
+    assert problem is not None and "prints '3'" in problem
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("x" * 1501, "code is 1501 characters long; at most 1500"),
+        ("\n".join(["x = 1"] * 31), "code has 31 lines; at most 30"),
+    ],
+)
+def test_code_limits_are_validated_with_file_and_line(
+    tmp_path: Path, code: str, expected: str
+) -> None:
+    block = "\n".join("      " + line for line in code.split("\n"))
+    write(
+        tmp_path,
+        "q.yaml",
+        "topic: T\nquestions:\n  - id: q-1\n    question: Q?\n    answer: A\n"
+        f"    code: |\n{block}\n",
+    )
+    problems = problems_of(tmp_path)
+    assert any(expected in p for p in problems), problems
+    assert problems[0].startswith(f"{tmp_path / 'q.yaml'}:6:")

@@ -251,9 +251,16 @@ class _FileChecker:
 
         code: str | None = None
         if "code" in fields:
-            code = self.text(fields["code"], "code", MAX_CODE)
+            code = self.text(fields["code"], "code", None)
             if code is not None:
+                # Measured as shown: a block scalar's final line break is not part of it.
                 code = code.strip("\n").rstrip()
+                if len(code) > MAX_CODE:
+                    self.problem(
+                        fields["code"],
+                        f"code is {len(code)} characters long; at most {MAX_CODE} allowed",
+                    )
+                    ok = False
                 lines = code.count("\n") + 1
                 if lines > MAX_CODE_LINES:
                     self.problem(

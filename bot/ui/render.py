@@ -61,6 +61,20 @@ def deep_link(bot_username: str, kind: str, question_id: str) -> str:
     return f"https://t.me/{bot_username}?start={kind}_{question_id}"
 
 
+def code_block(q: Question) -> str:
+    """The question's snippet as formatted Python, or nothing (contract §3)."""
+    if not q.code:
+        return ""
+    return markup.block_html(markup.Block("code", q.code, "python"))
+
+
+def question_html(q: Question) -> str:
+    """The question in bold, its snippet right under it."""
+    text = f"<b>{esc(q.question)}</b>"
+    code = code_block(q)
+    return f"{text}\n{code}" if code else text
+
+
 def _long_choices(choices: Sequence[str]) -> bool:
     return any(len(c) > SHORT_CHOICE for c in choices)
 
@@ -90,7 +104,8 @@ def post_text(
 ) -> tuple[str, bool]:
     """The post's HTML (contract §4) and whether the answer had to be cut to fit."""
     tags = " ".join(f"#{t}" for t in q.hashtags)
-    head = f"<b>{esc(HEADER)}</b>\n\n<b>{esc(q.question)}</b>\n\n"
+    # The snippet belongs to the question: outside the spoiler, formatted (contract §3, §4).
+    head = f"<b>{esc(HEADER)}</b>\n\n{question_html(q)}\n\n"
     extra: list[str] = []
     if q.quizzable and _long_choices(q.choices):
         extra.append(choice_lines(q.choices))
@@ -158,7 +173,7 @@ def channel_alert(q: Question, chosen: int, first_time: bool) -> str:
 
 def answer_messages(q: Question) -> list[str]:
     """The full answer with formatted code, split into messages Telegram accepts."""
-    parts = [f"<b>{esc(q.question)}</b>"]
+    parts = [question_html(q)]
     parts += [markup.block_html(b) for b in _split_big_blocks(markup.parse(q.answer))]
     tags = " ".join(f"#{t}" for t in q.hashtags)
     if tags:
@@ -232,7 +247,7 @@ def quiz_question(
     lines = [
         f"<b>{esc(_progress(index, total))}</b> · {esc(q.topic)} · {esc(q.difficulty)}",
         "",
-        f"<b>{esc(q.question)}</b>",
+        question_html(q),
     ]
     if _long_choices(shown):
         lines += ["", choice_lines(shown)]
@@ -292,7 +307,7 @@ def group_reveal(
     lines = [
         f"<b>{esc(_progress(index, total))}</b> · {esc(q.topic)}",
         "",
-        f"<b>{esc(q.question)}</b>",
+        question_html(q),
         "",
         f"Answer: <b>{esc(q.choices[q.correct])}</b>",
     ]
