@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [run|validate|preview|backup]``."""
+"""Command line: ``python -m bot [run|validate|preview|backup|import]``."""
 
 from __future__ import annotations
 
@@ -64,6 +64,54 @@ def cmd_backup(target: str) -> int:
     return 0
 
 
+IMPORT_EPILOG = """\
+SOURCE is the result.json of Telegram Desktop's "Export chat history" (format: JSON), or its
+folder, or a text file of posts copied from the channel, one after another, like this one:
+
+  ❔ Interview Question
+
+  What does the nonlocal statement do?
+
+  Answer: It lets a nested function rebind a name of the enclosing function.
+  • Without it, assigning to the name makes a new local variable.
+
+  tags: #Python #Interview #Closures
+  ━━━━━━━━━━━━━━━
+  By: @channel ✨
+
+Each post with a question and an answer becomes an entry (question, answer with its code
+kept as `code` and ``` blocks, tags from the hashtags; no choices). Posts that are not
+interview questions, and questions the bank already has, are skipped; running the same
+import again adds nothing. The last line is: N posts read · M imported · K skipped.
+
+examples:
+  python -m bot import ~/Downloads/ChatExport_2025-01-31/result.json
+  python -m bot import posts.txt --out content/channel.yaml
+"""
+
+
+def _content_dir() -> Path:
+    try:
+        return _settings(require_token=False).content_dir
+    except ConfigError:
+        return Path(os.environ.get("CONTENT_DIR") or "content")
+
+
+def cmd_import(sources: Sequence[str], out: str | None) -> int:
+    from bot.services.importing import DEFAULT_FILE, ImportInputError, run_import
+
+    content_dir = _content_dir()
+    target = Path(out) if out else content_dir / DEFAULT_FILE
+    try:
+        result = run_import([Path(s) for s in sources], target, content_dir)
+    except ImportInputError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    for line in result.lines():
+        print(line)
+    return 0
+
+
 def cmd_run() -> int:
     from bot.app import run_bot
     from bot.runtime.logs import setup_logging
@@ -86,6 +134,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_preview.add_argument("question_id", nargs="?", help="question id (default: the next post)")
     p_backup = sub.add_parser("backup", help="copy the live database consistently")
     p_backup.add_argument("path", help="where to write the copy")
+    p_import = sub.add_parser(
+        "import",
+        help="turn channel posts (a Telegram export or a text file) into bank entries",
+        description="Add the interview questions of channel posts to a question file.",
+        epilog=IMPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_import.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="a Telegram Desktop export (result.json) or a text file of posts",
+    )
+    p_import.add_argument(
+        "--out",
+        metavar="FILE",
+        help="YAML file to extend (default: CONTENT_DIR/imported.yaml, topic Imported)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "validate":
@@ -94,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_preview(args.question_id)
         if args.command == "backup":
             return cmd_backup(args.path)
+        if args.command == "import":
+            return cmd_import(args.sources, args.out)
         return cmd_run()
     except ConfigError as exc:
         for problem in exc.problems:
