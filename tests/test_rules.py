@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import NO_TOKEN_MESSAGE, ConfigError, Settings
-from bot.core import rules as quiz
-from bot.core import schedule
+from bot.core import rules, schedule
 from bot.core.models import Question, QuestionBank
 from bot.ui import callback_data as cd
 
@@ -19,18 +18,18 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def test_a_miss_comes_back_within_a_day_and_right_answers_move_it_away() -> None:
-    missed = quiz.next_review(None, False, T0)
+    missed = rules.next_review(None, False, T0)
     assert missed.due_at is not None and missed.due_at - T0 < timedelta(days=1)
     state = missed
     now = T0
     for _ in range(3):
         assert state.due_at is not None
         now = max(now, state.due_at)
-        state = quiz.next_review(state, True, now)
+        state = rules.next_review(state, True, now)
     assert state.reps == 3
     assert state.due_at is not None and state.due_at - now >= timedelta(days=5)
-    lapse = quiz.next_review(state, False, now)
-    assert lapse.reps == 0 and lapse.lapses == 2 and lapse.ease >= quiz.MIN_EASE
+    lapse = rules.next_review(state, False, now)
+    assert lapse.reps == 0 and lapse.lapses == 2 and lapse.ease >= rules.MIN_EASE
 
 
 @pytest.mark.parametrize(
@@ -44,13 +43,13 @@ def test_a_miss_comes_back_within_a_day_and_right_answers_move_it_away() -> None
     ],
 )
 def test_streaks(days: list[str], today: str, expected: tuple[int, int]) -> None:
-    assert quiz.streaks(days, today) == expected
+    assert rules.streaks(days, today) == expected
 
 
 def test_local_day_follows_the_users_zone() -> None:
     late = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
-    assert quiz.local_day(late, ZoneInfo("UTC")) == "2026-03-01"
-    assert quiz.local_day(late, ZoneInfo("Europe/Berlin")) == "2026-03-02"
+    assert rules.local_day(late, ZoneInfo("UTC")) == "2026-03-01"
+    assert rules.local_day(late, ZoneInfo("Europe/Berlin")) == "2026-03-02"
 
 
 def q(qid: str, topic: str = "T") -> Question:
@@ -60,17 +59,17 @@ def q(qid: str, topic: str = "T") -> Question:
 def test_pick_unseen_first_then_soonest_due() -> None:
     qs = [q(f"q{i}") for i in range(6)]
     due = {"q0": T0 + timedelta(days=3), "q1": T0 - timedelta(days=1), "q2": T0}
-    picked = quiz.pick_questions(qs, {"q0", "q1", "q2"}, due, 5, random.Random(1))
+    picked = rules.pick_questions(qs, {"q0", "q1", "q2"}, due, 5, random.Random(1))
     assert set(picked[:3]) == {"q3", "q4", "q5"}
     assert picked[3:] == ["q1", "q2"]
-    assert quiz.pick_due(qs, due, T0) == ["q1", "q2"]
+    assert rules.pick_due(qs, due, T0) == ["q1", "q2"]
 
 
 def test_parse_quiz_args() -> None:
-    assert quiz.parse_quiz_args([]) == (None, 5)
-    assert quiz.parse_quiz_args(["async", "10"]) == ("async", 10)
-    assert quiz.parse_quiz_args(["99"]) == (None, 20)
-    assert quiz.parse_quiz_args(["0"]) == (None, 1)
+    assert rules.parse_quiz_args([]) == (None, 5)
+    assert rules.parse_quiz_args(["async", "10"]) == ("async", 10)
+    assert rules.parse_quiz_args(["99"]) == (None, 20)
+    assert rules.parse_quiz_args(["0"]) == (None, 1)
 
 
 def test_topic_matching() -> None:

@@ -1,7 +1,8 @@
 """Every SQL statement of the bot, one module per thing it keeps; ``Store`` opens them all.
 
-``store.users``, ``store.quizzes``, ``store.answers``, ``store.channel``, ``store.stats`` and
-``store.settings`` share one connection (``connection.Database``) and its lock.
+``store.users``, ``store.quizzes``, ``store.answers``, ``store.channel``, ``store.stats``,
+``store.keyboards`` and ``store.settings`` share one connection (``connection.Database``)
+and its lock.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from bot.db.answers import AnswerRecord, Answers
 from bot.db.channel import ChannelPost, ChannelPosts, ExtraPost
 from bot.db.connection import Database, from_iso, iso
+from bot.db.keyboards import Keyboard, Keyboards
 from bot.db.quizzes import Asking, Quizzes, Session
 from bot.db.settings import Settings
 from bot.db.stats import Stats
@@ -24,6 +26,7 @@ __all__ = [
     "ChannelPost",
     "Database",
     "ExtraPost",
+    "Keyboard",
     "Session",
     "Store",
     "User",
@@ -44,6 +47,7 @@ class Store:
         self.answers = Answers(database)
         self.channel = ChannelPosts(database)
         self.stats = Stats(database)
+        self.keyboards = Keyboards(database)
 
     @classmethod
     async def open(cls, path: Path, *, busy_timeout: float = 10.0) -> Store:

@@ -104,6 +104,21 @@ MIGRATIONS: list[str] = [
         done INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 2: the chat, message, owner and exact callback data of every message with buttons that
+    # no asking describes (/forget's confirmation, the leaderboard's hide button, "More on"):
+    # a press is honoured only on the message the bot put that data on (contract §6).
+    """
+    CREATE TABLE keyboards (
+        chat_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (chat_id, message_id)
+    );
+    CREATE INDEX keyboards_user ON keyboards (user_id);
+    CREATE INDEX askings_chat ON askings (chat_id, message_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

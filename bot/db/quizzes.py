@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.core.limits import CACHE_BOUND
 from bot.db.connection import Database, Table, from_iso, iso
 
 
@@ -74,9 +75,6 @@ def _session(row: sqlite3.Row, prefix: str = "") -> Session:
         started_at=from_iso(row[f"{prefix}started_at"]),
         updated_at=from_iso(row[f"{prefix}updated_at"]),
     )
-
-
-CHANNEL_ASKINGS_CACHED = 10_000  # channel askings are immutable but for /repost
 
 
 class Quizzes(Table):
@@ -191,20 +189,31 @@ class Quizzes(Table):
         session_id: int | None = None,
         position: int | None = None,
         chat_id: int | None = None,
+        message_id: int | None = None,
     ) -> int:
+        """A new asking; ``message_id`` when it is shown by editing a message that exists."""
         return await self._insert(
-            "INSERT INTO askings (kind, session_id, position, question_id, chat_id, "
-            "choice_order, choices_sig, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO askings (kind, session_id, position, question_id, chat_id, message_id, "
+            "choice_order, choices_sig, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 kind,
                 session_id,
                 position,
                 question_id,
                 chat_id,
+                message_id,
                 ",".join(map(str, order)),
                 choices_sig,
                 iso(now),
             ),
+        )
+
+    async def set_asking_message(self, asking_id: int, chat_id: int, message_id: int) -> None:
+        """The message an asking was sent as: its buttons are honoured there only."""
+        self._channel_askings.pop(asking_id, None)
+        await self._write(
+            "UPDATE askings SET chat_id = ?, message_id = ? WHERE id = ?",
+            (chat_id, message_id, asking_id),
         )
 
     async def update_asking_choices(
@@ -234,7 +243,7 @@ class Quizzes(Table):
         session = _session(row, "s_") if row["s_id"] is not None else None
         asking = _asking(row)
         if asking.kind == "channel":
-            if len(self._channel_askings) > CHANNEL_ASKINGS_CACHED:
+            if len(self._channel_askings) > CACHE_BOUND:
                 self._channel_askings.clear()
             self._channel_askings[asking.id] = asking
         return asking, session

@@ -71,6 +71,7 @@ class Users(Table):
                 "DELETE FROM reviews WHERE user_id = ?",
                 "DELETE FROM quiz_sessions WHERE user_id = ?",
                 "DELETE FROM users WHERE user_id = ?",
+                "DELETE FROM keyboards WHERE user_id = ?",
             ):
                 cur = await db.execute(sql, (user_id,))
                 total += cur.rowcount

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.handlers import admin, common, profile, quiz
+from bot.handlers import admin, channel_press, common, profile, quiz
+from bot.runtime.context import BotContext
+from bot.services import presses
+from bot.ui import callback_data as cd
+
+PressHandler = Callable[[Update, BotContext, presses.Press], Awaitable[None]]
+
+# Where an admitted press goes, by the kind of its button (and, for a choice, what it answers).
+PRESS_ROUTES: dict[str, PressHandler] = {
+    cd.ANSWER: quiz.on_choice,
+    cd.NEXT: quiz.on_next,
+    cd.MORE: quiz.on_more,
+    cd.REPORT: profile.on_report,
+    cd.FORGET: profile.on_forget,
+    cd.HIDE: profile.on_hide,
+}
 
 
 def register(app: Any) -> None:
@@ -39,16 +55,8 @@ def register(app: Any) -> None:
     ]
     for name, callback in commands:
         app.add_handler(CommandHandler(name, callback, filters=msgs))
-    # Button presses, by the versioned prefix of their callback_data.
-    app.add_handler(CallbackQueryHandler(quiz.on_answer, pattern=r"^a1:"))
-    app.add_handler(CallbackQueryHandler(quiz.on_next, pattern=r"^n1:"))
-    app.add_handler(CallbackQueryHandler(quiz.on_more, pattern=r"^m1:"))
-    app.add_handler(CallbackQueryHandler(profile.on_report, pattern=r"^r1:"))
-    app.add_handler(CallbackQueryHandler(profile.on_forget, pattern=r"^f1:"))
-    app.add_handler(CallbackQueryHandler(profile.on_hide, pattern=r"^h1:"))
-    # Anything else pressed (old or forged data) still gets an answer: a spinner that never
-    # stops looks broken.
-    app.add_handler(CallbackQueryHandler(on_unknown_press))
+    # Every button press, whatever its data, goes through the one door (services.presses).
+    app.add_handler(CallbackQueryHandler(on_press))
     # Last: plain private text (a mistake report, or a nudge to /help).
     app.add_handler(
         MessageHandler(
@@ -57,6 +65,12 @@ def register(app: Any) -> None:
     )
 
 
-async def on_unknown_press(update: Update, _: Any) -> None:
-    if update.callback_query is not None:
-        await update.callback_query.answer("This button is not valid any more.")
+async def on_press(update: Update, context: BotContext) -> None:
+    """Every press: the door admits it (or answers it with one alert), then its feature runs."""
+    press = await presses.admit(update, context)
+    if press is None:
+        return
+    if press.kind == cd.ANSWER and press.asking is not None and press.asking.kind != "quiz":
+        await channel_press.on_choice(update, context, press)
+        return
+    await PRESS_ROUTES[press.kind](update, context, press)

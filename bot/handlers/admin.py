@@ -19,8 +19,10 @@ from telegram.constants import ParseMode
 from bot.config import parse_time
 from bot.core import schedule
 from bot.core.bank import check_bank
+from bot.db.settings import Key
 from bot.runtime.context import BotContext
 from bot.services import channel, jobs
+from bot.services.messages import NO_PREVIEW
 from bot.ui import render
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,10 @@ def admin_only(func: Handler) -> Handler:
             log.info("refused admin command from %s", user.id)
             await message.reply_text("Sorry, that command is for the channel's admins.")
             return
+        if message.chat.id != user.id:
+            # Its reply could show answers and statistics to a whole group (contract §6).
+            await message.reply_text("Admin commands work in your private chat with me.")
+            return
         await func(update, context)
 
     return wrapper
@@ -47,7 +53,7 @@ def admin_only(func: Handler) -> Handler:
 
 async def _reply(update: Update, text: str) -> None:
     assert update.effective_message is not None
-    await update.effective_message.reply_text(text, link_preview_options=channel.NO_PREVIEW)
+    await update.effective_message.reply_text(text, link_preview_options=NO_PREVIEW)
 
 
 def _outcome_text(result: channel.PostResult) -> str:
@@ -82,7 +88,7 @@ async def _schedule_text(context: BotContext) -> str:
     data = context.data
     at = await jobs.daily_time(data)
     source = (
-        "set with /schedule" if await data.store.settings.get_kv("daily_time") else "POST_TIME"
+        "set with /schedule" if await data.store.settings.get_kv(Key.DAILY_TIME) else "POST_TIME"
     )
     paused = await jobs.is_paused(data)
     lines = [
@@ -112,7 +118,7 @@ async def cmd_schedule(update: Update, context: BotContext) -> None:
         await _reply(update, await _schedule_text(context))
         return
     if len(args) == 1 and args[0].lower() == "reset":
-        await data.store.settings.set_kv("daily_time", None)
+        await data.store.settings.set_kv(Key.DAILY_TIME, None)
         jobs.register_daily(context.application, data.settings.post_time, data)
         log.info("daily time reset to POST_TIME")
         await _reply(update, "Back to POST_TIME.\n\n" + await _schedule_text(context))
@@ -127,7 +133,7 @@ async def cmd_schedule(update: Update, context: BotContext) -> None:
                 "/schedule YYYY-MM-DD HH:MM [question_id]",
             )
             return
-        await data.store.settings.set_kv("daily_time", at.isoformat())
+        await data.store.settings.set_kv(Key.DAILY_TIME, at.isoformat())
         jobs.register_daily(context.application, at, data)
         log.info("daily time set to %s", at.isoformat())
         await _reply(update, "Daily time changed.\n\n" + await _schedule_text(context))
@@ -218,7 +224,7 @@ async def cmd_skip(update: Update, context: BotContext) -> None:
 @admin_only
 async def cmd_pause(update: Update, context: BotContext) -> None:
     """/pause: no daily posts until /resume (kept across restarts)."""
-    await context.store.settings.set_kv("paused", "1")
+    await context.store.settings.set_kv(Key.PAUSED, "1")
     log.info("daily posting paused")
     await _reply(update, "⏸ Daily posting paused. /resume starts it again.")
 
@@ -226,7 +232,7 @@ async def cmd_pause(update: Update, context: BotContext) -> None:
 @admin_only
 async def cmd_resume(update: Update, context: BotContext) -> None:
     """/resume: daily posts again from the next daily time."""
-    await context.store.settings.set_kv("paused", None)
+    await context.store.settings.set_kv(Key.PAUSED, None)
     log.info("daily posting resumed")
     await _reply(update, "▶️ Daily posting resumed.\n\n" + await _schedule_text(context))
 
@@ -261,12 +267,14 @@ async def cmd_preview(update: Update, context: BotContext) -> None:
         asking_id=asking_id,
     )
     assert update.effective_message is not None
-    await update.effective_message.reply_text(
+    sent = await update.effective_message.reply_text(
         rendered.text,
         parse_mode=ParseMode.HTML,
         reply_markup=rendered.keyboard,
-        link_preview_options=channel.NO_PREVIEW,
+        link_preview_options=NO_PREVIEW,
     )
+    if asking_id is not None:  # its choices answer on this message, for an admin only
+        await context.store.quizzes.set_asking_message(asking_id, sent.chat.id, sent.message_id)
 
 
 @admin_only

@@ -7,9 +7,9 @@ import logging
 from telegram import BotCommandScopeChat, Update
 from telegram.error import TelegramError
 
-from bot.handlers.quiz import practise
 from bot.runtime.context import BotContext
-from bot.services.channel import NO_PREVIEW, notify_admins
+from bot.services.messages import NO_PREVIEW, notify_admins
+from bot.services.quiz import practise
 from bot.ui import render
 from bot.ui.commands import ADMIN_COMMANDS, PUBLIC_COMMANDS, bot_commands
 

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 
 from bot.config import parse_zone
-from bot.core import rules as quiz
-from bot.handlers.quiz import is_group
+from bot.core import rules
 from bot.runtime.context import BotContext
-from bot.ui import callback_data as cd
+from bot.services.messages import is_group, reply_bound
+from bot.services.presses import Press
 from bot.ui import render
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,9 @@ async def cmd_score(update: Update, context: BotContext) -> None:
     points, answered, right = await store.stats.score(user.id, "quiz")
     _, ch_answered, ch_right = await store.stats.score(user.id, "channel")
     zone = await _zone(context, user.id)
-    current, best = quiz.streaks(await store.stats.answer_days(user.id), quiz.local_day(now, zone))
+    current, best = rules.streaks(
+        await store.stats.answer_days(user.id), rules.local_day(now, zone)
+    )
     due = await store.answers.due_dates(user.id)
     n_due = sum(1 for qid, d in due.items() if d <= now and qid in context.bank)
     text = render.score_text(
@@ -99,22 +101,17 @@ async def cmd_leaderboard(update: Update, context: BotContext) -> None:
         boards.append(render.Board(title, rows, own))
     profile = await store.users.get_user(user.id)
     hidden = bool(profile and profile.hidden)
-    await message.reply_text(
-        render.leaderboard_text(boards, user.id, hidden), reply_markup=render.hide_keyboard(hidden)
-    )
+    text = render.leaderboard_text(boards, user.id, hidden)
+    if chat_id is not None:  # hiding is one's own business: the button lives in private chat
+        await message.reply_text(text)
+        return
+    await reply_bound(context, message, user.id, text, render.hide_keyboard(hidden))
 
 
-async def on_hide(update: Update, context: BotContext) -> None:
-    """The hide/show button: acts on whoever pressed it, never on someone else."""
-    query = update.callback_query
-    if query is None:
-        return
-    data = cd.decode(query.data)
-    if data is None:
-        await query.answer("This button is not valid any more.")
-        return
-    hidden = data.args[0] == "1"
-    user = query.from_user
+async def on_hide(_: Update, context: BotContext, press: Press) -> None:
+    """The hide/show button, admitted by the door: in its owner's private chat only."""
+    query, user = press.query, press.user
+    hidden = press.data.args[0] == "1"
     await context.store.users.set_hidden(user.id, user.first_name, hidden, context.now())
     log.info("user %s %s leaderboards", user.id, "hid from" if hidden else "rejoined")
     await query.answer(
@@ -151,30 +148,32 @@ async def cmd_timezone(update: Update, context: BotContext) -> None:
     )
 
 
-async def cmd_forget(update: Update, _: BotContext) -> None:
-    """/forget: ask for confirmation, then delete everything about the user."""
-    message = update.effective_message
-    if message is None:
+async def cmd_forget(update: Update, context: BotContext) -> None:
+    """/forget: ask for confirmation (in private chat), then delete everything about the user."""
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or user is None or chat is None:
         return
-    await message.reply_text(
+    if is_group(chat) or chat.id != user.id:
+        await message.reply_text("Send /forget in a private chat with me.")
+        return
+    await reply_bound(
+        context,
+        message,
+        user.id,
         "This deletes your answers, scores, streaks and review schedule for good. Sure?",
-        reply_markup=render.forget_keyboard(),
+        render.forget_keyboard(),
     )
 
 
-async def on_forget(update: Update, context: BotContext) -> None:
-    query = update.callback_query
-    if query is None:
-        return
-    data = cd.decode(query.data)
-    if data is None:
-        await query.answer("This button is not valid any more.")
-        return
-    if data.args[0] != "yes":
+async def on_forget(_: Update, context: BotContext, press: Press) -> None:
+    """Yes or no under /forget's question, admitted by the door: its owner, that message."""
+    query, user = press.query, press.user
+    # The question is answered: its buttons go, and a replay of either is refused.
+    await context.store.keyboards.forget(press.chat_id, press.message_id)
+    if press.data.args[0] != "yes":
         await query.answer("Nothing was deleted.")
         await query.edit_message_text("Kept everything. /score shows where you are.")
         return
-    user = query.from_user  # the presser's own data only, whoever sent the button
     deleted = await context.store.users.forget_user(user.id)
     context.data.user_zones.pop(user.id, None)
     context.data.known_names.pop(user.id, None)
@@ -183,17 +182,11 @@ async def on_forget(update: Update, context: BotContext) -> None:
     await query.edit_message_text("Done: everything I kept about you is deleted.")
 
 
-async def on_report(update: Update, context: BotContext) -> None:
-    """⚑ Report a mistake: the user's next private message goes to the admins."""
-    query = update.callback_query
-    if query is None:
-        return
-    data = cd.decode(query.data)
-    asking = await context.store.quizzes.get_asking(data.int_arg(0)) if data else None
-    if asking is None:
-        await query.answer("This button is not valid any more.")
-        return
-    user = query.from_user
+async def on_report(_: Update, context: BotContext, press: Press) -> None:
+    """⚑ Report a mistake (admitted by the door): the user's next private message goes to the
+    admins."""
+    query, user, asking = press.query, press.user, press.asking
+    assert asking is not None
     await context.store.users.touch_user(user.id, user.first_name, context.now())
     await context.store.users.set_report_pending(user.id, asking.id)
     await query.answer(

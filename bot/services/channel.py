@@ -7,20 +7,22 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, User
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.core import schedule
-from bot.core.models import Question
-from bot.db import ChannelPost
-from bot.runtime.context import BotData
+from bot.core.limits import CACHE_BOUND
+from bot.core.models import Question, QuestionBank
+from bot.db import AnswerRecord, Asking, ChannelPost, Store
+from bot.db.settings import Key
+from bot.runtime.context import BotContext, BotData
 from bot.runtime.request import NotSent
+from bot.services import quiz
+from bot.services.messages import NO_PREVIEW, notify_admins
 from bot.ui import render
 
 log = logging.getLogger(__name__)
-
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 class Outcome(enum.Enum):
@@ -41,23 +43,31 @@ class PostResult:
 
 
 async def queue_seed(data: BotData) -> str:
-    seed = await data.store.settings.get_kv("queue_seed")
+    seed = await data.store.settings.get_kv(Key.QUEUE_SEED)
     if seed is None:
         seed = secrets.token_hex(8)
-        await data.store.settings.set_kv("queue_seed", seed)
+        await data.store.settings.set_kv(Key.QUEUE_SEED, seed)
     return seed
 
 
 async def current_cycle(data: BotData) -> int:
-    return int(await data.store.settings.get_kv("cycle") or "1")
+    return await _cycle(data.store)
+
+
+async def _cycle(store: Store) -> int:
+    return int(await store.settings.get_kv(Key.CYCLE) or "1")
+
+
+async def _left_in(store: Store, bank: QuestionBank, seed: str, cycle: int) -> list[str]:
+    done = await store.channel.done_in_cycle(cycle)
+    return schedule.cycle_queue(bank.questions, done, seed, cycle)
 
 
 async def upcoming(data: BotData) -> tuple[int, list[str]]:
     """(cycle, the questions still to post in it, in order)."""
     seed = await queue_seed(data)
     cycle = await current_cycle(data)
-    done = await data.store.channel.done_in_cycle(cycle)
-    return cycle, schedule.cycle_queue(data.bank.questions, done, seed, cycle)
+    return cycle, await _left_in(data.store, data.bank, seed, cycle)
 
 
 async def next_question(data: BotData) -> tuple[int, str] | None:
@@ -67,9 +77,22 @@ async def next_question(data: BotData) -> tuple[int, str] | None:
     cycle, left = await upcoming(data)
     if not left:
         cycle += 1
-        await data.store.settings.set_kv("cycle", str(cycle))
+        await data.store.settings.set_kv(Key.CYCLE, str(cycle))
         log.info("channel queue: every question posted, cycle %d starts", cycle)
         cycle, left = await upcoming(data)
+    return cycle, left[0]
+
+
+async def peek_next(store: Store, bank: QuestionBank) -> tuple[int, str] | None:
+    """What ``next_question`` would pick, changing nothing; None before the queue starts."""
+    seed = await store.settings.get_kv(Key.QUEUE_SEED)
+    if seed is None or not bank.questions:
+        return None
+    cycle = await _cycle(store)
+    left = await _left_in(store, bank, seed, cycle)
+    if not left:  # the cycle is done: the next one starts with no question posted
+        cycle += 1
+        left = schedule.cycle_queue(bank.questions, set(), seed, cycle)
     return cycle, left[0]
 
 
@@ -88,15 +111,6 @@ async def signature(data: BotData, bot: Bot) -> str:
             log.warning("could not look up the channel's username: %s", exc)
             return settings.signature(None)
     return settings.signature(data.channel_username or None)
-
-
-async def notify_admins(data: BotData, bot: Bot, text: str) -> None:
-    """Tell every admin; an admin who never opened the bot is logged, not fatal."""
-    for admin in sorted(data.settings.admin_ids):
-        try:
-            await bot.send_message(admin, text, parse_mode=ParseMode.HTML)
-        except TelegramError as exc:
-            log.warning("could not notify admin %s: %s", admin, exc)
 
 
 async def post(
@@ -304,3 +318,38 @@ async def repost(data: BotData, bot: Bot, question_id: str) -> str:
         )
     await data.store.channel.set_tally_shown(p.id, f"{answered}:{right}")
     return f"Reposted {question_id} in place (message {p.message_id})."
+
+
+async def record_press(
+    context: BotContext, asking: Asking, q: Question, user: User, chosen: int
+) -> bool:
+    """Record a reader's choice once (group-committed); mark the post's tally for an edit."""
+    inserted = await context.store.answers.record_channel_answer(
+        AnswerRecord(
+            asking_id=asking.id,
+            user_id=user.id,
+            first_name=user.first_name,
+            chat_id=asking.chat_id or 0,
+            question_id=q.id,
+            source="channel",
+            choice=chosen,
+            correct=chosen == q.correct,
+            points=0,  # the answer is one tap away in the post: no leaderboard points
+            now=context.now(),
+            local_day=await quiz.user_zone_day(context, user.id),
+        ),
+        upsert_user=context.data.known_names.get(user.id) != user.first_name,
+    )
+    if not inserted:
+        return False
+    quiz.remember_name(context, user.id, user.first_name)
+    posts = context.data.asking_posts
+    if asking.id not in posts:
+        post = await context.store.channel.post_by_asking(asking.id)
+        if len(posts) > CACHE_BOUND:
+            posts.clear()
+        posts[asking.id] = post.id if post is not None else None
+    post_id = posts[asking.id]
+    if post_id is not None:
+        context.data.dirty_tallies.add(post_id)
+    return True

@@ -15,8 +15,10 @@ from telegram import Bot
 
 from bot.config import parse_time
 from bot.core import schedule
+from bot.db.settings import Key
 from bot.runtime.context import BotContext, BotData
 from bot.services import channel
+from bot.services.messages import notify_admins
 from bot.ui.render import esc
 
 log = logging.getLogger(__name__)
@@ -28,12 +30,12 @@ RETRY_AFTER = timedelta(minutes=10)
 
 async def daily_time(data: BotData) -> time:
     """The daily time: ``/schedule HH:MM`` if set (kept in SQLite), else POST_TIME."""
-    stored = await data.store.settings.get_kv("daily_time")
+    stored = await data.store.settings.get_kv(Key.DAILY_TIME)
     return parse_time(stored) if stored else data.settings.post_time
 
 
 async def is_paused(data: BotData) -> bool:
-    return await data.store.settings.get_kv("paused") == "1"
+    return await data.store.settings.get_kv(Key.PAUSED) == "1"
 
 
 async def job_daily(context: BotContext) -> None:
@@ -63,7 +65,7 @@ async def job_extra(context: BotContext) -> None:
     payload: tuple[int, str | None] = context.job.data  # type: ignore[assignment]
     extra_id, qid = payload
     if qid is not None and qid not in data.bank:
-        await channel.notify_admins(
+        await notify_admins(
             data,
             context.bot,
             f"Extra post #{extra_id}: question {esc(qid)} is no longer in the bank.",
@@ -105,7 +107,7 @@ async def warn_if_cycle_ending(data: BotData, bot: Bot) -> None:
     today = data.clock().astimezone(data.settings.zone).date().isoformat()
     if days <= schedule.WARN_DAYS and data.last_cycle_warning != today:
         data.last_cycle_warning = today
-        await channel.notify_admins(
+        await notify_admins(
             data,
             bot,
             f"📅 {len(left)} unposted question(s) left in this cycle (about {days} day(s)). "
@@ -151,7 +153,7 @@ async def restore(app: Any, data: BotData) -> None:
     for p in await store.channel.posts_with_status("sending"):
         await store.channel.post_status(p.id, "unknown", "the bot stopped while sending")
         log.error("channel post %s (%s) was interrupted mid-send", p.id, p.question_id)
-        await channel.notify_admins(
+        await notify_admins(
             data,
             bot,
             f"⚠️ I stopped while posting <code>{esc(p.question_id)}</code>, so it may or may "

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.config import Settings
-from bot.core import schedule
 from bot.core.models import QuestionBank
 from bot.db import Store
+from bot.services import channel
 from bot.ui import markup, render
 
 BOT_PLACEHOLDER = "<bot_username>"
@@ -14,27 +14,18 @@ CHANNEL_PLACEHOLDER = "<channel_username>"
 
 async def _next_id(settings: Settings, bank: QuestionBank) -> tuple[str, str]:
     """The next question in the channel queue, read from the database when there is one."""
+    first = next(iter(bank.questions))
     if not settings.database_path.exists():
-        first = next(iter(bank.questions))
-        return (
-            first,
-            "no database yet: the first start shuffles the queue; showing the first question",
-        )
+        return first, "no database yet: the first start shuffles the queue; showing the first one"
     store = await Store.open(settings.database_path)
     try:
-        seed = await store.settings.get_kv("queue_seed")
-        cycle = int(await store.settings.get_kv("cycle") or "1")
-        done = await store.channel.done_in_cycle(cycle)
+        picked = await channel.peek_next(store, bank)  # the real queue code, read-only
     finally:
         await store.close()
-    if seed is None:
-        first = next(iter(bank.questions))
+    if picked is None:
         return first, "the queue has not started yet: showing the first question"
-    left = schedule.cycle_queue(bank.questions, done, seed, cycle)
-    if not left:
-        left = schedule.cycle_queue(bank.questions, set(), seed, cycle + 1)
-        cycle += 1
-    return left[0], f"next in the queue (cycle {cycle}, {len(left)} left)"
+    cycle, question_id = picked
+    return question_id, f"next in the queue (cycle {cycle})"
 
 
 async def preview_text(settings: Settings, bank: QuestionBank, question_id: str | None) -> str:

@@ -19,15 +19,21 @@ FORGET = "f1"  # f1:yes | f1:no          confirm /forget
 HIDE = "h1"  # h1:1 | h1:0               hide from / show on leaderboards
 MORE = "m1"  # m1:<question_id>          a quiz on this question's topic
 
+# ASCII only (re.ASCII, and [0-9] rather than \d): "²" or "٣" is not a digit here, and an
+# id has at most 18 digits, so int() never sees anything but a small positive number.
 _PATTERNS = {
-    ANSWER: re.compile(r"^a1:([1-9][0-9]{0,17}):([0-5])$"),
-    NEXT: re.compile(r"^n1:([1-9][0-9]{0,17})$"),
-    REPORT: re.compile(r"^r1:([1-9][0-9]{0,17})$"),
-    FORGET: re.compile(r"^f1:(yes|no)$"),
-    HIDE: re.compile(r"^h1:([01])$"),
-    MORE: re.compile(r"^m1:([a-z0-9-]{1,40})$"),
+    ANSWER: re.compile(r"a1:([1-9][0-9]{0,17}):([0-5])", re.ASCII),
+    NEXT: re.compile(r"n1:([1-9][0-9]{0,17})", re.ASCII),
+    REPORT: re.compile(r"r1:([1-9][0-9]{0,17})", re.ASCII),
+    FORGET: re.compile(r"f1:(yes|no)", re.ASCII),
+    HIDE: re.compile(r"h1:([01])", re.ASCII),
+    MORE: re.compile(r"m1:([a-z0-9-]{1,40})", re.ASCII),
 }
-PATTERN = r"^(a1|n1|r1|f1|h1|m1):"
+
+# Buttons that name a stored asking (and are bound to its chat and message), and those bound
+# to a row of the keyboards table (the message's exact data and its owner).
+ASKING_KINDS = frozenset({ANSWER, NEXT, REPORT})
+KEYBOARD_KINDS = frozenset({FORGET, HIDE, MORE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +77,15 @@ def more(question_id: str) -> str:
     return _check(f"{MORE}:{question_id}")
 
 
-def decode(data: str | None) -> Callback | None:
+def keyboard_data(keyboard: object) -> list[str]:
+    """Every callback_data on an inline keyboard (to remember what a message carries)."""
+    rows = getattr(keyboard, "inline_keyboard", ())
+    return [str(b.callback_data) for row in rows for b in row if b.callback_data is not None]
+
+
+def decode(data: object) -> Callback | None:
     """Parse callback data; ``None`` for anything we did not make."""
-    if not data or len(data.encode()) > MAX_CALLBACK_DATA:
+    if not isinstance(data, str) or not data or len(data.encode()) > MAX_CALLBACK_DATA:
         return None
     kind = data[:2]
     pattern = _PATTERNS.get(kind)

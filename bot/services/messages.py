@@ -1,0 +1,69 @@
+"""Small Telegram-facing helpers every service shares: edits, follow-ups, admin pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from telegram import Bot, Chat, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
+
+from bot.runtime.context import BotContext, BotData
+from bot.ui import callback_data as cd
+from bot.ui.render import Rendered
+
+log = logging.getLogger(__name__)
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
+
+
+def is_group(chat: Chat) -> bool:
+    return chat.type in GROUP_TYPES
+
+
+def follow_up(context: BotContext, update: Update, coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run what follows an answered press as its own task; errors reach the error handler."""
+    context.application.create_task(coroutine, update=update)
+
+
+async def edit(bot: Bot, chat_id: int, message_id: int, rendered: Rendered) -> None:
+    """Show ``rendered`` in place of a message; an edit that changes nothing is not an error."""
+    try:
+        await bot.edit_message_text(
+            rendered.text,
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=rendered.keyboard,
+            link_preview_options=NO_PREVIEW,
+        )
+    except BadRequest as exc:
+        # A double press can race to the same edit; Telegram answers "message is not modified".
+        if "not modified" not in str(exc).lower():
+            raise
+
+
+async def reply_bound(
+    context: BotContext,
+    message: Message,
+    owner_id: int,
+    text: str,
+    keyboard: InlineKeyboardMarkup,
+) -> Message:
+    """Reply with buttons that only ``owner_id`` may press, on this very message."""
+    sent = await message.reply_text(text, reply_markup=keyboard, link_preview_options=NO_PREVIEW)
+    await context.store.keyboards.remember(
+        sent.chat.id, sent.message_id, owner_id, cd.keyboard_data(keyboard), context.now()
+    )
+    return sent
+
+
+async def notify_admins(data: BotData, bot: Bot, text: str) -> None:
+    """Tell every admin; an admin who never opened the bot is logged, not fatal."""
+    for admin in sorted(data.settings.admin_ids):
+        try:
+            await bot.send_message(admin, text, parse_mode=ParseMode.HTML)
+        except TelegramError as exc:
+            log.warning("could not notify admin %s: %s", admin, exc)

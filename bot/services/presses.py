@@ -1,0 +1,151 @@
+"""THE DOOR: every button press passes here before any feature code runs.
+
+Telegram does not check ``callback_data``: a modified client can send any data on any message
+it can see. So a press is honoured only where the bot put that very button (contract §6):
+
+- the data must decode (versioned, bounded, ASCII digits only: ``ui.callback_data``);
+- it must come from a message (not an inline message) and name what is stored for it:
+  an asking (quiz choice, next, report) must have been sent on *this* chat and *this*
+  message; any other button must be in the ``keyboards`` row of this message, with the
+  exact data the bot put there;
+- each kind may be pressed only where it makes sense (``RULES``): a personal quiz by its
+  learner, "next" only in a group session, forget/hide/more only in the presser's own
+  private chat and by the user they were sent to, a preview's choices only by an admin.
+
+Anything else gets one short alert and nothing else: no points, no edit, no message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+
+from telegram import CallbackQuery, Update
+from telegram import User as TgUser
+from telegram.constants import ChatType
+
+from bot.core.models import Question
+from bot.db import Asking, Session
+from bot.runtime.context import BotContext
+from bot.ui import callback_data as cd
+
+log = logging.getLogger(__name__)
+
+NOT_VALID = "This button is not valid here."
+NOT_YOURS = "This is someone else's quiz: start your own with /quiz."
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Where one kind of button may be pressed."""
+
+    asking_kinds: frozenset[str] = frozenset()  # asking-bound: which askings it may name
+    private_only: bool = False  # only in the presser's own private chat
+    group_session: bool = False  # only on a group quiz's asking
+
+
+RULES: dict[str, Rule] = {
+    cd.ANSWER: Rule(asking_kinds=frozenset({"quiz", "channel", "preview"})),
+    cd.NEXT: Rule(asking_kinds=frozenset({"quiz"}), group_session=True),
+    cd.REPORT: Rule(asking_kinds=frozenset({"quiz"})),
+    cd.FORGET: Rule(private_only=True),
+    cd.HIDE: Rule(private_only=True),
+    cd.MORE: Rule(private_only=True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    """An admitted press: what it names, loaded and checked."""
+
+    query: CallbackQuery
+    data: cd.Callback
+    user: TgUser
+    chat_id: int
+    message_id: int
+    asking: Asking | None = None
+    session: Session | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.data.kind
+
+    def question(self, context: BotContext) -> Question | None:
+        return context.bank.get(self.asking.question_id) if self.asking else None
+
+
+async def refuse(query: CallbackQuery, text: str = NOT_VALID) -> None:
+    """The only thing a refused press gets: one short alert."""
+    await query.answer(text, show_alert=True)
+
+
+async def admit(update: Update, context: BotContext) -> Press | None:
+    """Decode, load and check a press; refuse it (one alert) and return None if it fails."""
+    query = update.callback_query
+    if query is None:
+        return None
+    why = await _check(query, context)
+    if isinstance(why, Press):
+        return why
+    log.info("press refused: user=%s data=%.64r (%s)", query.from_user.id, query.data, why)
+    await refuse(query, NOT_YOURS if why == "not the quiz's learner" else NOT_VALID)
+    return None
+
+
+async def _check(query: CallbackQuery, context: BotContext) -> Press | str:
+    """The admitted press, or why it is refused (for the log)."""
+    data = cd.decode(query.data)
+    if data is None:
+        return "data we never make"
+    message = query.message  # None for a button on an inline message: we send none
+    if message is None:
+        return "no message"
+    user = query.from_user
+    chat_id, message_id = message.chat.id, message.message_id
+    rule = RULES[data.kind]
+    own_private = message.chat.type == ChatType.PRIVATE and chat_id == user.id
+    if rule.private_only and not own_private:
+        return "not in the presser's private chat"
+    press = Press(query=query, data=data, user=user, chat_id=chat_id, message_id=message_id)
+    if data.kind in cd.KEYBOARD_KINDS:
+        keyboard = await context.store.keyboards.find(chat_id, message_id)
+        if keyboard is None or keyboard.user_id != user.id:
+            return "no such keyboard for this user"
+        if query.data not in keyboard.data:
+            return "data not on this message"
+        return press
+    asking, session = await context.store.quizzes.get_asking_and_session(data.int_arg(0))
+    if asking is None or asking.kind not in rule.asking_kinds:
+        return "no such asking"
+    if asking.chat_id != chat_id:
+        return "asking of another chat"
+    # The message id is stored just after the send returns; until then (a press within
+    # milliseconds, or a store that failed after the send) the asking's own chat suffices.
+    if asking.message_id is not None and asking.message_id != message_id:
+        return "asking of another message"
+    if data.kind == cd.ANSWER and data.int_arg(1) >= len(asking.order):
+        return "no such choice"
+    if asking.kind == "preview" and not (own_private and user.id in context.settings.admin_ids):
+        return "preview pressed by a non-admin"
+    if asking.kind == "quiz":
+        if session is None:
+            return "asking without session"
+        if rule.group_session and session.user_id is not None:
+            return "next on a personal quiz"
+        if session.user_id is not None and session.user_id != user.id:
+            return "not the quiz's learner"
+    if asking.message_id is None:
+        # Not recorded at the send (see above): this press shows where it is. Later presses
+        # and the follow-up's edits use it.
+        await context.store.quizzes.set_asking_message(asking.id, chat_id, message_id)
+        asking = dataclasses.replace(asking, message_id=message_id)
+    return Press(
+        query=query,
+        data=data,
+        user=user,
+        chat_id=chat_id,
+        message_id=message_id,
+        asking=asking,
+        session=session,
+    )

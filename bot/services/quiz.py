@@ -1,0 +1,392 @@
+"""Quizzes as use-cases: start, ask, grade and record, show the next question, finish.
+
+Handlers call these with what they were given; these call the pure rules (``core.rules``),
+the store and the renderer, and send or edit messages through the bot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import timedelta
+from enum import Enum
+from zoneinfo import ZoneInfo
+
+from telegram import Chat, User
+
+from bot.core import rules
+from bot.core.limits import CACHE_BOUND
+from bot.core.models import Question
+from bot.db import AnswerRecord, Asking, Session
+from bot.runtime.context import BotContext, GroupRefresh
+from bot.services.messages import NO_PREVIEW, edit, is_group
+from bot.ui import callback_data as cd
+from bot.ui import render
+
+log = logging.getLogger(__name__)
+
+
+def remember_name(context: BotContext, user_id: int, first_name: str) -> None:
+    """The users row now holds this name: later answers need not upsert it again."""
+    names = context.data.known_names
+    if len(names) > CACHE_BOUND:
+        names.clear()
+    names[user_id] = first_name
+
+
+async def user_zone_day(context: BotContext, user_id: int) -> str:
+    """Today's date in the user's /timezone (the bot's TIMEZONE by default)."""
+    name = context.data.user_zones.get(user_id)  # every /timezone ever set, loaded at start
+    zone = ZoneInfo(name) if name else context.settings.zone
+    return rules.local_day(context.now(), zone)
+
+
+# ---------------------------------------------------------------- starting and asking
+
+
+async def start_quiz(
+    context: BotContext,
+    chat: Chat,
+    user: User,
+    *,
+    topic: str | None,
+    count: int,
+    kind: str,
+    ids: list[str] | None = None,
+) -> None:
+    store, now = context.store, context.now()
+    group = is_group(chat)
+    if ids is None:
+        candidates = [q for q in context.bank.in_topic(topic) if q.quizzable]
+        # A group gets a fresh random round; a learner gets unseen first, then what is due.
+        seen = set() if group else await store.answers.seen_questions(user.id)
+        due = {} if group else await store.answers.due_dates(user.id)
+        ids = rules.pick_questions(candidates, seen, due, count, context.data.rng)
+    if not ids:
+        await context.bot.send_message(chat.id, "There are no quiz questions here yet.")
+        return
+    await store.users.touch_user(user.id, user.first_name, now)
+    session_id = await store.quizzes.start_session(
+        chat_id=chat.id,
+        user_id=None if group else user.id,
+        kind=kind,
+        topic=topic,
+        question_ids=ids,
+        now=now,
+    )
+    log.info(
+        "quiz %s started: chat=%s user=%s kind=%s n=%d",
+        session_id,
+        chat.id,
+        user.id,
+        kind,
+        len(ids),
+    )
+    session = await store.quizzes.get_session(session_id)
+    assert session is not None
+    await ask_current(context, session)
+
+
+async def practise(context: BotContext, chat: Chat, user: User, q: Question) -> None:
+    """``/start q_<id>``: ask this very question as a scored quiz, then offer its topic."""
+    await start_quiz(context, chat, user, topic=q.topic, count=1, kind="practise", ids=[q.id])
+
+
+async def ask_current(context: BotContext, session: Session) -> None:
+    """Send the session's current question as a new message, or finish the quiz."""
+    prepared = await prepare_question(context, session)
+    if prepared is None:
+        await finish(context, session.id)
+        return
+    asking_id, rendered = prepared
+    sent = await context.bot.send_message(
+        session.chat_id, rendered.text, reply_markup=rendered.keyboard
+    )
+    # Its buttons are honoured on this message only (services.presses).
+    await context.store.quizzes.set_asking_message(asking_id, sent.chat.id, sent.message_id)
+
+
+async def prepare_question(
+    context: BotContext, session: Session, *, message_id: int | None = None
+) -> tuple[int, render.Rendered] | None:
+    """Store the asking of the session's current question and render it; None when done.
+
+    ``message_id``: the message it will be shown in by an edit. Questions that left the bank
+    since the quiz started are skipped.
+    """
+    store, now = context.store, context.now()
+    position = session.position
+    while position < session.total:
+        q = context.bank.get(session.question_ids[position])
+        if q is not None and q.quizzable:
+            break
+        # The bank was reloaded without this question: move past it.
+        await store.quizzes.advance_session(session.id, position, now)
+        position += 1
+    if position >= session.total:
+        return None
+    assert q is not None
+    order = rules.shuffled_order(len(q.choices), context.data.rng)
+    asking_id = await store.quizzes.create_asking(
+        kind="quiz",
+        question_id=q.id,
+        order=order,
+        choices_sig=q.choices_sig,
+        now=now,
+        session_id=session.id,
+        position=position,
+        chat_id=session.chat_id,
+        message_id=message_id,
+    )
+    rendered = render.quiz_question(
+        q,
+        index=position,
+        total=session.total,
+        order=order,
+        asking_id=asking_id,
+        group=session.user_id is None,
+    )
+    return asking_id, rendered
+
+
+async def finish(context: BotContext, session_id: int, status: str = "finished") -> None:
+    store = context.store
+    session = await store.quizzes.get_session(session_id)
+    if session is None:
+        return
+    await store.quizzes.end_session(session_id, status, context.now())
+    results = await store.quizzes.session_results(session_id)
+    seconds = (context.now() - session.started_at).total_seconds()
+    if session.user_id is None:
+        await context.bot.send_message(session.chat_id, group_summary(session, results))
+        return
+    right = sum(1 for r in results if r[3])
+    wrong_ids = list(dict.fromkeys(r[2] for r in results if not r[3]))
+    review = [q for qid in wrong_ids if (q := context.bank.get(qid)) is not None]
+    more_on = None
+    if session.kind == "practise" and session.question_ids:
+        more_on = context.bank.get(session.question_ids[0])
+    rendered = render.quiz_summary(
+        right=right,
+        total=len(results) if status != "finished" else session.total,
+        seconds=seconds,
+        points=sum(r[4] for r in results),
+        review=review,
+        bot_username=context.bot.username,
+        more_on=more_on,
+    )
+    log.info("quiz %s %s: %d/%d right", session_id, status, right, session.total)
+    sent = await context.bot.send_message(
+        session.chat_id,
+        rendered.text,
+        reply_markup=rendered.keyboard,
+        link_preview_options=NO_PREVIEW,
+    )
+    buttons = cd.keyboard_data(rendered.keyboard)
+    if buttons:  # "More on …": pressable on this message, by this learner only
+        await store.keyboards.remember(
+            sent.chat.id, sent.message_id, session.user_id, buttons, context.now()
+        )
+
+
+def group_summary(session: Session, results: list[tuple[int, str, str, bool, int]]) -> str:
+    per_user: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for user_id, name, _qid, correct, points in results:
+        stats = per_user.setdefault(user_id, [0, 0, 0])
+        stats[0] += int(correct)
+        stats[1] += 1
+        stats[2] += points
+        names[user_id] = name
+    lines = [f"🏁 <b>Quiz over</b> · {render.plural(session.total, 'question')}"]
+    ranked = sorted(per_user.items(), key=lambda kv: (-kv[1][2], -kv[1][0]))
+    medals = ["🥇", "🥈", "🥉"]
+    for i, (user_id, (right, answered, points)) in enumerate(ranked):
+        badge = medals[i] if i < len(medals) else f"{i + 1}."
+        lines.append(
+            f"{badge} {render.esc(names[user_id] or 'someone')}: {right}/{answered} right, "
+            f"+{render.plural(points, 'point')}"
+        )
+    if not ranked:
+        lines.append("Nobody answered this time.")
+    lines.append("\n/leaderboard shows this group's standings · /quiz for another round")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- answering
+
+
+def shown_on(asking: Asking) -> tuple[int, int]:
+    """The chat and message an admitted press's asking is shown in (the door checked it)."""
+    assert asking.chat_id is not None
+    assert asking.message_id is not None
+    return asking.chat_id, asking.message_id
+
+
+class Graded(Enum):
+    RECORDED = "recorded"
+    OVER = "over"
+    EXPIRED = "expired"
+    ALREADY = "already"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Answer:
+    outcome: Graded
+    correct: bool = False
+    points: int = 0
+
+
+async def record_quiz_answer(  # noqa: PLR0917 - one press's state, as the door admitted it
+    context: BotContext, asking: Asking, session: Session, q: Question, user: User, position: int
+) -> Answer:
+    """Grade a quiz press and record it exactly once; returns only after COMMIT."""
+    store, now = context.store, context.now()
+    if session.status != "active" or asking.closed:
+        return Answer(Graded.OVER)
+    if session.updated_at < now - timedelta(minutes=context.settings.quiz_expiry_minutes):
+        await store.quizzes.end_session(session.id, "expired", now)
+        return Answer(Graded.EXPIRED)
+    group = session.user_id is None
+    if asking.position != session.position:
+        return Answer(Graded.OVER if group else Graded.ALREADY)
+    chosen = asking.order[position]
+    correct = chosen == q.correct
+    points = rules.points_for(q, correct)
+    review = rules.next_review(await store.answers.review_state(user.id, q.id), correct, now)
+    inserted = await store.answers.record_answer(
+        AnswerRecord(
+            asking_id=asking.id,
+            user_id=user.id,
+            first_name=user.first_name,
+            chat_id=session.chat_id,
+            question_id=q.id,
+            source="quiz",
+            choice=chosen,
+            correct=correct,
+            points=points,
+            now=now,
+            local_day=await user_zone_day(context, user.id),
+            review=review,
+        ),
+        advance_session=None if group else session.id,
+        upsert_user=context.data.known_names.get(user.id) != user.first_name,
+    )
+    if not inserted:
+        return Answer(Graded.ALREADY)
+    remember_name(context, user.id, user.first_name)
+    log.info("answer: user=%s question=%s correct=%s", user.id, q.id, correct)
+    return Answer(Graded.RECORDED, correct, points)
+
+
+async def show_next(  # noqa: PLR0917 - one press's state, passed on as it is
+    context: BotContext,
+    asking: Asking,
+    session: Session,
+    q: Question,
+    position: int,
+    answer: Answer,
+) -> None:
+    """After a private answer: one edit shows the feedback and the next question."""
+    chat_id, message_id = shown_on(asking)
+    feedback = render.quiz_feedback(
+        q,
+        order=asking.order,
+        chosen_position=position,
+        points=answer.points,
+        asking_id=asking.id,
+        bot_username=context.bot.username,
+    )
+    # Committed: the session moved one on, and counted a right answer.
+    fresh = dataclasses.replace(
+        session,
+        position=session.position + 1,
+        right_count=session.right_count + int(answer.correct),
+        updated_at=context.now(),
+    )
+    upcoming = await prepare_question(context, fresh, message_id=message_id)
+    if upcoming is None:
+        await edit(context.bot, chat_id, message_id, feedback)
+        await finish(context, session.id)
+        return
+    # Half the messages of a new message per question keeps a fast learner within about one
+    # message a second per chat.
+    await edit(context.bot, chat_id, message_id, render.stack(feedback, upcoming[1]))
+
+
+async def show_answered(
+    context: BotContext, asking: Asking, q: Question, session: Session
+) -> None:
+    """Refresh "Answered: …" under a group question, coalescing a burst of presses.
+
+    Edits in a group wait in the flood limiter (20 a minute), so one edit at a time runs per
+    question and, when it is done, one more shows everyone who pressed meanwhile.
+    """
+    chat_id, message_id = shown_on(asking)
+    edits = context.data.group_edits
+    running = edits.get(asking.id)
+    if running is not None:
+        running.again = True  # the running refresh goes round once more
+        return
+    state = edits[asking.id] = GroupRefresh()
+    try:
+        while True:
+            rows = await context.store.quizzes.asking_answers(asking.id)
+            rendered = render.quiz_question(
+                q,
+                index=session.position,
+                total=session.total,
+                order=asking.order,
+                asking_id=asking.id,
+                group=True,
+                answered=[name or "someone" for _uid, name, _ok in rows],
+            )
+            await edit(context.bot, chat_id, message_id, rendered)
+            if not state.again:
+                break
+            state.again = False
+    finally:
+        edits.pop(asking.id, None)
+        state.done.set()
+
+
+async def move_group_on(context: BotContext, asking: Asking, session: Session) -> bool:
+    """ "Next" in a group: the first press wins; False if someone already moved on."""
+    assert asking.position is not None
+    store = context.store
+    if session.status != "active" or session.position != asking.position:
+        return False
+    if not await store.quizzes.advance_session(session.id, asking.position, context.now()):
+        return False
+    await store.quizzes.close_asking(asking.id)
+    return True
+
+
+async def reveal_and_continue(context: BotContext, asking: Asking, session: Session) -> None:
+    """Show the key and who got it right, then the next question or the summary."""
+    assert asking.position is not None
+    chat_id, message_id = shown_on(asking)
+    store = context.store
+    # A pending "Answered: …" refresh must not land after (and so over) the reveal.
+    refresh = context.data.group_edits.get(asking.id)
+    if refresh is not None:
+        refresh.again = False
+        await refresh.done.wait()
+    q = context.bank.get(asking.question_id)
+    if q is not None and q.quizzable:
+        rows = await store.quizzes.asking_answers(asking.id)
+        rendered = render.group_reveal(
+            q,
+            index=asking.position,
+            total=session.total,
+            answered=[(n or "someone", ok) for _u, n, ok in rows],
+            asking_id=asking.id,
+        )
+        await edit(context.bot, chat_id, message_id, rendered)
+    fresh = await store.quizzes.get_session(session.id)
+    if fresh is None:
+        return
+    if fresh.position >= fresh.total:
+        await finish(context, session.id)
+    else:
+        await ask_current(context, fresh)
