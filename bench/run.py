@@ -1,5 +1,7 @@
 """Benchmarks: the real bot and a bare python-telegram-bot floor, on one workload, one run.
 
+Over ~300 lines on purpose: every benchmark shares one harness and one report.
+
     python -m bench.run channel [--readers 2000]   # a burst of presses under a channel post
     python -m bench.run quiz [--learners 200]      # learners answering as fast as replies come
     python -m bench.run human [--learners 200]     # 1 s pause before each press, RATE_LIMIT=on

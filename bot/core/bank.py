@@ -1,5 +1,7 @@
 """Load the YAML question bank and validate it against contract §3 — no more, no less.
 
+Over ~300 lines on purpose: one schema (contract §3) checked field by field with file:line.
+
 We compose YAML to nodes rather than load it to Python values: nodes keep their line numbers
 (every problem is reported as ``file:line: ...``) and their resolved tags, so an unquoted ``yes``
 is reported as "a boolean, quote it" instead of being silently turned into ``True``.

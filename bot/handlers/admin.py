@@ -1,5 +1,7 @@
 """Admin commands, run from a private chat with the bot. Everyone else is refused politely.
 
+Over ~300 lines on purpose: one thin handler per admin command of contract §5, together.
+
 Arguments are untrusted text: question ids are looked up in the bank, times parsed strictly,
 and nothing of what an admin types reaches SQL except as a bound parameter.
 """

@@ -8,7 +8,8 @@ from telegram import BotCommandScopeChat, Update
 from telegram.error import TelegramError
 
 from bot.runtime.context import BotContext
-from bot.services.messages import NO_PREVIEW, notify_admins
+from bot.runtime.pager import notify_admins
+from bot.services.messages import NO_PREVIEW
 from bot.services.quiz import practise
 from bot.ui import render
 from bot.ui.commands import ADMIN_COMMANDS, PUBLIC_COMMANDS, bot_commands

@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from bot.runtime.context import BotContext
-from bot.services.messages import notify_admins
+from bot.runtime.pager import notify_admins
 from bot.ui.render import esc
 
 log = logging.getLogger(__name__)

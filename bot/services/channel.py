@@ -1,4 +1,7 @@
-"""Posting to the channel: pick the next question, post a slot exactly once, keep tallies fresh."""
+"""Posting to the channel: pick the next question, post a slot exactly once, keep tallies fresh.
+
+Over ~300 lines on purpose: the post-exactly-once state machine, tallies and /repost share it.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +20,10 @@ from bot.core.models import Question, QuestionBank
 from bot.db import AnswerRecord, Asking, ChannelPost, Store
 from bot.db.settings import Key
 from bot.runtime.context import BotContext, BotData
+from bot.runtime.pager import notify_admins
 from bot.runtime.request import NotSent
 from bot.services import quiz
-from bot.services.messages import NO_PREVIEW, notify_admins
+from bot.services.messages import NO_PREVIEW
 from bot.ui import render
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,7 @@
 """``python -m bot import``: read sources, de-duplicate against the bank, extend FILE atomically.
 
+Over ~300 lines on purpose: reading sources, writing YAML and the atomic extend belong together.
+
 Parsing lives in ``bot.core.importer``; this module owns the files. FILE is only ever
 replaced whole, by a temporary file in its folder renamed over it, so a crash or a bad source
 leaves it as it was. Existing entries stay byte for byte: new entries are inserted as text

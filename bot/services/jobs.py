@@ -17,8 +17,8 @@ from bot.config import parse_time
 from bot.core import schedule
 from bot.db.settings import Key
 from bot.runtime.context import BotContext, BotData
+from bot.runtime.pager import notify_admins
 from bot.services import channel
-from bot.services.messages import notify_admins
 from bot.ui.render import esc
 
 log = logging.getLogger(__name__)

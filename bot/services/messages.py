@@ -7,10 +7,10 @@ from collections.abc import Coroutine
 from typing import Any
 
 from telegram import Bot, Chat, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
-from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.constants import ChatType
+from telegram.error import BadRequest
 
-from bot.runtime.context import BotContext, BotData
+from bot.runtime.context import BotContext
 from bot.ui import callback_data as cd
 from bot.ui.render import Rendered
 
@@ -58,12 +58,3 @@ async def reply_bound(
         sent.chat.id, sent.message_id, owner_id, cd.keyboard_data(keyboard), context.now()
     )
     return sent
-
-
-async def notify_admins(data: BotData, bot: Bot, text: str) -> None:
-    """Tell every admin; an admin who never opened the bot is logged, not fatal."""
-    for admin in sorted(data.settings.admin_ids):
-        try:
-            await bot.send_message(admin, text, parse_mode=ParseMode.HTML)
-        except TelegramError as exc:
-            log.warning("could not notify admin %s: %s", admin, exc)

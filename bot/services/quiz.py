@@ -1,5 +1,7 @@
 """Quizzes as use-cases: start, ask, grade and record, show the next question, finish.
 
+Over ~300 lines on purpose: one quiz's whole life (start, ask, grade, show, finish) in one place.
+
 Handlers call these with what they were given; these call the pure rules (``core.rules``),
 the store and the renderer, and send or edit messages through the bot.
 """

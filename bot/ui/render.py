@@ -1,5 +1,7 @@
 """Every user-facing text and keyboard, built so that Telegram accepts it.
 
+Over ~300 lines on purpose: every text and keyboard the bot sends, so limits are kept in one place.
+
 Texts are sent with ``parse_mode=HTML``: every bank and user string goes through ``esc``.
 Button labels and alerts are plain text and are never escaped (a choice ``<b>`` shows as written).
 """
