@@ -8,6 +8,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.config import NO_TOKEN_MESSAGE, ConfigError, Settings
 from bot.core import rules, schedule
@@ -145,6 +147,28 @@ def test_callback_data_round_trip_and_rejects_forgeries() -> None:
         assert cd.decode(forged) is None, forged
     with pytest.raises(ValueError, match="pattern"):
         cd.answer(1, 9)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=80))
+def test_decoded_callback_data_is_exactly_what_we_make(data: str) -> None:
+    """Whatever a modified client sends: decode accepts only our own shapes, ASCII digits."""
+    decoded = cd.decode(data)
+    if decoded is None:
+        return
+    assert data.isascii() and len(data.encode()) <= cd.MAX_CALLBACK_DATA
+    assert ":".join((decoded.kind, *decoded.args)) == data
+    for arg in decoded.args:
+        if arg.isdigit():
+            assert arg.isascii()
+            assert int(arg) < 10**18
+
+
+@pytest.mark.parametrize(
+    "forged", ["a1:²:0", "a1:١٢:0", "n1:７", "a1:1:٠", "r1:1e3", "n1: 12", "n1:0x1f", "h1:１"]
+)
+def test_callback_data_digits_are_ascii_only(forged: str) -> None:
+    assert cd.decode(forged) is None
 
 
 def test_config_reports_every_problem_at_once(tmp_path: Path) -> None:
