@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
@@ -237,7 +237,7 @@ class Answer:
     outcome: Graded
     correct: bool = False
     points: int = 0
-    due_at: datetime | None = None  # when FSRS brings the question back
+    back_in: timedelta | None = None  # when FSRS brings the question back, from the press
 
 
 async def record_quiz_answer(  # noqa: PLR0917 - one press's state, as the door admitted it
@@ -279,7 +279,7 @@ async def record_quiz_answer(  # noqa: PLR0917 - one press's state, as the door 
         return Answer(Graded.ALREADY)
     remember_name(context, user.id, user.first_name)
     log.info("answer: user=%s question=%s correct=%s", user.id, q.id, correct)
-    return Answer(Graded.RECORDED, correct, points, review.due_at)
+    return Answer(Graded.RECORDED, correct, points, review.due_at - now)
 
 
 async def show_next(  # noqa: PLR0917 - one press's state, passed on as it is
@@ -299,7 +299,7 @@ async def show_next(  # noqa: PLR0917 - one press's state, passed on as it is
         points=answer.points,
         asking_id=asking.id,
         bot_username=context.bot.username,
-        back_in=None if answer.due_at is None else answer.due_at - context.now(),
+        back_in=answer.back_in,
     )
     # Committed: the session moved one on, and counted a right answer.
     fresh = dataclasses.replace(

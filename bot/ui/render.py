@@ -137,7 +137,7 @@ def copy_code_button(q: Question) -> list[InlineKeyboardButton]:
 
 def humanize(delta: timedelta) -> str:
     """``10 minutes``, ``5 hours``, ``3 days``: how far away a review is."""
-    minutes = int(delta.total_seconds() // 60)
+    minutes = round(delta.total_seconds() / 60)
     if minutes < 60:
         return plural(max(minutes, 1), "minute")
     hours = round(minutes / 60)
