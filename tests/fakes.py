@@ -34,6 +34,35 @@ MAX_ALERT = 200
 RAW_KEYS = {"text", "callback_query_id", "caption", "url", "parse_mode", "description"}
 
 
+def check_markup(markup: Any) -> str:
+    """What Telegram says of an inline keyboard (as sent, JSON): '' when accepted."""
+    if markup is None:
+        return ""
+    for row in markup.get("inline_keyboard", []):
+        for button in row:
+            if not button.get("text"):
+                return "Bad Request: text buttons are unallowed in the inline keyboard"
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
+                return "Bad Request: BUTTON_DATA_INVALID"
+            url = button.get("url")
+            if url is not None and not url.startswith(("https://", "http://", "tg://")):
+                return "Bad Request: BUTTON_URL_INVALID"
+            copy = button.get("copy_text")
+            if copy is not None and not (
+                isinstance(copy, dict) and 1 <= len(str(copy.get("text", ""))) <= 256
+            ):
+                return "Bad Request: BUTTON_COPY_TEXT_INVALID"
+            # Bot API 9.4: style is one of "danger", "success", "primary", or absent.
+            if button.get("style", "primary") not in {"danger", "success", "primary"}:
+                return "Bad Request: BUTTON_STYLE_INVALID"
+            # Exactly one field other than text, icon_custom_emoji_id and style says what
+            # the button does (those we send: url, callback_data, copy_text).
+            if sum(x is not None for x in (data, url, copy)) != 1:
+                return "Bad Request: can't parse inline keyboard button"
+    return ""
+
+
 @dataclass
 class Call:
     method: str
@@ -437,21 +466,7 @@ class FakeBotApi:
         return 200, True
 
     def _check_markup(self, markup: Any) -> str:
-        if markup is None:
-            return ""
-        for row in markup.get("inline_keyboard", []):
-            for button in row:
-                if not button.get("text"):
-                    return "Bad Request: text buttons are unallowed in the inline keyboard"
-                data = button.get("callback_data")
-                if data is not None and not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
-                    return "Bad Request: BUTTON_DATA_INVALID"
-                url = button.get("url")
-                if url is not None and not url.startswith(("https://", "http://", "tg://")):
-                    return "Bad Request: BUTTON_URL_INVALID"
-                if (data is None) == (url is None):
-                    return "Bad Request: can't parse inline keyboard button"
-        return ""
+        return check_markup(markup)
 
     def _chat(self, chat_id: Any) -> Chat | None:
         if isinstance(chat_id, str) and chat_id.startswith("@"):

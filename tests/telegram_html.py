@@ -76,6 +76,9 @@ def parse(text: str) -> str:
                         raise HtmlError("<code class=...> is only allowed directly inside <pre>")
                     if not re.fullmatch(r"language-[A-Za-z0-9_+#.-]+", attrs["class"]):
                         raise HtmlError(f"bad code class {attrs['class']!r}")
+                if name == "blockquote" and set(attrs) - {"expandable"}:
+                    # Bot API 7.4: <blockquote expandable> folds; it takes no other attribute.
+                    raise HtmlError(f"bad blockquote attributes {sorted(attrs)}")
                 if name == "tg-emoji" and "emoji-id" not in attrs:
                     raise HtmlError("<tg-emoji> needs emoji-id")
                 for outer in kinds:

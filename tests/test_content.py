@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from bot.core.models import QuestionBank
 from bot.ui import callback_data as cd
 from bot.ui import render
 from tests import bank_rules
+from tests.fakes import check_markup
 from tests.telegram_html import check_message_text
 
 GOOD = """\
@@ -196,10 +198,19 @@ def test_every_entry_renders_to_messages_telegram_accepts(bank: QuestionBank) ->
                 points=3,
                 asking_id=2**40,
                 bot_username="InterviewTestBot",
+                back_in=timedelta(days=36500),
             )
             assert check_message_text(feedback.text, "HTML") == "", q.id
             stacked = render.stack(feedback, quiz)  # feedback and the next question in one
             assert check_message_text(stacked.text, "HTML") == "", q.id
+            private_next = render.quiz_question(
+                q, index=19, total=20, order=list(range(len(q.choices))), asking_id=2**40
+            )
+            stacked = render.stack(feedback, private_next)
+            assert check_message_text(stacked.text, "HTML") == "", q.id
+            for keyboard in (feedback.keyboard, stacked.keyboard, private_next.keyboard):
+                assert keyboard is not None
+                assert check_markup(keyboard.to_dict()) == "", q.id
 
 
 # ---------------------------------------------------------------- round two: code, distractors

@@ -59,21 +59,25 @@ async def test_spaced_repetition_with_a_driven_clock(harness: Harness) -> None:
 
     # Straight away nothing is due; the miss is due again within a day (minutes, in fact).
     await review_round(harness, 0)
-    missed = await harness.data.store.answers.review_state(ALICE.id, missed_id)
-    assert missed is not None and missed.due_at is not None
-    assert missed.due_at - clock() < timedelta(days=1)
+    due = await harness.data.store.answers.due_dates(ALICE.id)
+    assert timedelta(0) < due[missed_id] - clock() <= timedelta(minutes=10)
+    assert due[right_id] - clock() >= timedelta(days=1)
     clock.advance(hours=1)
     assert await review_round(harness, 1) == [missed_id]  # exactly what is due
 
-    # A day later the right one is due too; answer both right again and again.
+    # When both are due, answer both right again and again: the gap grows to days.
+    gaps = []
     for _ in range(2):
-        state = await harness.data.store.answers.review_state(ALICE.id, missed_id)
-        other = await harness.data.store.answers.review_state(ALICE.id, right_id)
-        assert state and other and state.due_at and other.due_at
-        clock.now_value = max(state.due_at, other.due_at) + timedelta(minutes=1)
-        due = sorted(await review_round(harness, 2))
-        assert due == sorted([missed_id, right_id])
-    state = await harness.data.store.answers.review_state(ALICE.id, right_id)
-    assert state is not None and state.reps == 3 and state.due_at is not None
-    assert state.due_at - clock() >= timedelta(days=5)
+        due = await harness.data.store.answers.due_dates(ALICE.id)
+        clock.now_value = max(due[missed_id], due[right_id]) + timedelta(minutes=1)
+        assert sorted(await review_round(harness, 2)) == sorted([missed_id, right_id])
+        gaps.append((await harness.data.store.answers.due_dates(ALICE.id))[right_id] - clock())
+    assert gaps[0] < gaps[1] and gaps[1] >= timedelta(days=5)  # three right answers: days
     await review_round(harness, 0)
+    # Half-way to the next review, still nothing; just after it, exactly that one.
+    due = await harness.data.store.answers.due_dates(ALICE.id)
+    clock.now_value = min(due.values()) - timedelta(minutes=1)
+    await review_round(harness, 0)
+    clock.advance(minutes=2)
+    first = min(due, key=lambda qid: due[qid])
+    assert await review_round(harness, 1) == [first]

@@ -1,4 +1,4 @@
-"""Pure rules: repetition, streaks, picking, queue, schedules, callback data, config."""
+"""Pure rules: repetition (FSRS), streaks, picking, queue, schedules, callback data, config."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config import NO_TOKEN_MESSAGE, ConfigError, Settings
-from bot.core import rules, schedule
+from bot.core import rules, schedule, srs
 from bot.core.models import Question, QuestionBank
 from bot.ui import callback_data as cd
 
@@ -20,18 +20,32 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def test_a_miss_comes_back_within_a_day_and_right_answers_move_it_away() -> None:
-    missed = rules.next_review(None, False, T0)
-    assert missed.due_at is not None and missed.due_at - T0 < timedelta(days=1)
-    state = missed
-    now = T0
+    missed = srs.review(None, False, T0)
+    assert missed.due_at - T0 == timedelta(minutes=10)  # FSRS's one learning step
+    review, now = missed, T0
+    gaps = []
     for _ in range(3):
-        assert state.due_at is not None
-        now = max(now, state.due_at)
-        state = rules.next_review(state, True, now)
-    assert state.reps == 3
-    assert state.due_at is not None and state.due_at - now >= timedelta(days=5)
-    lapse = rules.next_review(state, False, now)
-    assert lapse.reps == 0 and lapse.lapses == 2 and lapse.ease >= rules.MIN_EASE
+        now = max(now, review.due_at)
+        review = srs.review(review.card_json, True, now)
+        gaps.append(review.due_at - now)
+    assert gaps[0] >= timedelta(days=1)
+    assert gaps == sorted(gaps) and gaps[-1] >= timedelta(days=5)  # each right answer: further
+    lapse = srs.review(review.card_json, False, now + gaps[-1])
+    assert lapse.due_at - (now + gaps[-1]) < timedelta(days=1)  # a lapse relearns in minutes
+
+
+def test_fsrs_is_deterministic_and_replay_is_the_same_as_answering() -> None:
+    """No fuzz: the same answers give the same due dates (tests and /review rely on it)."""
+    log = [(False, T0), (True, T0 + timedelta(minutes=15)), (True, T0 + timedelta(days=3))]
+    step = None
+    for correct, at in log:
+        step = srs.review(step.card_json if step else None, correct, at)
+    assert step is not None
+    assert srs.replay(log) == step == srs.replay(log)
+    assert srs.replay([]) is None
+    # A time in another zone is the same instant: fsrs wants UTC, srs converts.
+    berlin = srs.review(None, True, T0.astimezone(ZoneInfo("Europe/Berlin")))
+    assert berlin == srs.review(None, True, T0)
 
 
 @pytest.mark.parametrize(

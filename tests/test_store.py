@@ -29,6 +29,7 @@ async def test_blank_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Pa
             "askings",
             "quiz_sessions",
             "reviews",
+            "cards",
             "channel_posts",
             "extra_posts",
             "kv",

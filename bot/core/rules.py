@@ -1,8 +1,6 @@
-"""Quiz rules with no Telegram and no SQLite: points, spaced repetition, streaks, picking.
+"""Quiz rules with no Telegram and no SQLite: points, streaks, picking.
 
-Spaced repetition is SM-2 (Wozniak, 1990), the schedule Anki grew from: a miss brings a
-question back within minutes, each right answer multiplies the gap by the card's ease. We
-grade a press as 4 ("right") or 1 ("wrong"); there is no self-rated recall in a button quiz.
+When a question comes back for review is FSRS's call: ``core.srs``.
 """
 
 from __future__ import annotations
@@ -10,7 +8,6 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from bot.core.models import Question
@@ -18,39 +15,10 @@ from bot.core.models import Question
 POINTS = {"easy": 1, "medium": 2, "hard": 3}
 DEFAULT_COUNT = 5
 MAX_COUNT = 20
-RELEARN_AFTER = timedelta(minutes=10)
-MIN_EASE = 1.3
-START_EASE = 2.5
 
 
 def points_for(q: Question, correct: bool) -> int:
     return POINTS.get(q.difficulty, 2) if correct else 0
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewState:
-    reps: int = 0  # right answers in a row
-    interval_days: float = 0.0
-    ease: float = START_EASE
-    lapses: int = 0
-    due_at: datetime | None = None
-
-
-def next_review(state: ReviewState | None, correct: bool, now: datetime) -> ReviewState:
-    """SM-2: 1 day, then 6 days, then the previous gap times the ease; a miss resets."""
-    s = state or ReviewState()
-    if not correct:
-        ease = max(MIN_EASE, s.ease - 0.2)
-        return ReviewState(0, 0.0, ease, s.lapses + 1, now + RELEARN_AFTER)
-    reps = s.reps + 1
-    if reps == 1:
-        interval = 1.0
-    elif reps == 2:
-        interval = 6.0
-    else:
-        interval = max(s.interval_days, 1.0) * s.ease
-    ease = s.ease + 0.1  # SM-2 with quality 4 leaves ease unchanged; 5 adds 0.1; we sit at 5-ish
-    return ReviewState(reps, interval, ease, s.lapses, now + timedelta(days=interval))
 
 
 def local_day(now: datetime, zone: tzinfo) -> str:

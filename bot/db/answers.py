@@ -1,4 +1,4 @@
-"""Answers, recorded exactly once; channel presses group-committed; review state."""
+"""Answers, recorded exactly once; channel presses group-committed; FSRS review cards."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.rules import ReviewState
+from bot.core.srs import Review
 from bot.db.connection import Database, Table, from_iso, iso
 from bot.db.users import UPSERT_USER
 
 
 @dataclass(frozen=True, slots=True)
 class AnswerRecord:
-    """One press to record; ``review`` is the new spaced-repetition state (quiz answers)."""
+    """One press to record; ``review`` is the question's new FSRS card (quiz answers)."""
 
     asking_id: int
     user_id: int
@@ -27,7 +27,7 @@ class AnswerRecord:
     points: int
     now: datetime
     local_day: str
-    review: ReviewState | None = None
+    review: Review | None = None
 
 
 GROUP_COMMIT_MAX = 500  # rows per multi-row INSERT: 5,000 bound values, far below SQLite's cap
@@ -82,24 +82,15 @@ class Answers(Table):
                     UPSERT_USER, (rec.user_id, rec.first_name, iso(rec.now), iso(rec.now))
                 )
             if rec.review is not None:
-                r = rec.review
-                assert r.due_at is not None
                 await db.execute(
-                    "INSERT INTO reviews (user_id, question_id, reps, interval_days, ease, "
-                    "lapses, "
-                    "due_at, last_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (user_id, question_id) DO UPDATE SET reps = excluded.reps, "
-                    "interval_days = excluded.interval_days, ease = excluded.ease, "
-                    "lapses = excluded.lapses, due_at = excluded.due_at, "
-                    "last_at = excluded.last_at",
+                    "INSERT INTO cards (user_id, question_id, card, due_at, last_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, question_id) DO UPDATE SET "
+                    "card = excluded.card, due_at = excluded.due_at, last_at = excluded.last_at",
                     (
                         rec.user_id,
                         rec.question_id,
-                        r.reps,
-                        r.interval_days,
-                        r.ease,
-                        r.lapses,
-                        iso(r.due_at),
+                        rec.review.card_json,
+                        iso(rec.review.due_at),
                         iso(rec.now),
                     ),
                 )
@@ -202,23 +193,16 @@ class Answers(Table):
                 await db.executemany(UPSERT_USER, users)
         return inserted
 
-    async def review_state(self, user_id: int, question_id: str) -> ReviewState | None:
+    async def card(self, user_id: int, question_id: str) -> str | None:
+        """The FSRS card (JSON) of a learner's question, None before their first answer."""
         row = await self._one(
-            "SELECT * FROM reviews WHERE user_id = ? AND question_id = ?", (user_id, question_id)
+            "SELECT card FROM cards WHERE user_id = ? AND question_id = ?", (user_id, question_id)
         )
-        if row is None:
-            return None
-        return ReviewState(
-            reps=row["reps"],
-            interval_days=row["interval_days"],
-            ease=row["ease"],
-            lapses=row["lapses"],
-            due_at=from_iso(row["due_at"]),
-        )
+        return None if row is None else str(row["card"])
 
     async def due_dates(self, user_id: int) -> dict[str, datetime]:
         rows = await self._all(
-            "SELECT question_id, due_at FROM reviews WHERE user_id = ?", (user_id,)
+            "SELECT question_id, due_at FROM cards WHERE user_id = ?", (user_id,)
         )
         return {r["question_id"]: from_iso(r["due_at"]) for r in rows}
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.db.migrations import MIGRATIONS, SCHEMA_VERSION
+from bot.db.migrations import MIGRATIONS, SCHEMA_VERSION, PythonStep
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,10 @@ class Database:
                     f"({SCHEMA_VERSION}): upgrade the bot instead of downgrading the data"
                 )
             for number in range(version, SCHEMA_VERSION):
-                script = MIGRATIONS[number]
+                step = MIGRATIONS[number]
                 await self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    for statement in _statements(script):
-                        await self._db.execute(statement)
+                    await _run_step(self._db, step)
                     await self._db.execute(f"PRAGMA user_version = {number + 1}")
                     await self._db.execute("COMMIT")
                 except BaseException:
@@ -141,6 +140,15 @@ class Table:
         self._one = database.one
         self._write = database.write
         self._insert = database.insert
+
+
+async def _run_step(db: aiosqlite.Connection, step: str | PythonStep) -> None:
+    """One migration's body, inside the transaction ``migrate`` opened: SQL or a Python step."""
+    if callable(step):
+        await step(db)
+        return
+    for statement in _statements(step):
+        await db.execute(statement)
 
 
 def _statements(script: str) -> list[str]:

@@ -2,11 +2,56 @@
 
 Never edit an entry that has shipped: add a new one. Each runs in its own transaction, so a
 database file from any older version is upgraded in place, step by step, and never lost.
+
+An entry is SQL, or a Python step (an async callable given the connection, run inside the
+migration's transaction) for data that SQL alone cannot move.
 """
 
 from __future__ import annotations
 
-MIGRATIONS: list[str] = [
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import aiosqlite
+
+from bot.core import srs
+
+PythonStep = Callable[[aiosqlite.Connection], Awaitable[None]]
+
+
+async def _answers_to_fsrs_cards(db: aiosqlite.Connection) -> None:
+    """Give every (user, question) with quiz answers the FSRS card its answer log makes.
+
+    The log is replayed in order, so a learner keeps their history: a question missed last
+    time is due soon, one answered right three times is days away. The old SM-2 ``reviews``
+    rows are left in place (read by nothing), so this step loses nothing if it ever needs
+    redoing.
+    """
+    cur = await db.execute(
+        "SELECT user_id, question_id, correct, answered_at FROM answers WHERE source = 'quiz' "
+        "ORDER BY user_id, question_id, answered_at, id"
+    )
+    logs: dict[tuple[int, str], list[tuple[bool, datetime]]] = {}
+    for user_id, question_id, correct, answered_at in await cur.fetchall():
+        at = datetime.fromisoformat(answered_at)
+        logs.setdefault((user_id, question_id), []).append((bool(correct), at))
+    rows = []
+    for (user_id, question_id), log in logs.items():
+        card = srs.replay(log)
+        assert card is not None
+        rows.append((user_id, question_id, card.card_json, _iso(card.due_at), _iso(log[-1][1])))
+    await db.executemany(
+        "INSERT INTO cards (user_id, question_id, card, due_at, last_at) VALUES (?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def _iso(dt: datetime) -> str:
+    """As ``connection.iso`` (which imports this module, so it cannot be imported here)."""
+    return dt.astimezone(UTC).isoformat(timespec="seconds")
+
+
+MIGRATIONS: list[str | PythonStep] = [
     # 1: everything the first release needs.
     """
     CREATE TABLE kv (
@@ -119,6 +164,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX keyboards_user ON keyboards (user_id);
     CREATE INDEX askings_chat ON askings (chat_id, message_id);
     """,
+    # 3: spaced repetition by FSRS: one card (``fsrs.Card.to_dict()`` as JSON) per learner
+    # and question, with its due time beside it for /review's query.
+    """
+    CREATE TABLE cards (
+        user_id INTEGER NOT NULL,
+        question_id TEXT NOT NULL,
+        card TEXT NOT NULL,
+        due_at TEXT NOT NULL,
+        last_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, question_id)
+    );
+    """,
+    # 4: existing learners' answer logs replayed into FSRS cards.
+    _answers_to_fsrs_cards,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -32,8 +32,11 @@ class Stats(Table):
         return int(row[0]), int(row[1]), int(row[2])
 
     async def answer_days(self, user_id: int) -> list[str]:
+        """The days (in the user's zone when they answered) with a scored answer: a quiz or
+        review press, or the daily question; a channel press earns no points, so no streak."""
         rows = await self._all(
-            "SELECT DISTINCT local_day FROM answers WHERE user_id = ? ORDER BY local_day",
+            "SELECT DISTINCT local_day FROM answers WHERE user_id = ? "
+            "AND source IN ('quiz', 'daily') ORDER BY local_day",
             (user_id,),
         )
         return [r["local_day"] for r in rows]
@@ -123,6 +126,7 @@ class Stats(Table):
             "quiz_sessions",
             "channel_posts",
             "reviews",
+            "cards",
         }:
             raise ValueError(f"unknown table {table!r}")
         row = await self._one(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - checked name

@@ -69,6 +69,7 @@ class Users(Table):
             for sql in (
                 "DELETE FROM answers WHERE user_id = ?",
                 "DELETE FROM reviews WHERE user_id = ?",
+                "DELETE FROM cards WHERE user_id = ?",
                 "DELETE FROM quiz_sessions WHERE user_id = ?",
                 "DELETE FROM users WHERE user_id = ?",
                 "DELETE FROM keyboards WHERE user_id = ?",
@@ -84,8 +85,9 @@ class Users(Table):
         row = await self._one(
             "SELECT (SELECT COUNT(*) FROM answers WHERE user_id = ?)"
             " + (SELECT COUNT(*) FROM reviews WHERE user_id = ?)"
+            " + (SELECT COUNT(*) FROM cards WHERE user_id = ?)"
             " + (SELECT COUNT(*) FROM quiz_sessions WHERE user_id = ? OR chat_id = ?)"
             " + (SELECT COUNT(*) FROM users WHERE user_id = ?)",
-            [user_id] * 5,
+            [user_id] * 6,
         )
         return int(row[0]) if row else 0

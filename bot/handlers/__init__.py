@@ -20,6 +20,7 @@ PRESS_ROUTES: dict[str, PressHandler] = {
     cd.ANSWER: quiz.on_choice,
     cd.NEXT: quiz.on_next,
     cd.MORE: quiz.on_more,
+    cd.DONE: quiz.on_done,
     cd.REPORT: profile.on_report,
     cd.FORGET: profile.on_forget,
     cd.HIDE: profile.on_hide,

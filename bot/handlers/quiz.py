@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from telegram import Update
 
 from bot.core import rules
@@ -62,7 +60,7 @@ async def cmd_review(update: Update, context: BotContext) -> None:
         if upcoming:
             await message.reply_text(
                 f"Nothing is due for review right now. The next one is due in "
-                f"{_humanize(upcoming[0] - now)}. Meanwhile, /quiz brings new questions."
+                f"{render.humanize(upcoming[0] - now)}. Meanwhile, /quiz brings new questions."
             )
         else:
             await message.reply_text(
@@ -71,16 +69,6 @@ async def cmd_review(update: Update, context: BotContext) -> None:
             )
         return
     await quiz.start_quiz(context, chat, user, topic=None, count=len(ids), kind="review", ids=ids)
-
-
-def _humanize(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 60:
-        return render.plural(max(minutes, 1), "minute")
-    hours = minutes // 60
-    if hours < 48:
-        return render.plural(hours, "hour")
-    return render.plural(hours // 24, "day")
 
 
 async def cmd_stop(update: Update, context: BotContext) -> None:
@@ -126,6 +114,11 @@ async def on_choice(update: Update, context: BotContext, press: Press) -> None:
         return
     await query.answer("✅ Right!" if answer.correct else "❌ Not quite")
     follow_up(context, update, quiz.show_next(context, asking, session, q, position, answer))
+
+
+async def on_done(_: Update, __: BotContext, press: Press) -> None:
+    """A choice of an already answered question, kept coloured under its feedback: inert."""
+    await press.query.answer(ALREADY)
 
 
 async def on_next(update: Update, context: BotContext, press: Press) -> None:

@@ -5,9 +5,9 @@ it can see. So a press is honoured only where the bot put that very button (cont
 
 - the data must decode (versioned, bounded, ASCII digits only: ``ui.callback_data``);
 - it must come from a message (not an inline message) and name what is stored for it:
-  an asking (quiz choice, next, report) must have been sent on *this* chat and *this*
-  message; any other button must be in the ``keyboards`` row of this message, with the
-  exact data the bot put there;
+  an asking (quiz choice, next, report, an answered choice) must have been sent on *this*
+  chat and *this* message; any other button must be in the ``keyboards`` row of this
+  message, with the exact data the bot put there;
 - each kind may be pressed only where it makes sense (``RULES``): a personal quiz by its
   learner, "next" only in a group session, forget/hide/more only in the presser's own
   private chat and by the user they were sent to, a preview's choices only by an admin.
@@ -49,6 +49,7 @@ RULES: dict[str, Rule] = {
     cd.ANSWER: Rule(asking_kinds=frozenset({"quiz", "channel", "preview"})),
     cd.NEXT: Rule(asking_kinds=frozenset({"quiz"}), group_session=True),
     cd.REPORT: Rule(asking_kinds=frozenset({"quiz"})),
+    cd.DONE: Rule(asking_kinds=frozenset({"quiz"})),
     cd.FORGET: Rule(private_only=True),
     cd.HIDE: Rule(private_only=True),
     cd.MORE: Rule(private_only=True),

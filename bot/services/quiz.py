@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import Chat, User
 
-from bot.core import rules
+from bot.core import rules, srs
 from bot.core.limits import CACHE_BOUND
 from bot.core.models import Question
 from bot.db import AnswerRecord, Asking, Session
@@ -237,6 +237,7 @@ class Answer:
     outcome: Graded
     correct: bool = False
     points: int = 0
+    back_in: timedelta | None = None  # when FSRS brings the question back, from the press
 
 
 async def record_quiz_answer(  # noqa: PLR0917 - one press's state, as the door admitted it
@@ -255,7 +256,7 @@ async def record_quiz_answer(  # noqa: PLR0917 - one press's state, as the door 
     chosen = asking.order[position]
     correct = chosen == q.correct
     points = rules.points_for(q, correct)
-    review = rules.next_review(await store.answers.review_state(user.id, q.id), correct, now)
+    review = srs.review(await store.answers.card(user.id, q.id), correct, now)
     inserted = await store.answers.record_answer(
         AnswerRecord(
             asking_id=asking.id,
@@ -278,7 +279,7 @@ async def record_quiz_answer(  # noqa: PLR0917 - one press's state, as the door 
         return Answer(Graded.ALREADY)
     remember_name(context, user.id, user.first_name)
     log.info("answer: user=%s question=%s correct=%s", user.id, q.id, correct)
-    return Answer(Graded.RECORDED, correct, points)
+    return Answer(Graded.RECORDED, correct, points, review.due_at - now)
 
 
 async def show_next(  # noqa: PLR0917 - one press's state, passed on as it is
@@ -298,6 +299,7 @@ async def show_next(  # noqa: PLR0917 - one press's state, passed on as it is
         points=answer.points,
         asking_id=asking.id,
         bot_username=context.bot.username,
+        back_in=answer.back_in,
     )
     # Committed: the session moved one on, and counted a right answer.
     fresh = dataclasses.replace(

@@ -18,6 +18,7 @@ REPORT = "r1"  # r1:<asking_id>          report a mistake in the asked question
 FORGET = "f1"  # f1:yes | f1:no          confirm /forget
 HIDE = "h1"  # h1:1 | h1:0               hide from / show on leaderboards
 MORE = "m1"  # m1:<question_id>          a quiz on this question's topic
+DONE = "d1"  # d1:<asking_id>            an answered question's choice, kept styled: inert
 
 # ASCII only (re.ASCII, and [0-9] rather than \d): "²" or "٣" is not a digit here, and an
 # id has at most 18 digits, so int() never sees anything but a small positive number.
@@ -28,11 +29,12 @@ _PATTERNS = {
     FORGET: re.compile(r"f1:(yes|no)", re.ASCII),
     HIDE: re.compile(r"h1:([01])", re.ASCII),
     MORE: re.compile(r"m1:([a-z0-9-]{1,40})", re.ASCII),
+    DONE: re.compile(r"d1:([1-9][0-9]{0,17})", re.ASCII),
 }
 
 # Buttons that name a stored asking (and are bound to its chat and message), and those bound
 # to a row of the keyboards table (the message's exact data and its owner).
-ASKING_KINDS = frozenset({ANSWER, NEXT, REPORT})
+ASKING_KINDS = frozenset({ANSWER, NEXT, REPORT, DONE})
 KEYBOARD_KINDS = frozenset({FORGET, HIDE, MORE})
 
 
@@ -63,6 +65,10 @@ def next_question(asking_id: int) -> str:
 
 def report(asking_id: int) -> str:
     return _check(f"{REPORT}:{asking_id}")
+
+
+def done(asking_id: int) -> str:
+    return _check(f"{DONE}:{asking_id}")
 
 
 def forget(confirm: bool) -> str:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import InlineKeyboardButtonLimit, KeyboardButtonStyle
 
 from bot.core.models import Question
 from bot.ui import callback_data as cd
@@ -24,6 +26,10 @@ SEPARATOR = "━━━━━━━━━━━━━━━"
 HEADER = "❔ Interview Question"
 LETTERS = "ABCDEF"
 SHORT_CHOICE = 30  # longer choices are listed in the text, with letter buttons
+MAX_COPY_TEXT = InlineKeyboardButtonLimit.MAX_COPY_TEXT  # Bot API 7.11: CopyTextButton.text, 1-256
+# An explanation longer than about three phone lines folds into an expandable blockquote
+# (Bot API 7.4, ``<blockquote expandable>``): the next question stays in view.
+FOLD_EXPLANATION = 100
 
 
 def esc(text: str) -> str:
@@ -96,6 +102,48 @@ def choice_buttons(choices: Sequence[str], make_data: object) -> list[list[Inlin
             ]
         ]
     return [[InlineKeyboardButton(c, callback_data=make_data(i))] for i, c in enumerate(choices)]
+
+
+def answered_buttons(
+    choices: Sequence[str], *, right: int, chosen: int, asking_id: int
+) -> list[list[InlineKeyboardButton]]:
+    """An answered question's choices, laid out as they were asked: the right one green, a
+    wrong pick red (Bot API 9.4 ``style``), and ✅/❌ for clients that show no colour.
+
+    A button must do something (Bot API: exactly one of url, callback_data, ...), so these
+    carry ``d1:<asking_id>``, which the door admits only for this message and learner and the
+    handler answers "you already answered": pressing one changes nothing.
+    """
+
+    def button(i: int, label: str) -> InlineKeyboardButton:
+        style: str | None = None
+        if i == right:
+            style, label = KeyboardButtonStyle.SUCCESS, f"✅ {label}"
+        elif i == chosen:
+            style, label = KeyboardButtonStyle.DANGER, f"❌ {label}"
+        return InlineKeyboardButton(label, callback_data=cd.done(asking_id), style=style)
+
+    if _long_choices(choices):
+        return [[button(i, LETTERS[i]) for i in range(len(choices))]]
+    return [[button(i, c)] for i, c in enumerate(choices)]
+
+
+def copy_code_button(q: Question) -> list[InlineKeyboardButton]:
+    """ "Copy code" (Bot API 7.11 ``copy_text``) when the snippet fits its 256 characters."""
+    if not q.code or len(q.code) > MAX_COPY_TEXT:
+        return []
+    return [InlineKeyboardButton("📋 Copy code", copy_text=CopyTextButton(q.code))]
+
+
+def humanize(delta: timedelta) -> str:
+    """``10 minutes``, ``5 hours``, ``3 days``: how far away a review is."""
+    minutes = round(delta.total_seconds() / 60)
+    if minutes < 60:
+        return plural(max(minutes, 1), "minute")
+    hours = round(minutes / 60)
+    if hours < 24:
+        return plural(hours, "hour")
+    return plural(round(minutes / 1440), "day")
 
 
 # ---------------------------------------------------------------- channel post
@@ -258,6 +306,8 @@ def quiz_question(
     rows = choice_buttons(shown, lambda i: cd.answer(asking_id, i))
     if group:
         rows.append(next_button(asking_id, index + 1 >= total))
+    elif copy := copy_code_button(q):  # private only: in a group, one more row for everyone
+        rows.append(copy)
     return Rendered("\n".join(lines), InlineKeyboardMarkup(rows))
 
 
@@ -269,8 +319,10 @@ def quiz_feedback(
     points: int,
     asking_id: int,
     bot_username: str,
+    back_in: timedelta | None = None,
 ) -> Rendered:
-    """The question message after a private answer: right or wrong, the key, why."""
+    """The question message after a private answer: right or wrong, the key, why, when it
+    comes back for review; its choices stay, coloured and inert."""
     assert q.correct is not None
     shown = [q.choices[i] for i in order]
     right = order[chosen_position] == q.correct
@@ -281,17 +333,23 @@ def quiz_feedback(
         lines = [f"❌ <b>Not quite.</b> You chose: {esc(shown[chosen_position])}"]
     lines += [f"<i>{esc(q.question)}</i>", f"Answer: <b>{esc(key)}</b>"]
     if q.explanation:
-        lines.append(f"<i>{esc(q.explanation)}</i>")
-    keyboard = InlineKeyboardMarkup(
+        why = f"<i>{esc(q.explanation)}</i>"
+        if len(q.explanation) > FOLD_EXPLANATION:
+            why = f"<blockquote expandable>{why}</blockquote>"
+        lines.append(why)
+    if back_in is not None:
+        lines.append(f"🔁 Back in /review in {esc(humanize(back_in))}")
+    rows = answered_buttons(
+        shown, right=order.index(q.correct), chosen=chosen_position, asking_id=asking_id
+    )
+    rows.append(
         [
-            [
-                # "↑": under a stacked message these are about the feedback above the next question
-                InlineKeyboardButton("📖 Full answer ↑", url=deep_link(bot_username, "a", q.id)),
-                InlineKeyboardButton("⚑ Report a mistake ↑", callback_data=cd.report(asking_id)),
-            ]
+            # "↑": under a stacked message these are about the feedback above the next question
+            InlineKeyboardButton("📖 Full answer ↑", url=deep_link(bot_username, "a", q.id)),
+            InlineKeyboardButton("⚑ Report a mistake ↑", callback_data=cd.report(asking_id)),
         ]
     )
-    return Rendered("\n".join(lines), keyboard)
+    return Rendered("\n".join(lines), InlineKeyboardMarkup(rows))
 
 
 def stack(first: Rendered, second: Rendered) -> Rendered:
