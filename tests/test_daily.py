@@ -342,3 +342,26 @@ async def test_kill_mid_deliveries_loses_none(
     finally:
         con.close()
     assert statuses == {"sent": len(ids)}
+
+
+async def test_background_sends_yield_to_everything_else() -> None:
+    """A quiz reply queued behind a delivery run waits for at most one delivery."""
+    from aiolimiter import AsyncLimiter
+
+    from bot.runtime.ratelimit import PriorityGate, background
+
+    gate = PriorityGate(AsyncLimiter(1, 0.02))
+    order: list[str] = []
+
+    async def take(name: str) -> None:
+        async with gate:
+            order.append(name)
+
+    with background():
+        deliveries = [asyncio.create_task(take(f"d{i}")) for i in range(30)]
+    await asyncio.sleep(0.1)  # the run is under way
+    taken = len(order)
+    await take("reply")
+    await asyncio.gather(*deliveries)
+    assert order.index("reply") <= taken + 1
+    assert len(order) == 31
