@@ -5,6 +5,7 @@ Over ~300 lines on purpose: every benchmark shares one harness and one report.
     python -m bench.run channel [--readers 2000]   # a burst of presses under a channel post
     python -m bench.run quiz [--learners 200]      # learners answering as fast as replies come
     python -m bench.run human [--learners 200]     # 1 s pause before each press, RATE_LIMIT=on
+    python -m bench.run daily [--subscribers 10000] # /daily deliveries due at one minute
     python -m bench.run all
 
 Each starts the bot (``bench/bot_process.py``: ``python -m bot``'s start-up) and the floor
@@ -478,6 +479,12 @@ async def main_async(args: argparse.Namespace) -> None:
             )
         ]
         results["quizzes, human pace, RATE_LIMIT=on"] = rows
+    if args.which == "daily":  # not in "all": it takes about six minutes at 10,000
+        from bench.daily import daily_run
+
+        results["/daily deliveries, RATE_LIMIT=on, fake enforces 30 msg/s"] = [
+            await daily_run(args.subscribers, args.concurrency)
+        ]
     for title, rows in results.items():
         print(f"\n## {title}\n\n{table(rows)}")
     out = ROOT / "bench" / "results"
@@ -488,7 +495,8 @@ async def main_async(args: argparse.Namespace) -> None:
 def main() -> None:
     _driver_core()
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("which", choices=["channel", "quiz", "human", "all"])
+    parser.add_argument("which", choices=["channel", "quiz", "human", "daily", "all"])
+    parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--readers", type=int, default=2000)
     parser.add_argument("--learners", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=10)

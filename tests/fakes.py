@@ -10,6 +10,7 @@ updates, inject faults, and assert on the recorded calls.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import json
 import time
@@ -28,6 +29,7 @@ CHANNEL_ID = -1001234567890
 CHANNEL_USERNAME = "pyinterviewq"
 MAX_CALLBACK_DATA = 64
 MAX_ALERT = 200
+FLOOD_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
 
 # PTB sends every parameter as a form field; non-string values are JSON text. These keys are
 # always strings in the Bot API, so we never JSON-decode them ("42" stays the text "42").
@@ -174,6 +176,11 @@ class FakeBotApi:
         self.messages: dict[tuple[int, int], StoredMessage] = {}
         self.chats: dict[int, Chat] = {}
         self.known_users: set[int] = set()  # users who opened the bot (may be messaged)
+        self.blocked_users: set[int] = set()  # users who blocked the bot: 403 to every send
+        # Telegram's flood limit, when a benchmark turns it on: more than this many messages
+        # (sends and edits) in any one second get 429 with retry_after, as Telegram answers.
+        self.flood_limit: int | None = None
+        self._recent_sends: collections.deque[float] = collections.deque()
         self.channel = Chat(
             CHANNEL_ID, "channel", title="Python Interview Questions", username=CHANNEL_USERNAME
         )
@@ -341,6 +348,10 @@ class FakeBotApi:
         params.update({k: _decode(k, v) for k, v in request.query.items()})
         if method == "getUpdates":
             return await self._get_updates(params)
+        if self.flood_limit is not None and method in FLOOD_METHODS and self._flooded():
+            call = Call(method, params, time.monotonic(), 429, "flood limit")
+            self.calls.append(call)
+            return await self._faulty(request, method, params, Fault(429, 1), record=False)
         fault = self._take_fault(method)
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
@@ -362,6 +373,18 @@ class FakeBotApi:
         if status == 200:
             return web.json_response({"ok": True, "result": payload})
         return _error(status, str(payload))
+
+    def _flooded(self) -> bool:
+        """Over ``flood_limit`` messages in the last second (this one counted if it passes)."""
+        now = time.monotonic()
+        recent = self._recent_sends
+        while recent and recent[0] <= now - 1.0:
+            recent.popleft()
+        assert self.flood_limit is not None
+        if len(recent) >= self.flood_limit:
+            return True
+        recent.append(now)
+        return False
 
     def _take_fault(self, method: str) -> Fault | None:
         queue = self.faults.get(method)
@@ -480,6 +503,8 @@ class FakeBotApi:
         chat = self._chat(p.get("chat_id"))
         if chat is None:
             return 400, "Bad Request: chat not found"
+        if chat.type == "private" and chat.id in self.blocked_users:
+            return 403, "Forbidden: bot was blocked by the user"
         if chat.type == "private" and chat.id not in self.known_users:
             return 403, "Forbidden: bot can't initiate conversation with a user"
         if chat.type == "channel" and not self.channel_posting_allowed:

@@ -34,6 +34,16 @@ def daily_slot(day: date) -> str:
     return f"daily:{day.isoformat()}"
 
 
+def daily_day(slot: str) -> date | None:
+    """The day of a ``daily:YYYY-MM-DD`` slot; None for any other slot."""
+    if not slot.startswith("daily:"):
+        return None
+    try:
+        return date.fromisoformat(slot.removeprefix("daily:"))
+    except ValueError:
+        return None
+
+
 def extra_slot(extra_id: int) -> str:
     return f"extra:{extra_id}"
 

@@ -1,8 +1,8 @@
 """Every SQL statement of the bot, one module per thing it keeps; ``Store`` opens them all.
 
 ``store.users``, ``store.quizzes``, ``store.answers``, ``store.channel``, ``store.stats``,
-``store.keyboards`` and ``store.settings`` share one connection (``connection.Database``)
-and its lock.
+``store.keyboards``, ``store.daily`` and ``store.settings`` share one connection
+(``connection.Database``) and its lock.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from bot.db.answers import AnswerRecord, Answers
 from bot.db.channel import ChannelPost, ChannelPosts, ExtraPost
 from bot.db.connection import Database, from_iso, iso
+from bot.db.daily import Daily
 from bot.db.keyboards import Keyboard, Keyboards
 from bot.db.quizzes import Asking, Quizzes, Session
 from bot.db.settings import Settings
@@ -48,6 +49,7 @@ class Store:
         self.channel = ChannelPosts(database)
         self.stats = Stats(database)
         self.keyboards = Keyboards(database)
+        self.daily = Daily(database)
 
     @classmethod
     async def open(cls, path: Path, *, busy_timeout: float = 10.0) -> Store:

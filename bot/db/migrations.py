@@ -178,6 +178,36 @@ MIGRATIONS: list[str | PythonStep] = [
     """,
     # 4: existing learners' answer logs replayed into FSRS cards.
     _answers_to_fsrs_cards,
+    # 5: /daily (contract §7). One question per day (the channel's day, in TIMEZONE), shared by
+    # the channel's daily slot and every subscriber; one delivery row per subscriber per day,
+    # committed before its send, so a restart or a kill neither loses nor repeats one.
+    """
+    CREATE TABLE daily_subscriptions (
+        user_id INTEGER PRIMARY KEY,
+        at TEXT,
+        since TEXT NOT NULL
+    );
+    CREATE TABLE daily_questions (
+        day TEXT PRIMARY KEY,
+        question_id TEXT NOT NULL,
+        cycle INTEGER NOT NULL,
+        chosen_at TEXT NOT NULL
+    );
+    CREATE INDEX daily_questions_cycle ON daily_questions (cycle);
+    CREATE TABLE daily_deliveries (
+        day TEXT NOT NULL,
+        user_id INTEGER NOT NULL,
+        question_id TEXT NOT NULL,
+        due_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        session_id INTEGER,
+        asking_id INTEGER,
+        message_id INTEGER,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (day, user_id)
+    );
+    CREATE INDEX daily_deliveries_due ON daily_deliveries (status, day, due_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -98,13 +98,13 @@ class Quizzes(Table):
             if user_id is None:
                 await db.execute(
                     "UPDATE quiz_sessions SET status = 'stopped', finished_at = ? "
-                    "WHERE chat_id = ? AND status = 'active'",
+                    "WHERE chat_id = ? AND status = 'active' AND kind != 'daily'",
                     (iso(now), chat_id),
                 )
             else:
                 await db.execute(
                     "UPDATE quiz_sessions SET status = 'stopped', finished_at = ? "
-                    "WHERE chat_id = ? AND user_id = ? AND status = 'active'",
+                    "WHERE chat_id = ? AND user_id = ? AND status = 'active' AND kind != 'daily'",
                     (iso(now), chat_id, user_id),
                 )
             cur = await db.execute(
@@ -137,7 +137,7 @@ class Quizzes(Table):
         else:
             row = await self._one(
                 "SELECT * FROM quiz_sessions WHERE chat_id = ? AND user_id = ? "
-                "AND status = 'active' ORDER BY id DESC LIMIT 1",
+                "AND status = 'active' AND kind != 'daily' ORDER BY id DESC LIMIT 1",
                 (chat_id, user_id),
             )
         return _session(row) if row else None
@@ -168,12 +168,13 @@ class Quizzes(Table):
         async with self._tx() as db:
             cur = await db.execute(
                 "UPDATE askings SET closed = 1 WHERE closed = 0 AND session_id IN "
-                "(SELECT id FROM quiz_sessions WHERE status = 'active' AND updated_at < ?)",
+                "(SELECT id FROM quiz_sessions WHERE status = 'active' AND kind != 'daily' "
+                "AND updated_at < ?)",
                 (iso(older_than),),
             )
             cur = await db.execute(
                 "UPDATE quiz_sessions SET status = 'expired', finished_at = ? "
-                "WHERE status = 'active' AND updated_at < ?",
+                "WHERE status = 'active' AND kind != 'daily' AND updated_at < ?",
                 (iso(now), iso(older_than)),
             )
             return cur.rowcount

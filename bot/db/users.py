@@ -73,6 +73,8 @@ class Users(Table):
                 "DELETE FROM quiz_sessions WHERE user_id = ?",
                 "DELETE FROM users WHERE user_id = ?",
                 "DELETE FROM keyboards WHERE user_id = ?",
+                "DELETE FROM daily_subscriptions WHERE user_id = ?",
+                "DELETE FROM daily_deliveries WHERE user_id = ?",
             ):
                 cur = await db.execute(sql, (user_id,))
                 total += cur.rowcount

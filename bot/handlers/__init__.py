@@ -8,7 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.handlers import admin, channel_press, common, profile, quiz
+from bot.handlers import admin, channel_press, common, daily, profile, quiz
 from bot.runtime.context import BotContext
 from bot.services import presses
 from bot.ui import callback_data as cd
@@ -41,6 +41,7 @@ def register(app: Any) -> None:
         ("leaderboard", profile.cmd_leaderboard),
         ("topics", profile.cmd_topics),
         ("timezone", profile.cmd_timezone),
+        ("daily", daily.cmd_daily),
         ("forget", profile.cmd_forget),
         ("post_now", admin.cmd_post_now),
         ("schedule", admin.cmd_schedule),

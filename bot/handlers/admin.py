@@ -338,5 +338,6 @@ async def cmd_stats(update: Update, context: BotContext) -> None:
     lines += [
         "",
         f"Active in the last 7 days: {readers} channel readers, {learners} quiz learners.",
+        f"Daily question subscribers: {await store.daily.count()}.",
     ]
     await _reply(update, "\n".join(lines))

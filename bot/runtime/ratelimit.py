@@ -6,18 +6,77 @@ limits, how do I avoid this?") also asks for about one message a second per chat
 short bursts. We add that: per private chat, two messages at once, then one a second.
 Calls without a chat (answerCallbackQuery) pass straight through, so a press is answered at
 once, never queued behind throttled sends.
+
+Bulk sends (the /daily deliveries) run inside ``background()``: they take the overall budget
+only when no other request is waiting for it, one at a time, so a quiz reply or the channel
+post waits at most one slot behind a delivery run however long that run is.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from types import TracebackType
 from typing import Any
 
 from aiolimiter import AsyncLimiter
 from telegram.ext import AIORateLimiter
 
 MAX_TRACKED_CHATS = 10_000
+
+
+_BACKGROUND: contextvars.ContextVar[bool] = contextvars.ContextVar("background", default=False)
+
+
+@contextmanager
+def background() -> Iterator[None]:
+    """Requests made in this block (and tasks it starts) yield to every other request."""
+    token = _BACKGROUND.set(True)
+    try:
+        yield
+    finally:
+        _BACKGROUND.reset(token)
+
+
+class PriorityGate:
+    """The overall limiter, with background requests served only when nobody else waits.
+
+    PTB's AIORateLimiter enters its overall limiter with ``async with``; this stands in for it.
+    """
+
+    def __init__(self, limiter: AsyncLimiter) -> None:
+        self._limiter = limiter
+        self._waiting = 0  # foreground requests waiting for the overall budget
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._background = asyncio.Lock()
+
+    async def __aenter__(self) -> None:
+        if _BACKGROUND.get():
+            async with self._background:  # one background request queued at a time
+                while self._waiting:
+                    await self._idle.wait()
+                await self._limiter.acquire()
+            return
+        self._waiting += 1
+        self._idle.clear()
+        try:
+            await self._limiter.acquire()
+        finally:
+            self._waiting -= 1
+            if not self._waiting:
+                self._idle.set()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
 
 
 class FloodLimiter(AIORateLimiter):
@@ -43,6 +102,9 @@ class FloodLimiter(AIORateLimiter):
         else:  # RATE_LIMIT=off: no throttling, but 429s are still waited out
             super().__init__(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
         self._enabled = enabled
+        base: AsyncLimiter | None = getattr(self, "_base_limiter", None)
+        if base is not None:
+            self._base_limiter: Any = PriorityGate(base)
         self._burst = per_chat_burst
         self._period = per_chat_period
         self._chats: OrderedDict[int, AsyncLimiter] = OrderedDict()

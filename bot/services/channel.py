@@ -9,6 +9,7 @@ import enum
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import date
 
 from telegram import Bot, User
 from telegram.constants import ParseMode
@@ -63,7 +64,8 @@ async def _cycle(store: Store) -> int:
 
 
 async def _left_in(store: Store, bank: QuestionBank, seed: str, cycle: int) -> list[str]:
-    done = await store.channel.done_in_cycle(cycle)
+    # A day's question is spoken for once chosen, posted or not (see day_question).
+    done = await store.channel.done_in_cycle(cycle) | await store.daily.chosen_in_cycle(cycle)
     return schedule.cycle_queue(bank.questions, done, seed, cycle)
 
 
@@ -85,6 +87,28 @@ async def next_question(data: BotData) -> tuple[int, str] | None:
         log.info("channel queue: every question posted, cycle %d starts", cycle)
         cycle, left = await upcoming(data)
     return cycle, left[0]
+
+
+async def day_question(data: BotData, day: date) -> tuple[int, str] | None:
+    """The day's one question (contract §7): the channel's daily slot and every /daily
+    subscriber get it. Chosen from the no-repeat queue when first needed, then kept."""
+    key = day.isoformat()
+    kept = await data.store.daily.day_question(key)
+    if kept is not None and kept.question_id in data.bank:
+        return kept.cycle, kept.question_id
+    picked = await next_question(data)
+    if picked is None:
+        return None
+    cycle, question_id = picked
+    if kept is None:
+        await data.store.daily.choose(key, question_id, cycle, data.clock())
+        log.info("daily question for %s: %s", key, question_id)
+    else:  # it left the bank (/reload): a new one stands in for the rest of the day
+        await data.store.daily.replace_question(key, question_id, cycle)
+        log.warning("daily question for %s left the bank; now %s", key, question_id)
+    kept = await data.store.daily.day_question(key)  # whoever chose first wins
+    assert kept is not None
+    return kept.cycle, kept.question_id
 
 
 async def peek_next(store: Store, bank: QuestionBank) -> tuple[int, str] | None:
@@ -131,7 +155,8 @@ async def post(
     if not settings.channel_id:
         return PostResult(Outcome.NO_CHANNEL)
     if question_id is None:
-        picked = await next_question(data)
+        day = schedule.daily_day(slot) if slot else None
+        picked = await (day_question(data, day) if day else next_question(data))
         if picked is None:
             return PostResult(Outcome.EMPTY)
         cycle, question_id = picked

@@ -18,7 +18,7 @@ from bot.core import schedule
 from bot.db.settings import Key
 from bot.runtime.context import BotContext, BotData
 from bot.runtime.pager import notify_admins
-from bot.services import channel
+from bot.services import channel, daily
 from bot.ui.render import esc
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 DAILY = "daily"
 LATE_OK: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True}
 RETRY_AFTER = timedelta(minutes=10)
+DELIVERIES = "daily-deliveries"
+DELIVERY_TICK = 10.0  # seconds between two looks for due /daily deliveries
 
 
 async def daily_time(data: BotData) -> time:
@@ -56,6 +58,26 @@ async def job_daily(context: BotContext) -> None:
             job_queue.run_once(job_daily, when=retry_at, name=f"retry:{slot}", job_kwargs=LATE_OK)
     if result.outcome is channel.Outcome.SENT:
         await warn_if_cycle_ending(data, context.bot)
+
+
+async def job_deliver_daily(context: BotContext) -> None:
+    """/daily: plan the subscribers whose moment has come, then send what is open.
+
+    One run at a time: a run over thousands of subscribers outlasts many ticks. It stops
+    taking rows when the bot stops (SIGTERM), so shutdown waits only for sends in flight.
+    """
+    assert context.job is not None
+    state: daily.RunState = context.job.data  # type: ignore[assignment]
+    if state.busy:
+        return
+    state.busy = True
+    try:
+        data = context.bot_data
+        await daily.plan(data, await daily_time(data))
+        application = context.application
+        await daily.deliver_due(data, context.bot, lambda: application.running)
+    finally:
+        state.busy = False
 
 
 async def job_extra(context: BotContext) -> None:
@@ -191,4 +213,14 @@ async def restore(app: Any, data: BotData) -> None:
     )
     job_queue.run_repeating(
         job_expire_quizzes, interval=300, first=60, name="expire", job_kwargs=LATE_OK
+    )
+    # Today's deliveries missed while the bot was down go out at once; a second instance
+    # may start while a long run goes on, and returns at once (RunState.busy).
+    job_queue.run_repeating(
+        job_deliver_daily,
+        interval=DELIVERY_TICK,
+        first=0.5,
+        name=DELIVERIES,
+        data=daily.RunState(),
+        job_kwargs={**LATE_OK, "max_instances": 2},
     )

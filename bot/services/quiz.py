@@ -247,7 +247,10 @@ async def record_quiz_answer(  # noqa: PLR0917 - one press's state, as the door 
     store, now = context.store, context.now()
     if session.status != "active" or asking.closed:
         return Answer(Graded.OVER)
-    if session.updated_at < now - timedelta(minutes=context.settings.quiz_expiry_minutes):
+    # A daily question may be answered whenever its day allows: it never expires.
+    if session.kind != "daily" and session.updated_at < now - timedelta(
+        minutes=context.settings.quiz_expiry_minutes
+    ):
         await store.quizzes.end_session(session.id, "expired", now)
         return Answer(Graded.EXPIRED)
     group = session.user_id is None

@@ -11,6 +11,7 @@ PUBLIC_COMMANDS: list[tuple[str, str]] = [
     ("score", "your points, accuracy and streak"),
     ("leaderboard", "top 10 today, this week and all time"),
     ("timezone", "your time zone for streaks: /timezone Europe/Berlin"),
+    ("daily", "a question every day: /daily [HH:MM|off]"),
     ("stop", "end the current quiz"),
     ("forget", "delete everything I keep about you"),
     ("help", "what I can do"),

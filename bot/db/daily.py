@@ -1,0 +1,253 @@
+"""/daily: subscriptions, the day's question, and one delivery row per subscriber per day.
+
+A delivery row is 'pending' when its moment has come, 'sending' from just before its send
+(committed first), then 'sent', 'blocked' (403: the user is unsubscribed in the same
+transaction), 'failed' (Telegram refused it), 'unknown' (no answer after the request went
+out), 'missed' (the bot was down all that day) or 'skipped' (its question left the bank).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.db.connection import Table, from_iso, iso
+
+OPEN = ("pending", "sending")  # rows a delivery run (re)sends
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    user_id: int
+    at: str | None  # HH:MM in the user's zone; None: the channel's posting time
+    since: datetime
+    timezone: str | None  # the user's /timezone, if set
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    day: str
+    user_id: int
+    question_id: str
+    status: str
+    session_id: int | None
+    asking_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DayQuestion:
+    day: str
+    question_id: str
+    cycle: int
+    chosen_at: datetime
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        day=row["day"],
+        user_id=row["user_id"],
+        question_id=row["question_id"],
+        status=row["status"],
+        session_id=row["session_id"],
+        asking_id=row["asking_id"],
+    )
+
+
+class Daily(Table):
+    # ------------------------------------------------------------ subscriptions
+
+    async def subscribe(self, user_id: int, at: str | None, now: datetime) -> None:
+        await self._write(
+            "INSERT INTO daily_subscriptions (user_id, at, since) VALUES (?, ?, ?) "
+            "ON CONFLICT (user_id) DO UPDATE SET at = excluded.at, since = excluded.since",
+            (user_id, at, iso(now)),
+        )
+
+    async def unsubscribe(self, user_id: int) -> bool:
+        return (
+            await self._write("DELETE FROM daily_subscriptions WHERE user_id = ?", (user_id,)) > 0
+        )
+
+    async def subscription(self, user_id: int) -> Subscription | None:
+        rows = await self._subscriptions("WHERE s.user_id = ?", (user_id,))
+        return rows[0] if rows else None
+
+    async def count(self) -> int:
+        row = await self._one("SELECT COUNT(*) FROM daily_subscriptions")
+        return int(row[0]) if row else 0
+
+    async def unplanned(self, day: str) -> list[Subscription]:
+        """Subscribers with no delivery row for ``day`` yet."""
+        return await self._subscriptions(
+            "WHERE NOT EXISTS (SELECT 1 FROM daily_deliveries d "
+            "WHERE d.day = ? AND d.user_id = s.user_id)",
+            (day,),
+        )
+
+    async def _subscriptions(self, where: str, params: Sequence[object]) -> list[Subscription]:
+        rows = await self._all(
+            "SELECT s.user_id, s.at, s.since, u.timezone FROM daily_subscriptions s "  # noqa: S608
+            f"LEFT JOIN users u ON u.user_id = s.user_id {where}",
+            params,
+        )
+        return [Subscription(r[0], r[1], from_iso(r[2]), r[3]) for r in rows]
+
+    # ------------------------------------------------------------ the day's question
+
+    async def day_question(self, day: str) -> DayQuestion | None:
+        row = await self._one("SELECT * FROM daily_questions WHERE day = ?", (day,))
+        if row is None:
+            return None
+        return DayQuestion(
+            row["day"], row["question_id"], row["cycle"], from_iso(row["chosen_at"])
+        )
+
+    async def choose(self, day: str, question_id: str, cycle: int, now: datetime) -> None:
+        """Keep ``question_id`` as the day's question, unless one was chosen first."""
+        await self._write(
+            "INSERT INTO daily_questions (day, question_id, cycle, chosen_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (day) DO NOTHING",
+            (day, question_id, cycle, iso(now)),
+        )
+
+    async def replace_question(self, day: str, question_id: str, cycle: int) -> None:
+        """The day's question left the bank (a /reload): a new one stands in from now on."""
+        await self._write(
+            "UPDATE daily_questions SET question_id = ?, cycle = ? WHERE day = ?",
+            (question_id, cycle, day),
+        )
+
+    async def chosen_in_cycle(self, cycle: int) -> set[str]:
+        rows = await self._all("SELECT question_id FROM daily_questions WHERE cycle = ?", (cycle,))
+        return {r[0] for r in rows}
+
+    async def answered_since(self, user_id: int, question_id: str, since: datetime) -> bool:
+        """Has the user answered this question (quiz or channel) since ``since``?"""
+        row = await self._one(
+            "SELECT 1 FROM answers WHERE user_id = ? AND question_id = ? AND answered_at >= ? "
+            "LIMIT 1",
+            (user_id, question_id, iso(since)),
+        )
+        return row is not None
+
+    # ------------------------------------------------------------ deliveries
+
+    async def plan(
+        self, day: str, question_id: str, due: Sequence[tuple[int, datetime]], now: datetime
+    ) -> int:
+        """Add a 'pending' row per (user, moment); a row that exists is left alone."""
+        async with self._tx() as db:
+            cur = await db.executemany(
+                "INSERT INTO daily_deliveries (day, user_id, question_id, due_at, status, "
+                "updated_at) VALUES (?, ?, ?, ?, 'pending', ?) "
+                "ON CONFLICT (day, user_id) DO NOTHING",
+                [(day, uid, question_id, iso(at), iso(now)) for uid, at in due],
+            )
+            return cur.rowcount
+
+    async def open_rows(self, day: str, limit: int) -> list[Delivery]:
+        """The day's rows still to send, oldest moment first."""
+        rows = await self._all(
+            "SELECT * FROM daily_deliveries WHERE status IN ('pending', 'sending') AND day = ? "
+            "ORDER BY due_at, user_id LIMIT ?",
+            (day, limit),
+        )
+        return [_delivery(r) for r in rows]
+
+    async def count_status(self, day: str, status: str) -> int:
+        row = await self._one(
+            "SELECT COUNT(*) FROM daily_deliveries WHERE day = ? AND status = ?", (day, status)
+        )
+        return int(row[0]) if row else 0
+
+    async def expire_before(self, day: str, now: datetime) -> int:
+        """Rows of earlier days never sent: a days-old question is not delivered late."""
+        return await self._write(
+            "UPDATE daily_deliveries SET status = 'missed', updated_at = ? "
+            "WHERE status IN ('pending', 'sending') AND day < ?",
+            (iso(now), day),
+        )
+
+    async def begin(
+        self, d: Delivery, *, order: Sequence[int] | None, choices_sig: str, now: datetime
+    ) -> tuple[int | None, int | None, tuple[int, ...]]:
+        """Mark a row 'sending' (committed before the send); (session, asking, order).
+
+        With ``order``, the row gets a one-question session of kind 'daily' and its asking,
+        made once: a resend after a crash reuses them, so the answer still counts once.
+        Unlike /quiz, a daily session stops no other quiz (and no other quiz stops it).
+        """
+        async with self._tx() as db:
+            if order is None:
+                await db.execute(
+                    "UPDATE daily_deliveries SET status = 'sending', updated_at = ? "
+                    "WHERE day = ? AND user_id = ?",
+                    (iso(now), d.day, d.user_id),
+                )
+                return None, None, ()
+            if d.asking_id is not None:
+                cur = await db.execute(
+                    "SELECT choice_order FROM askings WHERE id = ?", (d.asking_id,)
+                )
+                row = await cur.fetchone()
+                if row is not None:
+                    await db.execute(
+                        "UPDATE daily_deliveries SET status = 'sending', updated_at = ? "
+                        "WHERE day = ? AND user_id = ?",
+                        (iso(now), d.day, d.user_id),
+                    )
+                    kept = tuple(int(x) for x in row[0].split(",") if x != "")
+                    return d.session_id, d.asking_id, kept
+            cur = await db.execute(
+                "INSERT INTO quiz_sessions (chat_id, user_id, kind, topic, question_ids, "
+                "started_at, updated_at) VALUES (?, ?, 'daily', NULL, ?, ?, ?)",
+                (d.user_id, d.user_id, json.dumps([d.question_id]), iso(now), iso(now)),
+            )
+            session_id = cur.lastrowid
+            cur = await db.execute(
+                "INSERT INTO askings (kind, session_id, position, question_id, chat_id, "
+                "choice_order, choices_sig, created_at) VALUES ('quiz', ?, 0, ?, ?, ?, ?, ?)",
+                (
+                    session_id,
+                    d.question_id,
+                    d.user_id,
+                    ",".join(map(str, order)),
+                    choices_sig,
+                    iso(now),
+                ),
+            )
+            asking_id = cur.lastrowid
+            await db.execute(
+                "UPDATE daily_deliveries SET status = 'sending', session_id = ?, asking_id = ?, "
+                "updated_at = ? WHERE day = ? AND user_id = ?",
+                (session_id, asking_id, iso(now), d.day, d.user_id),
+            )
+            return session_id, asking_id, tuple(order)
+
+    async def finish(
+        self, d: Delivery, status: str, now: datetime, message_id: int | None = None
+    ) -> None:
+        """Settle a row; 'blocked' also ends the subscription, in the same transaction."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE daily_deliveries SET status = ?, message_id = ?, updated_at = ? "
+                "WHERE day = ? AND user_id = ?",
+                (status, message_id, iso(now), d.day, d.user_id),
+            )
+            if status == "blocked":
+                await db.execute("DELETE FROM daily_subscriptions WHERE user_id = ?", (d.user_id,))
+            if message_id is not None and d.asking_id is not None:
+                await db.execute(
+                    "UPDATE askings SET message_id = ? WHERE id = ?", (message_id, d.asking_id)
+                )
+
+    async def release(self, d: Delivery, now: datetime) -> None:
+        """Back to 'pending' (a flood wait): the next run sends it."""
+        await self._write(
+            "UPDATE daily_deliveries SET status = 'pending', updated_at = ? "
+            "WHERE day = ? AND user_id = ?",
+            (iso(now), d.day, d.user_id),
+        )

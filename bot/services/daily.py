@@ -1,0 +1,174 @@
+"""/daily (contract §7): subscriptions, the day's question for each subscriber, deliveries.
+
+A delivery run plans a row for every subscriber whose moment has come today, then sends
+the day's open rows oldest first, a few at a time, inside ``ratelimit.background()`` so
+everything else the bot sends goes first. Each row is committed 'sending' before its send
+and settled after, so a restart resends nothing that was sent; a row still 'sending' after
+a kill is sent again (it may arrive twice: the Bot API has no idempotent send, and losing
+it would be worse). A resend reuses the row's asking, so its answer still counts once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.core import daily as rules_daily
+from bot.core import rules
+from bot.db.daily import Delivery, Subscription
+from bot.runtime.context import BotData
+from bot.runtime.ratelimit import background
+from bot.runtime.request import NotSent
+from bot.services import channel
+from bot.services.messages import NO_PREVIEW
+from bot.ui import render
+
+log = logging.getLogger(__name__)
+
+BATCH = 200  # rows read per query
+IN_FLIGHT = 8  # sends under way at once: enough to keep the flood limiter's pace
+
+
+@dataclass
+class RunState:
+    """One delivery run at a time (the JobQueue ticks while a long run goes on)."""
+
+    busy: bool = False
+    sent: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+def subscriber_zone(data: BotData, sub: Subscription) -> ZoneInfo:
+    return ZoneInfo(sub.timezone) if sub.timezone else data.settings.zone
+
+
+async def plan(data: BotData, channel_at: time) -> int:
+    """Add today's row for each subscriber whose moment has come; returns rows added.
+
+    A plain /daily follows ``channel_at`` as it is now. A moment before the subscription
+    (or its last change) is not owed: the first question comes at the next moment.
+    """
+    now = data.clock()
+    zone = data.settings.zone
+    day = rules_daily.channel_day(now, zone)
+    due: list[tuple[int, datetime]] = []
+    for sub in await data.store.daily.unplanned(day.isoformat()):
+        if sub.at is None:
+            moment = rules_daily.due_on(day, zone, zone, channel_at)
+        else:
+            at = time.fromisoformat(sub.at)
+            moment = rules_daily.due_on(day, zone, subscriber_zone(data, sub), at)
+        if moment is not None and sub.since <= moment <= now:
+            due.append((sub.user_id, moment))
+    if not due:
+        return 0
+    chosen = await channel.day_question(data, day)
+    if chosen is None:
+        return 0
+    added = await data.store.daily.plan(day.isoformat(), chosen[1], due, now)
+    log.info("daily %s: %d deliveries due", day, added)
+    return added
+
+
+async def deliver_due(data: BotData, bot: Bot, running: Callable[[], bool]) -> RunState:
+    """Send today's open rows until none is left, or the bot stops, or Telegram says wait."""
+    state = RunState()
+    now = data.clock()
+    day = rules_daily.channel_day(now, data.settings.zone)
+    stale = await data.store.daily.expire_before(day.isoformat(), now)
+    if stale:
+        log.warning("daily: %d deliveries of earlier days were never sent (bot down)", stale)
+    chosen = await data.store.daily.day_question(day.isoformat())
+    stop = asyncio.Event()
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one(d: Delivery) -> None:
+        async with gate:
+            if stop.is_set() or not running():
+                return
+            outcome = await deliver_one(data, bot, d, chosen.chosen_at if chosen else now)
+            state.outcomes[outcome] = state.outcomes.get(outcome, 0) + 1
+            if outcome == "pending":  # flood wait or API unreachable: the next run goes on
+                stop.set()
+
+    with background():
+        while running() and not stop.is_set():
+            rows = await data.store.daily.open_rows(day.isoformat(), BATCH)
+            if not rows:
+                break
+            await asyncio.gather(*(one(d) for d in rows))
+    state.sent = state.outcomes.get("sent", 0)
+    if state.outcomes:
+        log.info("daily %s run: %s", day, state.outcomes)
+    return state
+
+
+async def deliver_one(data: BotData, bot: Bot, d: Delivery, chosen_at: datetime) -> str:
+    """Send one row and settle it; returns its new status."""
+    store = data.store
+    now = data.clock()
+    q = data.bank.get(d.question_id)
+    if q is None:
+        await store.daily.finish(d, "skipped", now)
+        return "skipped"
+    if d.status == "sending":
+        log.warning("daily: resending to %s (in flight when the bot stopped)", d.user_id)
+    already = await store.daily.answered_since(d.user_id, q.id, chosen_at)
+    scored = q.quizzable and not already
+    _session, asking_id, kept = await store.daily.begin(
+        d,
+        order=rules.shuffled_order(len(q.choices), data.rng) if scored else None,
+        choices_sig=q.choices_sig,
+        now=now,
+    )
+    user_zone = ZoneInfo(data.user_zones[d.user_id]) if d.user_id in data.user_zones else None
+    streak, _best = rules.streaks(
+        await store.stats.answer_days(d.user_id),
+        rules.local_day(now, user_zone or data.settings.zone),
+    )
+    if asking_id is not None:
+        rendered = render.daily_question(q, order=kept, asking_id=asking_id, streak=streak)
+    else:
+        rendered = render.daily_post(
+            q,
+            signature=await channel.signature(data, bot),
+            bot_username=bot.username,
+            already=already,
+            streak=streak,
+        )
+    try:
+        message = await bot.send_message(
+            d.user_id,
+            rendered.text,
+            reply_markup=rendered.keyboard,
+            link_preview_options=NO_PREVIEW,
+        )
+    except Forbidden:
+        await store.daily.finish(d, "blocked", now)
+        log.info("daily: user %s blocked the bot; unsubscribed", d.user_id)
+        return "blocked"
+    except (RetryAfter, NotSent) as exc:
+        await store.daily.release(d, now)
+        log.warning("daily: delivery to %s postponed: %s", d.user_id, exc)
+        return "pending"
+    except BadRequest as exc:
+        await store.daily.finish(d, "failed", now)
+        log.warning("daily: Telegram refused the delivery to %s: %s", d.user_id, exc)
+        return "failed"
+    except NetworkError as exc:  # after RetryingRequest's own retries: it may have arrived
+        await store.daily.finish(d, "unknown", now)
+        log.warning("daily: delivery to %s: outcome unknown (%s)", d.user_id, exc)
+        return "unknown"
+    except TelegramError as exc:
+        await store.daily.finish(d, "failed", now)
+        log.warning("daily: delivery to %s failed: %s", d.user_id, exc)
+        return "failed"
+    await store.daily.finish(d, "sent", now, message.message_id)
+    return "sent"
