@@ -135,7 +135,8 @@ MIGRATIONS: list[str] = [
         hidden INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (user_id, scope, period, source)
     ) WITHOUT ROWID;
-    CREATE INDEX score_board ON score_totals (source, scope, period, hidden, points DESC, first_id);
+    CREATE INDEX score_board
+        ON score_totals (source, scope, period, hidden, points DESC, first_id);
     CREATE TABLE asking_totals (
         asking_id INTEGER PRIMARY KEY,
         answered INTEGER NOT NULL,
