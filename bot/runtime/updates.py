@@ -32,7 +32,7 @@ from telegram.ext import BaseUpdateProcessor
 log = logging.getLogger(__name__)
 
 PTB_SLOTS = 4096
-MAX_PENDING_PER_USER = 8  # a human never has more in flight; a flood keeps only these
+MAX_PENDING_PER_USER = 16  # far above a human's taps in flight at once; a flood keeps only these
 FLOOD_NOTICE = "Slow down a little: I skipped some of your messages. Send it again in a moment."
 
 
