@@ -6,6 +6,7 @@ Over ~300 lines on purpose: every benchmark shares one harness and one report.
     python -m bench.run quiz [--learners 200]      # learners answering as fast as replies come
     python -m bench.run human [--learners 200]     # 1 s pause before each press, RATE_LIMIT=on
     python -m bench.run daily [--subscribers 10000] # /daily deliveries due at one minute
+    python -m bench.run bigdb                      # 1,000,000 answers from 100,000 users
     python -m bench.run all
 
 Each starts the bot (``bench/bot_process.py``: ``python -m bot``'s start-up) and the floor
@@ -399,11 +400,12 @@ async def quizzes(
         users = [FakeUser(30_000_000 + i, f"L{i}") for i in range(learners)]
         runner = learner_bot if kind == "bot" else learner_bare
         cpu0, t0 = proc.cpu_seconds(), time.monotonic()
-        await asyncio.gather(
+        outcomes = await asyncio.gather(
             *(
                 runner(fake, watch, u, rounds=rounds, pause=pause, latencies=latencies)
                 for u in users
-            )
+            ),
+            return_exceptions=True,
         )
         elapsed, cpu1 = time.monotonic() - t0, proc.cpu_seconds()
         sends = [
@@ -418,6 +420,8 @@ async def quizzes(
         result = {
             "kind": kind,
             "learners": learners,
+            "served": sum(1 for o in outcomes if o is None),  # finished every round
+            "elapsed_s": round(elapsed, 1),
             "answers": total,
             "answers_per_s": round(total / elapsed, 1),
             "p50_ms": round(pct(latencies, 50) * 1000, 1),
@@ -432,6 +436,184 @@ async def quizzes(
             "got_429": len([c for c in fake.calls if c.status == 429]),
             "cpu_ms_per_answer": round((cpu1 - cpu0) / total * 1000, 3),
             "peak_rss_mb": round(proc.peak_rss_mb(), 1),
+            "rejected": len([c for c in fake.rejected if c.method != "setMyCommands"]),
+        }
+        await proc.stop()
+        return result
+    finally:
+        await fake.stop()
+
+
+# ---------------------------------------------------------------- a big database
+
+
+BIG_ANSWERS, BIG_USERS, BIG_GROUPS = 1_000_000, 100_000, 50
+BIG_USER0 = 40_000_000
+
+
+def big_database() -> Path:
+    """1,000,000 answers from 100,000 users over 30 days (a fifth in 50 groups, a tenth from
+    the channel), with their totals; built once per schema version under bench/results/."""
+    from bot.db.connection import _statements
+    from bot.db.migrations import MIGRATIONS, SCHEMA_VERSION
+
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    path = out / f"bigdb-v{SCHEMA_VERSION}.sqlite3"
+    if path.exists():
+        return path
+    building = path.with_suffix(".building")
+    building.unlink(missing_ok=True)
+
+    async def schema() -> None:
+        from bot.db import Store
+
+        store = await Store.open(building)  # the real schema, through the real migrations
+        await store.close()
+
+    asyncio.run(schema())
+    con = sqlite3.connect(building, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    con.execute("BEGIN")
+    now = "2026-11-01T09:00:00+00:00"
+    con.executemany(
+        "INSERT INTO users (user_id, first_name, created_at, last_seen) VALUES (?, ?, ?, ?)",
+        ((BIG_USER0 + u, f"U{u}", now, now) for u in range(BIG_USERS)),
+    )
+    askings = 20_000
+    con.executemany(
+        "INSERT INTO askings (id, kind, question_id, choice_order, choices_sig, created_at) "
+        "VALUES (?, 'quiz', ?, '0,1,2,3', 'x', ?)",
+        ((a, f"q{a % 360}", now) for a in range(1, askings + 1)),
+    )
+    rng = random.Random(1)
+
+    def rows() -> Iterable[tuple[Any, ...]]:
+        seen: set[tuple[int, int]] = set()
+        while len(seen) < BIG_ANSWERS:
+            user = BIG_USER0 + int(rng.paretovariate(1.2) * 7) % BIG_USERS
+            asking = rng.randint(1, askings)
+            if (asking, user) in seen:
+                continue
+            seen.add((asking, user))
+            roll = rng.random()
+            source = "channel" if roll < 0.1 else "quiz"
+            chat = (
+                -100
+                if roll < 0.1
+                else (-(2000 + rng.randrange(BIG_GROUPS)) if roll < 0.3 else user)
+            )
+            ok = rng.random() < 0.6
+            points = (2 if ok else 0) if source == "quiz" else 0
+            day = f"2026-10-{1 + rng.randrange(30):02d}"
+            yield (
+                asking,
+                user,
+                chat,
+                f"q{asking % 360}",
+                source,
+                ok,
+                points,
+                day + "T09:00:00+00:00",
+                day,
+            )
+
+    con.executemany(
+        "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, choice, correct, "
+        "points, answered_at, local_day) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+        rows(),
+    )
+    # The totals, by the very statements the migration builds them with for an old database.
+    script = next(m for m in MIGRATIONS if "CREATE TABLE score_totals" in m)
+    for statement in _statements(script):
+        if statement.startswith("INSERT"):
+            con.execute(statement)
+    con.execute("COMMIT")
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.execute("ANALYZE")
+    con.close()
+    building.rename(path)
+    return path
+
+
+async def _command_latencies(
+    fake: FakeBotApi, users: list[FakeUser], text: str, *, parallel: int = 1
+) -> list[float]:
+    """Update handed to the bot -> its reply, for each user sending ``text``."""
+    out: list[float] = []
+
+    async def one(user: FakeUser) -> None:
+        before = len(fake.sent_to(user.id))
+        update = fake.send_text(user, text)
+        await fake.wait_until(lambda: len(fake.sent_to(user.id)) > before, timeout=60)
+        reply = fake.sent_to(user.id)[before]
+        out.append(reply.at - fake.delivered_at[update])
+
+    for i in range(0, len(users), parallel):
+        await asyncio.gather(*(one(u) for u in users[i : i + parallel]))
+    return out
+
+
+async def _press_burst(
+    fake: FakeBotApi, watch: Answers, question_id: str, readers: range
+) -> list[float]:
+    """A new post, then one press from each reader at once: update -> its answer, each."""
+    before = len(fake.channel_posts())
+    fake.send_text(ADMIN, f"/post_now {question_id}")
+    await fake.wait_until(lambda: len(fake.channel_posts()) > before, timeout=30)
+    post = fake.channel_posts()[-1]
+    data = next(b["callback_data"] for b in post.buttons() if "callback_data" in b)
+    queries = [fake.press(FakeUser(r, f"R{r}"), post, data) for r in readers]
+    await asyncio.wait_for(asyncio.gather(*(watch.wait(q) for q in queries)), 300)
+    return [watch.answered_at[q] - fake.delivered_at[fake.query_update[q]] for q in queries]
+
+
+async def bigdb(concurrency: int) -> dict[str, Any]:
+    t0 = time.monotonic()
+    source = await asyncio.to_thread(big_database)
+    build_s = time.monotonic() - t0
+    fake = FakeBotApi(TOKEN)
+    await fake.start()
+    watch = Answers()
+    fake.listeners.append(watch)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-bigdb-"))
+    try:
+        db = workdir / "bot.sqlite3"
+        await asyncio.to_thread(lambda: db.write_bytes(source.read_bytes()))
+        env = base_env(fake, workdir, rate_limit=False, concurrency=concurrency)
+        started = time.monotonic()
+        proc = await start("bench.bot_process", env, workdir)
+        await ready(fake)
+        startup_s = time.monotonic() - started
+        await asyncio.sleep(0.5)
+        rng = random.Random(2)
+        sample = [FakeUser(BIG_USER0 + u, f"U{u}") for u in rng.sample(range(BIG_USERS), 400)]
+        boards = await _command_latencies(fake, sample[:200], "/leaderboard")
+        scores = await _command_latencies(fake, sample[200:], "/score")
+        # Presses under a post, alone and then with 20 /leaderboards in flight.
+        alone = await _press_burst(fake, watch, QUESTION, range(50_000_000, 50_002_000))
+        busy_users = [FakeUser(BIG_USER0 + u, f"U{u}") for u in rng.sample(range(BIG_USERS), 20)]
+        boards_task = asyncio.create_task(
+            _command_latencies(fake, busy_users, "/leaderboard", parallel=20)
+        )
+        busy = await _press_burst(fake, watch, "algo-two-sum", range(50_010_000, 50_012_000))
+        await boards_task
+        result: dict[str, Any] = {
+            "answers": BIG_ANSWERS,
+            "users": BIG_USERS,
+            "db_build_s": round(build_s, 1),
+            "file_mb": round(source.stat().st_size / 2**20, 1),
+            "startup_s": round(startup_s, 2),
+            "leaderboard_p50_ms": round(pct(boards, 50) * 1000, 1),
+            "leaderboard_p99_ms": round(pct(boards, 99) * 1000, 1),
+            "score_p50_ms": round(pct(scores, 50) * 1000, 1),
+            "score_p99_ms": round(pct(scores, 99) * 1000, 1),
+            "press_p99_alone_ms": round(pct(alone, 99) * 1000, 1),
+            "press_p99_with_boards_ms": round(pct(busy, 99) * 1000, 1),
+            "press_p99_ratio": round(pct(busy, 99) / pct(alone, 99), 2),
+            "peak_rss_mb": round(proc.peak_rss_mb(), 1),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
             "rejected": len([c for c in fake.rejected if c.method != "setMyCommands"]),
         }
         await proc.stop()
@@ -458,7 +640,7 @@ async def main_async(args: argparse.Namespace) -> None:
             await quizzes(
                 k,
                 args.learners,
-                args.rounds,
+                args.rounds or 10,
                 pause=0,
                 rate_limit=False,
                 concurrency=args.concurrency,
@@ -468,11 +650,12 @@ async def main_async(args: argparse.Namespace) -> None:
         rows[0]["vs_floor"] = round(rows[0]["answers_per_s"] / rows[1]["answers_per_s"], 2)
         results["quizzes, RATE_LIMIT=off"] = rows
     if args.which in ("human", "all"):
+        # Four rounds: at 30 messages a second overall, 200 learners need ~30 s of sends.
         rows = [
             await quizzes(
                 "bot",
                 args.learners,
-                args.rounds,
+                args.rounds or 4,
                 pause=1.0,
                 rate_limit=True,
                 concurrency=args.concurrency,
@@ -485,21 +668,40 @@ async def main_async(args: argparse.Namespace) -> None:
         results["/daily deliveries, RATE_LIMIT=on, fake enforces 30 msg/s"] = [
             await daily_run(args.subscribers, args.concurrency)
         ]
+    if args.which == "bigdb":
+        results["a big database"] = [await bigdb(args.concurrency)]
     for title, rows in results.items():
         print(f"\n## {title}\n\n{table(rows)}")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / f"{args.which}-{int(time.time())}.json").write_text(json.dumps(results, indent=2))
+    if args.which == "human":
+        r = results["quizzes, human pace, RATE_LIMIT=on"][0]
+        print(
+            f"served={r['served']}/{r['learners']} p99_ms={r['p99_ms']} "
+            f"peak_msgs_per_s={r['peak_msgs_per_s']} got_429={r['got_429']} "
+            f"elapsed_s={r['elapsed_s']} load_avg_1m={os.getloadavg()[0]:.2f}"
+        )
+    if args.which == "bigdb":
+        r = results["a big database"][0]
+        keys = (
+            "leaderboard_p99_ms",
+            "score_p99_ms",
+            "startup_s",
+            "peak_rss_mb",
+            "press_p99_ratio",
+        )
+        print(" ".join(f"{k}={r[k]}" for k in keys))
 
 
 def main() -> None:
     _driver_core()
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("which", choices=["channel", "quiz", "human", "daily", "all"])
+    parser.add_argument("which", choices=["channel", "quiz", "human", "daily", "bigdb", "all"])
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--readers", type=int, default=2000)
     parser.add_argument("--learners", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=0, help="10 (quiz), 4 (human)")
     parser.add_argument("--concurrency", type=int, default=16)
     asyncio.run(main_async(parser.parse_args()))
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from telegram import BotCommandScopeChat, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import ApplicationBuilder, BaseUpdateProcessor, Defaults
+from telegram.ext import ApplicationBuilder, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
@@ -22,62 +21,11 @@ from bot.runtime.context import BotApp, BotData, context_types
 from bot.runtime.errors import error_handler
 from bot.runtime.ratelimit import FloodLimiter
 from bot.runtime.request import RetryingRequest
+from bot.runtime.updates import FairUpdateProcessor
 from bot.services import jobs
 from bot.ui.commands import bot_commands
 
 log = logging.getLogger(__name__)
-
-
-PTB_SLOTS = 4096
-
-
-class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Concurrent updates, but one user's updates in order.
-
-    PTB's ``concurrent_updates(True)`` runs every update concurrently, so a fast double tap
-    could race itself. Here updates from different users run side by side (up to
-    ``max_concurrent_updates``), while each user's (or chat's) updates queue behind each other.
-
-    Button presses get their own pool of slots: a command whose reply waits in the flood
-    limiter holds a slot meanwhile, and presses must never queue behind those.
-    """
-
-    def __init__(self, max_concurrent_updates: int) -> None:
-        # PTB's own semaphore (process_update is final) is made wide; ours below do the work.
-        super().__init__(max(PTB_SLOTS, 2 * max_concurrent_updates))
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
-        self._presses = asyncio.BoundedSemaphore(max_concurrent_updates)
-        self._others = asyncio.BoundedSemaphore(max_concurrent_updates)
-
-    @staticmethod
-    def _key(update: object) -> int:
-        if isinstance(update, Update):
-            if update.effective_user is not None:
-                return update.effective_user.id
-            if update.effective_chat is not None:
-                return update.effective_chat.id
-        return 0
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        key = self._key(update)
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        press = isinstance(update, Update) and update.callback_query is not None
-        try:
-            async with lock, self._presses if press else self._others:
-                await coroutine
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-    async def initialize(self) -> None:
-        """Nothing to set up."""
-
-    async def shutdown(self) -> None:
-        """Nothing to tear down."""
 
 
 def build_application(
@@ -122,7 +70,7 @@ def build_application(
         .context_types(context_types(data))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .concurrent_updates(PerChatUpdateProcessor(settings.concurrent_updates))
+        .concurrent_updates(FairUpdateProcessor(settings.concurrent_updates))
         .request(
             request
             or RetryingRequest(connection_pool_size=settings.connection_pool_size, pool_timeout=10)

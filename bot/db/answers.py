@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.srs import Review
+from bot.db import totals
 from bot.db.connection import Database, Table, from_iso, iso
 from bot.db.users import UPSERT_USER
 
@@ -77,6 +78,8 @@ class Answers(Table):
             )
             if cur.rowcount == 0:
                 return False
+            assert cur.lastrowid is not None
+            await totals.add_answers(db, [(cur.lastrowid, rec)])
             if upsert_user:
                 await db.execute(
                     UPSERT_USER, (rec.user_id, rec.first_name, iso(rec.now), iso(rec.now))
@@ -164,15 +167,18 @@ class Answers(Table):
         ]
         async with self._tx() as db:
             inserted: set[tuple[int, int]] = set()
+            ids: list[tuple[int, AnswerRecord]] = []
             if RETURNING:
                 values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
                 cur = await db.execute(
                     "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, "  # noqa: S608
                     f"choice, correct, points, answered_at, local_day) VALUES {values} "
-                    "ON CONFLICT (asking_id, user_id) DO NOTHING RETURNING asking_id, user_id",
+                    "ON CONFLICT (asking_id, user_id) DO NOTHING RETURNING id, asking_id, user_id",
                     [v for row in rows for v in row],
                 )
-                inserted = {(r[0], r[1]) for r in await cur.fetchall()}
+                for answer_id, asking_id, user_id in await cur.fetchall():
+                    inserted.add((asking_id, user_id))
+                    ids.append((answer_id, unique[asking_id, user_id][0]))
             else:  # SQLite before 3.35 has no RETURNING: one statement per row
                 for row in rows:
                     cur = await db.execute(
@@ -183,7 +189,10 @@ class Answers(Table):
                         row,
                     )
                     if cur.rowcount:
+                        assert cur.lastrowid is not None
                         inserted.add((row[0], row[1]))
+                        ids.append((cur.lastrowid, unique[row[0], row[1]][0]))
+            await totals.add_answers(db, ids)
             users = [
                 (r.user_id, r.first_name, iso(r.now), iso(r.now))
                 for key, (r, upsert) in unique.items()

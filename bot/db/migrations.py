@@ -208,6 +208,66 @@ MIGRATIONS: list[str | PythonStep] = [
     );
     CREATE INDEX daily_deliveries_due ON daily_deliveries (status, day, due_at);
     """,
+    # 6: running totals beside the answers (db/totals.py), so boards, ranks, /score, /stats and
+    # tallies read a few index entries instead of aggregating every answer; built here from
+    # the answers already kept.
+    """
+    CREATE TABLE score_totals (
+        user_id INTEGER NOT NULL,
+        scope INTEGER NOT NULL,
+        period TEXT NOT NULL,
+        source TEXT NOT NULL,
+        points INTEGER NOT NULL,
+        answered INTEGER NOT NULL,
+        right_count INTEGER NOT NULL,
+        first_id INTEGER NOT NULL,
+        hidden INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (user_id, scope, period, source)
+    ) WITHOUT ROWID;
+    CREATE INDEX score_board
+        ON score_totals (source, scope, period, hidden, points DESC, first_id);
+    CREATE TABLE asking_totals (
+        asking_id INTEGER PRIMARY KEY,
+        answered INTEGER NOT NULL,
+        right_count INTEGER NOT NULL
+    );
+    CREATE TABLE question_totals (
+        question_id TEXT PRIMARY KEY,
+        answered INTEGER NOT NULL,
+        right_count INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO score_totals (user_id, scope, period, source, points, answered, right_count,
+        first_id, hidden)
+    SELECT x.user_id, x.scope, x.period, x.source, SUM(x.points), COUNT(*), SUM(x.correct),
+        MIN(x.id), COALESCE((SELECT u.hidden FROM users u WHERE u.user_id = x.user_id), 0)
+    FROM (
+        SELECT id, user_id, 0 AS scope, 'all' AS period, source, points, correct FROM answers
+        UNION ALL
+        SELECT id, user_id, 0, 'd' || local_day, source, points, correct FROM answers
+        UNION ALL
+        SELECT id, user_id, 0,
+            'w' || date(local_day, '-' || ((CAST(strftime('%w', local_day) AS INTEGER) + 6) % 7)
+                || ' days'),
+            source, points, correct FROM answers
+        UNION ALL
+        SELECT id, user_id, chat_id, 'all', source, points, correct FROM answers
+        WHERE source = 'quiz' AND chat_id < 0
+        UNION ALL
+        SELECT id, user_id, chat_id, 'd' || local_day, source, points, correct FROM answers
+        WHERE source = 'quiz' AND chat_id < 0
+        UNION ALL
+        SELECT id, user_id, chat_id,
+            'w' || date(local_day, '-' || ((CAST(strftime('%w', local_day) AS INTEGER) + 6) % 7)
+                || ' days'),
+            source, points, correct FROM answers
+        WHERE source = 'quiz' AND chat_id < 0
+    ) AS x
+    GROUP BY x.user_id, x.scope, x.period, x.source;
+    INSERT INTO asking_totals (asking_id, answered, right_count)
+    SELECT asking_id, COUNT(*), SUM(correct) FROM answers GROUP BY asking_id;
+    INSERT INTO question_totals (question_id, answered, right_count)
+    SELECT question_id, COUNT(*), SUM(correct) FROM answers GROUP BY question_id;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,44 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
 
-from bot.db.connection import Table, iso
+from bot.db import totals
+from bot.db.connection import Table
 
 
-def _board_filter(since: datetime | None, chat_id: int | None) -> tuple[str, list[Any]]:
-    where = ["a.source = 'quiz'", "u.hidden = 0"]
-    params: list[Any] = []
-    if since is not None:
-        where.append("a.answered_at >= ?")
-        params.append(iso(since))
-    if chat_id is not None:
-        where.append("a.chat_id = ?")
-        params.append(chat_id)
-    return " AND ".join(where), params
+def _scope(chat_id: int | None) -> int:
+    return totals.EVERYWHERE if chat_id is None else chat_id
 
 
 class Stats(Table):
+    """Every read here is a few index entries of the running totals (db/totals.py)."""
+
     async def score(self, user_id: int, source: str = "quiz") -> tuple[int, int, int]:
         """(points, answered, right) of a user's answers from one source."""
         row = await self._one(
-            "SELECT COALESCE(SUM(points), 0), COUNT(*), COALESCE(SUM(correct), 0) "
-            "FROM answers WHERE user_id = ? AND source = ?",
+            "SELECT points, answered, right_count FROM score_totals "
+            "WHERE user_id = ? AND scope = 0 AND period = 'all' AND source = ?",
             (user_id, source),
         )
-        assert row is not None
-        return int(row[0]), int(row[1]), int(row[2])
+        return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
 
     async def answer_days(self, user_id: int) -> list[str]:
-        """The days (in the user's zone when they answered) with a scored answer: a quiz or
-        review press, or the daily question; a channel press earns no points, so no streak."""
+        """The user's local days with a scored answer (a quiz or review press, or the daily
+        question), oldest first; a channel press earns no points, so it makes no streak day."""
         rows = await self._all(
-            "SELECT DISTINCT local_day FROM answers WHERE user_id = ? "
-            "AND source IN ('quiz', 'daily') ORDER BY local_day",
+            "SELECT DISTINCT substr(period, 2) FROM score_totals "
+            "WHERE user_id = ? AND scope = 0 AND period > 'd' AND period < 'e' "
+            "AND source IN ('quiz', 'daily') ORDER BY 1",
             (user_id,),
         )
-        return [r["local_day"] for r in rows]
+        return [r[0] for r in rows]
 
     async def per_question(self, user_id: int) -> list[tuple[str, int, int]]:
         """(question_id, answered, right) over a user's quiz answers."""
@@ -51,48 +45,49 @@ class Stats(Table):
         return [(r[0], int(r[1]), int(r[2])) for r in rows]
 
     async def leaderboard(
-        self, *, since: datetime | None, chat_id: int | None, limit: int = 10
+        self, *, period: str, chat_id: int | None, limit: int = 10
     ) -> list[tuple[int, str, int]]:
-        """(user_id, first name, points), best first; hidden users left out."""
-        where, params = _board_filter(since, chat_id)
+        """(user_id, first name, points), best first (earliest first on a tie); no hidden users.
+
+        ``period`` is ``totals.ALL``, ``totals.day_key(day)`` or ``totals.week_key(day)``.
+        """
         rows = await self._all(
-            "SELECT a.user_id, u.first_name, SUM(a.points) AS pts FROM answers a "  # noqa: S608
-            f"JOIN users u ON u.user_id = a.user_id WHERE {where} "  # fixed fragments only
-            "GROUP BY a.user_id HAVING pts > 0 ORDER BY pts DESC, MIN(a.id) LIMIT ?",
-            [*params, limit],
+            "SELECT t.user_id, COALESCE(u.first_name, ''), t.points FROM score_totals t "
+            "LEFT JOIN users u ON u.user_id = t.user_id "
+            "WHERE t.source = 'quiz' AND t.scope = ? AND t.period = ? AND t.hidden = 0 "
+            "AND t.points > 0 ORDER BY t.points DESC, t.first_id LIMIT ?",
+            (_scope(chat_id), period, limit),
         )
         return [(r[0], r[1], int(r[2])) for r in rows]
 
     async def rank(
-        self, user_id: int, *, since: datetime | None, chat_id: int | None
+        self, user_id: int, *, period: str, chat_id: int | None
     ) -> tuple[int, int] | None:
-        """(rank, points) of a user on a board, or None when they have no points there."""
-        where, params = _board_filter(since, chat_id)
-        rows = await self._all(
-            "SELECT a.user_id, SUM(a.points) AS pts FROM answers a "  # noqa: S608
-            f"JOIN users u ON u.user_id = a.user_id WHERE {where} "  # fixed fragments only
-            "GROUP BY a.user_id HAVING pts > 0 ORDER BY pts DESC, MIN(a.id)",
-            params,
+        """(rank, points) of a user on a board, or None when they have no points there (or
+        are hidden). Rank is 1 + the users with more points: a count over the board's index."""
+        scope = _scope(chat_id)
+        row = await self._one(
+            "SELECT t.points, (SELECT COUNT(*) FROM score_totals o WHERE o.source = 'quiz' "
+            "AND o.scope = t.scope AND o.period = t.period AND o.hidden = 0 "
+            "AND o.points > t.points) FROM score_totals t WHERE t.user_id = ? AND t.scope = ? "
+            "AND t.period = ? AND t.source = 'quiz' AND t.hidden = 0 AND t.points > 0",
+            (user_id, scope, period),
         )
-        for i, r in enumerate(rows, start=1):
-            if r[0] == user_id:
-                return i, int(r[1])
-        return None
+        return (1 + int(row[1]), int(row[0])) if row else None
 
     async def tally(self, asking_id: int) -> tuple[int, int]:
         row = await self._one(
-            "SELECT COUNT(*), COALESCE(SUM(correct), 0) FROM answers WHERE asking_id = ?",
-            (asking_id,),
+            "SELECT answered, right_count FROM asking_totals WHERE asking_id = ?", (asking_id,)
         )
-        assert row is not None
-        return int(row[0]), int(row[1])
+        return (int(row[0]), int(row[1])) if row else (0, 0)
 
     async def post_stats(self, limit: int = 10) -> list[tuple[str, str, int, int]]:
         """(question_id, sent_at, answered, right) for the latest sent posts."""
         rows = await self._all(
-            "SELECT p.question_id, p.sent_at, COUNT(a.id), COALESCE(SUM(a.correct), 0) "
-            "FROM channel_posts p LEFT JOIN answers a ON a.asking_id = p.asking_id "
-            "WHERE p.status = 'sent' GROUP BY p.id ORDER BY p.id DESC LIMIT ?",
+            "SELECT p.question_id, p.sent_at, COALESCE(t.answered, 0), "
+            "COALESCE(t.right_count, 0) FROM channel_posts p "
+            "LEFT JOIN asking_totals t ON t.asking_id = p.asking_id "
+            "WHERE p.status = 'sent' ORDER BY p.id DESC LIMIT ?",
             (limit,),
         )
         return [(r[0], r[1] or "", int(r[2]), int(r[3])) for r in rows]
@@ -101,22 +96,25 @@ class Stats(Table):
         self, min_answers: int = 3, limit: int = 5
     ) -> list[tuple[str, int, int]]:
         rows = await self._all(
-            "SELECT question_id, COUNT(*) AS n, SUM(correct) AS r FROM answers "
-            "GROUP BY question_id HAVING n >= ? ORDER BY 1.0 * r / n, n DESC LIMIT ?",
+            "SELECT question_id, answered, right_count FROM question_totals "
+            "WHERE answered >= ? ORDER BY 1.0 * right_count / answered, answered DESC LIMIT ?",
             (min_answers, limit),
         )
         return [(r[0], int(r[1]), int(r[2])) for r in rows]
 
     async def active_users(self, since: datetime) -> tuple[int, int]:
-        """(channel readers, quiz learners) who answered since ``since``."""
-        row = await self._one(
-            "SELECT COUNT(DISTINCT CASE WHEN source = 'channel' THEN user_id END), "
-            "COUNT(DISTINCT CASE WHEN source = 'quiz' THEN user_id END) "
-            "FROM answers WHERE answered_at >= ?",
-            (iso(since),),
-        )
-        assert row is not None
-        return int(row[0]), int(row[1])
+        """(channel readers, quiz learners) with an answer on a local day from ``since``'s
+        (UTC) date on."""
+        first = totals.day_key(since.astimezone(UTC).date().isoformat())
+        out = []
+        for source in ("channel", "quiz"):
+            row = await self._one(
+                "SELECT COUNT(DISTINCT user_id) FROM score_totals WHERE source = ? "
+                "AND scope = 0 AND period >= ? AND period < 'e'",
+                (source, first),
+            )
+            out.append(int(row[0]) if row else 0)
+        return out[0], out[1]
 
     async def count(self, table: str) -> int:
         if table not in {

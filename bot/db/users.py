@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.db import totals
 from bot.db.connection import Table, iso
 
 
@@ -56,6 +57,7 @@ class Users(Table):
             await db.execute(
                 "UPDATE users SET hidden = ? WHERE user_id = ?", (int(hidden), user_id)
             )
+            await totals.set_hidden(db, user_id, hidden)
 
     async def set_report_pending(self, user_id: int, asking_id: int | None) -> None:
         await self._write(
@@ -66,6 +68,7 @@ class Users(Table):
         """Delete every row about a user (contract §6); returns the rows deleted."""
         async with self._tx() as db:
             total = 0
+            await totals.subtract_user(db, user_id)
             for sql in (
                 "DELETE FROM answers WHERE user_id = ?",
                 "DELETE FROM reviews WHERE user_id = ?",
@@ -89,7 +92,8 @@ class Users(Table):
             " + (SELECT COUNT(*) FROM reviews WHERE user_id = ?)"
             " + (SELECT COUNT(*) FROM cards WHERE user_id = ?)"
             " + (SELECT COUNT(*) FROM quiz_sessions WHERE user_id = ? OR chat_id = ?)"
-            " + (SELECT COUNT(*) FROM users WHERE user_id = ?)",
-            [user_id] * 6,
+            " + (SELECT COUNT(*) FROM users WHERE user_id = ?)"
+            " + (SELECT COUNT(*) FROM score_totals WHERE user_id = ?)",
+            [user_id] * 7,
         )
         return int(row[0]) if row else 0

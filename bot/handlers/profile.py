@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from telegram import Update
 
 from bot.config import parse_zone
 from bot.core import rules
+from bot.db import totals
 from bot.runtime.context import BotContext
 from bot.services.messages import is_group, reply_bound
 from bot.services.presses import Press
@@ -84,20 +84,19 @@ async def cmd_leaderboard(update: Update, context: BotContext) -> None:
     if message is None or user is None or chat is None:
         return
     store = context.store
-    local = context.now().astimezone(context.settings.zone)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    week = midnight - timedelta(days=local.weekday())
+    # Days and weeks are each learner's own (their /timezone), as their answers recorded them.
+    today = rules.local_day(context.now(), await _zone(context, user.id))
     chat_id = chat.id if is_group(chat) else None
     boards = []
-    periods: list[tuple[str, datetime | None]] = [
-        ("Today", midnight),
-        ("This week", week),
-        ("All time", None),
+    periods = [
+        ("Today", totals.day_key(today)),
+        ("This week", totals.week_key(today)),
+        ("All time", totals.ALL),
     ]
-    for period, since in periods:
-        rows = await store.stats.leaderboard(since=since, chat_id=chat_id)
-        own = await store.stats.rank(user.id, since=since, chat_id=chat_id)
-        title = f"{period} in this group" if chat_id is not None else period
+    for name, period in periods:
+        rows = await store.stats.leaderboard(period=period, chat_id=chat_id)
+        own = await store.stats.rank(user.id, period=period, chat_id=chat_id)
+        title = f"{name} in this group" if chat_id is not None else name
         boards.append(render.Board(title, rows, own))
     profile = await store.users.get_user(user.id)
     hidden = bool(profile and profile.hidden)

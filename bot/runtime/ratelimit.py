@@ -7,6 +7,11 @@ short bursts. We add that: per private chat, two messages at once, then one a se
 Calls without a chat (answerCallbackQuery) pass straight through, so a press is answered at
 once, never queued behind throttled sends.
 
+While a request waits here (and while it is in flight), the update that made it lends its
+processing slot back (``runtime.updates.lend_slot``): waiting on a chat's limit never holds
+up other chats. Each chat passes its own limit before it queues for the overall one, which
+serves first come first served, so chats are served in turn.
+
 Bulk sends (the /daily deliveries) run inside ``background()``: they take the overall budget
 only when no other request is waiting for it, one at a time, so a quiz reply or the channel
 post waits at most one slot behind a delivery run however long that run is.
@@ -19,13 +24,32 @@ import contextvars
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from aiolimiter import AsyncLimiter
 from telegram.ext import AIORateLimiter
 
+from bot.runtime.updates import lend_slot
+
 MAX_TRACKED_CHATS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """Telegram's limits as this bot keeps them; tests scale them down, never the bot."""
+
+    # aiolimiter is a leaky bucket: AsyncLimiter(30, 1) lets a burst of 30 through and then
+    # 30 a second, so up to ~60 can land in one second. One at a time, every 1/28 s (or 3 s
+    # per group: 20 a minute) holds the limit in every window.
+    overall_period: float = 1 / 28  # a little under 30: requests bunch in transit
+    group_period: float = 3.0
+    per_chat_burst: int = 2
+    per_chat_period: float = 2.0
+
+
+PRODUCTION = Rates()
 
 
 _BACKGROUND: contextvars.ContextVar[bool] = contextvars.ContextVar("background", default=False)
@@ -84,19 +108,16 @@ class FloodLimiter(AIORateLimiter):
         self,
         *,
         enabled: bool = True,
-        per_chat_burst: int = 2,
-        per_chat_period: float = 2.0,
+        rates: Rates | None = None,
         max_retries: int = 3,
     ) -> None:
+        rates = rates or PRODUCTION  # read at call time, so a test can scale it
         if enabled:
-            # aiolimiter is a leaky bucket: AsyncLimiter(30, 1) lets a burst of 30 through and
-            # then 30 a second, so up to ~60 can land in one second. One at a time, every
-            # 1/28 s (or 3 s per group: 20 a minute) holds the limit in every window.
             super().__init__(
                 overall_max_rate=1,
-                overall_time_period=1 / 28,  # a little under 30: requests bunch in transit
+                overall_time_period=rates.overall_period,
                 group_max_rate=1,
-                group_time_period=3,
+                group_time_period=rates.group_period,
                 max_retries=max_retries,
             )
         else:  # RATE_LIMIT=off: no throttling, but 429s are still waited out
@@ -105,8 +126,8 @@ class FloodLimiter(AIORateLimiter):
         base: AsyncLimiter | None = getattr(self, "_base_limiter", None)
         if base is not None:
             self._base_limiter: Any = PriorityGate(base)
-        self._burst = per_chat_burst
-        self._period = per_chat_period
+        self._burst = rates.per_chat_burst
+        self._period = rates.per_chat_period
         self._chats: OrderedDict[int, AsyncLimiter] = OrderedDict()
 
     def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
@@ -126,11 +147,12 @@ class FloodLimiter(AIORateLimiter):
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         chat_id = data.get("chat_id")
-        if self._enabled and isinstance(chat_id, int) and chat_id > 0:
-            async with self._chat_limiter(chat_id):
-                return await super().process_request(
-                    callback, args, kwargs, endpoint, data, rate_limit_args
-                )
-        return await super().process_request(
-            callback, args, kwargs, endpoint, data, rate_limit_args
-        )
+        async with lend_slot():
+            if self._enabled and isinstance(chat_id, int) and chat_id > 0:
+                async with self._chat_limiter(chat_id):
+                    return await super().process_request(
+                        callback, args, kwargs, endpoint, data, rate_limit_args
+                    )
+            return await super().process_request(
+                callback, args, kwargs, endpoint, data, rate_limit_args
+            )
