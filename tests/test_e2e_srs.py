@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.db import Store
+from bot.db import AnswerRecord, Store, totals
 from bot.db import migrations as mig
 from bot.handlers.quiz import ALREADY
 from bot.services.presses import NOT_VALID, NOT_YOURS
@@ -120,12 +120,15 @@ async def test_streak_days_are_scored_answers_only(tmp_path: Path) -> None:
             for i, (source, day) in enumerate(
                 [("channel", "2026-03-01"), ("quiz", "2026-03-02"), ("daily", "2026-03-03")]
             ):
-                await con.execute(
+                cur = await con.execute(
                     "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, "
                     "choice, correct, points, answered_at, local_day) "
                     "VALUES (1, ?, 1, 'q', ?, 0, 1, 1, '2026-03-01T00:00:00+00:00', ?)",
                     (ALICE.id + i, source, day),
                 )
+                assert cur.lastrowid is not None
+                record = AnswerRecord(1, ALICE.id + i, "A", 1, "q", source, 0, True, 1, T, day)
+                await totals.add_answers(con, [(cur.lastrowid, record)])
         assert await store.stats.answer_days(ALICE.id) == []
         assert await store.stats.answer_days(ALICE.id + 1) == ["2026-03-02"]
         assert await store.stats.answer_days(ALICE.id + 2) == ["2026-03-03"]
