@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -31,7 +32,18 @@ MAX_ALERT = 200
 
 # PTB sends every parameter as a form field; non-string values are JSON text. These keys are
 # always strings in the Bot API, so we never JSON-decode them ("42" stays the text "42").
-RAW_KEYS = {"text", "callback_query_id", "caption", "url", "parse_mode", "description"}
+RAW_KEYS = {
+    "text",
+    "callback_query_id",
+    "caption",
+    "url",
+    "parse_mode",
+    "description",
+    "secret_token",
+}
+# setWebhook's secret_token: 1-256 characters, only A-Z, a-z, 0-9, _ and -
+# (https://core.telegram.org/bots/api#setwebhook).
+SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}", re.ASCII)
 
 
 @dataclass
@@ -150,6 +162,7 @@ class FakeBotApi:
         )
         self.chats[CHANNEL_ID] = self.channel
         self.channel_posting_allowed = True
+        self.webhook: dict[str, Any] | None = None  # setWebhook's parameters while one is set
         self._cond = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -204,6 +217,14 @@ class FakeBotApi:
 
     def send_text(self, user: FakeUser, text: str, chat: Chat | None = None) -> int:
         """A user sends ``text`` (a command gets its bot_command entity, as Telegram adds it)."""
+        return self._push(self.text_payload(user, text, chat))
+
+    def new_update(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """An update with a fresh ``update_id``, not queued for getUpdates (to POST it)."""
+        return {"update_id": next(self._update_ids), **payload}
+
+    def text_payload(self, user: FakeUser, text: str, chat: Chat | None = None) -> dict[str, Any]:
+        """The ``{"message": ...}`` part of an update in which ``user`` sends ``text``."""
         chat = chat or self.private_chat(user)
         if chat.type == "private":
             self.known_users.add(user.id)
@@ -217,7 +238,7 @@ class FakeBotApi:
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-        return self._push({"message": message})
+        return {"message": message}
 
     def press(self, user: FakeUser, message: StoredMessage, data: str) -> str:
         """A user presses a button with ``data`` under ``message``; returns the query id."""
@@ -375,6 +396,13 @@ class FakeBotApi:
         return web.Response(status=fault.status, text="<html>Bad Gateway</html>")
 
     async def _get_updates(self, params: dict[str, Any]) -> web.Response:
+        if self.webhook is not None:  # as Telegram answers while a webhook is set
+            self.calls.append(Call("getUpdates", params, time.monotonic(), 409, "webhook set"))
+            return _error(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = int(params.get("offset") or 0)
         timeout = min(float(params.get("timeout") or 0), 1.0)
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
@@ -416,6 +444,20 @@ class FakeBotApi:
         }
 
     def _m_deleteWebhook(self, p: dict[str, Any]) -> tuple[int, Any]:
+        self.webhook = None
+        return 200, True
+
+    def _m_setWebhook(self, p: dict[str, Any]) -> tuple[int, Any]:
+        url = str(p.get("url", ""))
+        if not url.startswith("https://"):
+            return 400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+        secret = p.get("secret_token")
+        if secret is not None and not SECRET_TOKEN_RE.fullmatch(str(secret)):
+            return 400, "Bad Request: secret token contains unallowed characters"
+        allowed = p.get("allowed_updates")
+        if allowed is not None and not isinstance(allowed, list):
+            return 400, "Bad Request: can't parse allowed updates"
+        self.webhook = dict(p)
         return 200, True
 
     def _m_getChat(self, p: dict[str, Any]) -> tuple[int, Any]:

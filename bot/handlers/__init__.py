@@ -25,6 +25,10 @@ PRESS_ROUTES: dict[str, PressHandler] = {
     cd.HIDE: profile.on_hide,
 }
 
+# The update types register() handles: Telegram sends only these (setWebhook / getUpdates
+# allowed_updates), so nothing else costs a request or a slot. Keep in step with register().
+ALLOWED_UPDATES: tuple[str, ...] = (Update.MESSAGE, Update.CALLBACK_QUERY)
+
 
 def register(app: Any) -> None:
     # Commands are only read from messages, not edits: an edited "/quiz" must not start a
