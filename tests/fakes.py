@@ -240,6 +240,50 @@ class FakeBotApi:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         return {"message": message}
 
+    def forward(
+        self,
+        user: FakeUser,
+        text: str,
+        entities: list[dict[str, Any]] | None = None,
+        *,
+        caption: bool = False,
+        origin: str = "channel",
+    ) -> int:
+        """``user`` forwards a post of the channel (or, with ``origin="user"``, a user's
+        message) to the bot's private chat; ``caption=True``: a photo with that caption."""
+        chat = self.private_chat(user)
+        self.known_users.add(user.id)
+        now = int(time.time())
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids[chat.id]),
+            "date": now,
+            "chat": chat.as_dict(),
+            "from": user.as_dict(),
+        }
+        if origin == "channel":
+            message["forward_origin"] = {
+                "type": "channel",
+                "chat": self.channel.as_dict(),
+                "message_id": 42,
+                "date": now - 3600,
+            }
+        else:
+            message["forward_origin"] = {
+                "type": "user",
+                "sender_user": FakeUser(4242, "Somebody").as_dict(),
+                "date": now - 3600,
+            }
+        if caption:
+            message["photo"] = [
+                {"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}
+            ]
+            message["caption"] = text
+            message["caption_entities"] = entities or []
+        else:
+            message["text"] = text
+            message["entities"] = entities or []
+        return self._push({"message": message})
+
     def press(self, user: FakeUser, message: StoredMessage, data: str) -> str:
         """A user presses a button with ``data`` under ``message``; returns the query id."""
         query_id = str(next(self._query_ids) + 10**12)
