@@ -44,9 +44,9 @@ def imported(h: Harness) -> Path:
     return h.settings.content_dir / "imported.yaml"
 
 
-async def offer(h: Harness, text: str = POST, **kwargs: bool) -> StoredMessage:
+async def offer(h: Harness, text: str = POST, *, caption: bool = False) -> StoredMessage:
     """Forward ``text`` as the admin; the bot's reply that carries Add / Skip."""
-    h.fake.forward(ADMIN, text, **kwargs)
+    h.fake.forward(ADMIN, text, caption=caption)
     await h.fake.wait_until(lambda: _offer(h) is not None)
     message = _offer(h)
     assert message is not None
