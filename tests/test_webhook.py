@@ -269,3 +269,24 @@ async def test_real_process_in_webhook_mode_finishes_in_flight_work_on_sigterm(
     assert "operator-chosen_secret" not in log and TOKEN.split(":")[1] not in log
     assert "database closed" in log
     assert not fake_api.calls_to("getUpdates")
+
+
+async def test_a_taken_port_is_one_sentence_not_a_traceback(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {
+            **env_for_subprocess,
+            "PYTHONPATH": str(ROOT),
+            "WEBHOOK_URL": URL,
+            "WEBHOOK_LISTEN": "127.0.0.1",
+            "PORT": str(taken.getsockname()[1]),
+        }
+        proc = await start_bot(env, tmp_path)
+        _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    text = stderr.decode()
+    assert proc.returncode == 2 and "Traceback" not in text
+    assert "cannot listen" in text and "database closed" in text
+    assert not fake_api.calls_to("setWebhook")

@@ -141,7 +141,15 @@ async def run_webhook(
         if app.post_init is not None:
             await app.post_init(app)
         # Listen before setWebhook: Telegram may deliver the moment it accepts the URL.
-        await server.start(settings.webhook_listen, settings.port)
+        try:
+            await server.start(settings.webhook_listen, settings.port)
+        except OSError as exc:  # the port is taken, or the address is not this machine's
+            raise ConfigError(
+                [
+                    f"The webhook server cannot listen on {settings.webhook_listen}:"
+                    f"{settings.port} ({exc.strerror or exc}): set PORT or WEBHOOK_LISTEN."
+                ]
+            ) from exc
         await app.start()
         try:
             await app.bot.set_webhook(
