@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from telegram import BotCommandScopeChat, Update
+from telegram import BotCommandScopeChat
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationBuilder, Defaults
@@ -16,12 +17,13 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.config import Settings
 from bot.core.models import QuestionBank
 from bot.db import Store
-from bot.handlers import register
+from bot.handlers import ALLOWED_UPDATES, register
 from bot.runtime.context import BotApp, BotData, context_types
 from bot.runtime.errors import error_handler
 from bot.runtime.ratelimit import FloodLimiter
 from bot.runtime.request import RetryingRequest
 from bot.runtime.updates import FairUpdateProcessor
+from bot.runtime.webhook import run_webhook
 from bot.services import jobs
 from bot.ui.commands import bot_commands
 
@@ -101,6 +103,10 @@ async def _set_commands(app: BotApp, settings: Settings) -> None:
 
 
 def run_bot(settings: Settings, bank: QuestionBank) -> None:
-    """Long polling until SIGINT/SIGTERM; then in-flight updates finish and the DB closes."""
+    """Long polling (or, with WEBHOOK_URL, a webhook server) until SIGINT/SIGTERM; then
+    in-flight updates finish and the DB closes."""
     app = build_application(settings, bank)
-    app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    if settings.webhook_url:
+        asyncio.run(run_webhook(app, settings, ALLOWED_UPDATES))
+        return
+    app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -19,6 +20,11 @@ DEFAULT_API_URL = "https://api.telegram.org/bot"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 _CHANNEL_RE = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-?\d{5,20})$")
+# setWebhook's secret_token: "1-256 characters. Only characters A-Z, a-z, 0-9, _ and - are
+# allowed" (https://core.telegram.org/bots/api#setwebhook).
+SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}", re.ASCII)
+_LISTEN_RE = re.compile(r"[A-Za-z0-9.:_-]{1,253}", re.ASCII)  # an IP (v4 or v6) or a host name
+DEFAULT_PORT = 8443
 
 NO_TOKEN_MESSAGE = (
     "BOT_TOKEN is not set: ask @BotFather on Telegram for a token (/newbot) and put it in a .env "
@@ -71,6 +77,10 @@ class Settings:
     post_signature: str | None = None
     log_level: str = "INFO"
     rate_limit: bool = True
+    webhook_url: str | None = None  # set: a webhook server instead of long polling (CONTRACT §9)
+    webhook_secret: str | None = field(default=None, repr=False)  # None: generated at start
+    webhook_listen: str = "0.0.0.0"  # noqa: S104 - the operator's proxy forwards to us (§2)
+    port: int = DEFAULT_PORT
     # Not from the environment: knobs tests and benchmarks turn.
     tally_interval: float = 15.0  # seconds between two edits of a post's tally
     quiz_expiry_minutes: int = 60
@@ -79,6 +89,11 @@ class Settings:
     # httpcore checks every pooled connection on each request: a pool far larger than the
     # requests really in flight costs CPU on every call (measured with bench/).
     connection_pool_size: int = 16
+
+    @property
+    def webhook_path(self) -> str:
+        """The path Telegram posts to: ``https://example.com/tg/x7q`` -> ``/tg/x7q``."""
+        return urlsplit(self.webhook_url or "").path
 
     @property
     def zone(self) -> ZoneInfo:
@@ -158,6 +173,38 @@ class Settings:
         if rate_raw not in ("on", "off"):
             problems.append(f"RATE_LIMIT must be on or off, not {rate_raw!r}.")
 
+        webhook_url = get("WEBHOOK_URL")
+        if webhook_url is not None:
+            try:
+                parts = urlsplit(webhook_url)
+                valid = parts.scheme == "https" and bool(parts.hostname) and len(parts.path) > 1
+                valid = valid and not parts.fragment and (parts.port or 443) > 0
+            except ValueError:  # a bad [IPv6] host or port
+                valid = False
+            if not valid:
+                problems.append(
+                    "WEBHOOK_URL must be an https:// URL with a path, such as "
+                    f"https://example.com/tg/x7q, not {webhook_url!r}."
+                )
+        webhook_secret = get("WEBHOOK_SECRET")
+        if webhook_secret is not None and not SECRET_TOKEN_RE.fullmatch(webhook_secret):
+            problems.append(
+                "WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
+                "(Telegram's rule for setWebhook's secret_token)."
+            )
+        webhook_listen = get("WEBHOOK_LISTEN") or "0.0.0.0"  # noqa: S104 - see the field
+        if not _LISTEN_RE.fullmatch(webhook_listen):
+            problems.append(
+                "WEBHOOK_LISTEN must be an address to bind such as 0.0.0.0, "
+                f"not {webhook_listen!r}."
+            )
+        port = DEFAULT_PORT
+        if (raw_port := get("PORT")) is not None:
+            if re.fullmatch(r"\d{1,5}", raw_port) and 1 <= int(raw_port) <= 65535:
+                port = int(raw_port)
+            else:
+                problems.append(f"PORT must be a number from 1 to 65535, not {raw_port!r}.")
+
         if problems:
             raise ConfigError(problems)
         return cls(
@@ -172,6 +219,10 @@ class Settings:
             post_signature=get("POST_SIGNATURE"),
             log_level=log_level,
             rate_limit=rate_raw == "on",
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+            webhook_listen=webhook_listen,
+            port=port,
         )
 
     def signature(self, channel_username: str | None) -> str:

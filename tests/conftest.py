@@ -38,6 +38,10 @@ BOT_VARIABLES = (
     "POST_SIGNATURE",
     "LOG_LEVEL",
     "RATE_LIMIT",
+    "WEBHOOK_URL",
+    "WEBHOOK_SECRET",
+    "WEBHOOK_LISTEN",
+    "PORT",
 )
 
 

@@ -13,6 +13,7 @@ import asyncio
 import collections
 import itertools
 import json
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -33,7 +34,18 @@ FLOOD_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMa
 
 # PTB sends every parameter as a form field; non-string values are JSON text. These keys are
 # always strings in the Bot API, so we never JSON-decode them ("42" stays the text "42").
-RAW_KEYS = {"text", "callback_query_id", "caption", "url", "parse_mode", "description"}
+RAW_KEYS = {
+    "text",
+    "callback_query_id",
+    "caption",
+    "url",
+    "parse_mode",
+    "description",
+    "secret_token",
+}
+# setWebhook's secret_token: 1-256 characters, only A-Z, a-z, 0-9, _ and -
+# (https://core.telegram.org/bots/api#setwebhook).
+SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}", re.ASCII)
 
 
 def check_markup(markup: Any) -> str:
@@ -186,6 +198,7 @@ class FakeBotApi:
         )
         self.chats[CHANNEL_ID] = self.channel
         self.channel_posting_allowed = True
+        self.webhook: dict[str, Any] | None = None  # setWebhook's parameters while one is set
         self._cond = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -240,6 +253,14 @@ class FakeBotApi:
 
     def send_text(self, user: FakeUser, text: str, chat: Chat | None = None) -> int:
         """A user sends ``text`` (a command gets its bot_command entity, as Telegram adds it)."""
+        return self._push(self.text_payload(user, text, chat))
+
+    def new_update(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """An update with a fresh ``update_id``, not queued for getUpdates (to POST it)."""
+        return {"update_id": next(self._update_ids), **payload}
+
+    def text_payload(self, user: FakeUser, text: str, chat: Chat | None = None) -> dict[str, Any]:
+        """The ``{"message": ...}`` part of an update in which ``user`` sends ``text``."""
         chat = chat or self.private_chat(user)
         if chat.type == "private":
             self.known_users.add(user.id)
@@ -253,6 +274,50 @@ class FakeBotApi:
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        return {"message": message}
+
+    def forward(
+        self,
+        user: FakeUser,
+        text: str,
+        entities: list[dict[str, Any]] | None = None,
+        *,
+        caption: bool = False,
+        origin: str = "channel",
+    ) -> int:
+        """``user`` forwards a post of the channel (or, with ``origin="user"``, a user's
+        message) to the bot's private chat; ``caption=True``: a photo with that caption."""
+        chat = self.private_chat(user)
+        self.known_users.add(user.id)
+        now = int(time.time())
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids[chat.id]),
+            "date": now,
+            "chat": chat.as_dict(),
+            "from": user.as_dict(),
+        }
+        if origin == "channel":
+            message["forward_origin"] = {
+                "type": "channel",
+                "chat": self.channel.as_dict(),
+                "message_id": 42,
+                "date": now - 3600,
+            }
+        else:
+            message["forward_origin"] = {
+                "type": "user",
+                "sender_user": FakeUser(4242, "Somebody").as_dict(),
+                "date": now - 3600,
+            }
+        if caption:
+            message["photo"] = [
+                {"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}
+            ]
+            message["caption"] = text
+            message["caption_entities"] = entities or []
+        else:
+            message["text"] = text
+            message["entities"] = entities or []
         return self._push({"message": message})
 
     def press(self, user: FakeUser, message: StoredMessage, data: str) -> str:
@@ -427,6 +492,13 @@ class FakeBotApi:
         return web.Response(status=fault.status, text="<html>Bad Gateway</html>")
 
     async def _get_updates(self, params: dict[str, Any]) -> web.Response:
+        if self.webhook is not None:  # as Telegram answers while a webhook is set
+            self.calls.append(Call("getUpdates", params, time.monotonic(), 409, "webhook set"))
+            return _error(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = int(params.get("offset") or 0)
         timeout = min(float(params.get("timeout") or 0), 1.0)
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
@@ -468,6 +540,20 @@ class FakeBotApi:
         }
 
     def _m_deleteWebhook(self, p: dict[str, Any]) -> tuple[int, Any]:
+        self.webhook = None
+        return 200, True
+
+    def _m_setWebhook(self, p: dict[str, Any]) -> tuple[int, Any]:
+        url = str(p.get("url", ""))
+        if not url.startswith("https://"):
+            return 400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+        secret = p.get("secret_token")
+        if secret is not None and not SECRET_TOKEN_RE.fullmatch(str(secret)):
+            return 400, "Bad Request: secret token contains unallowed characters"
+        allowed = p.get("allowed_updates")
+        if allowed is not None and not isinstance(allowed, list):
+            return 400, "Bad Request: can't parse allowed updates"
+        self.webhook = dict(p)
         return 200, True
 
     def _m_getChat(self, p: dict[str, Any]) -> tuple[int, Any]:

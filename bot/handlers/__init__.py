@@ -8,7 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.handlers import admin, channel_press, common, daily, profile, quiz
+from bot.handlers import admin, channel_press, common, daily, imports, profile, quiz
 from bot.runtime.context import BotContext
 from bot.services import presses
 from bot.ui import callback_data as cd
@@ -24,7 +24,12 @@ PRESS_ROUTES: dict[str, PressHandler] = {
     cd.REPORT: profile.on_report,
     cd.FORGET: profile.on_forget,
     cd.HIDE: profile.on_hide,
+    cd.IMPORT: imports.on_import,
 }
+
+# The update types register() handles: Telegram sends only these (setWebhook / getUpdates
+# allowed_updates), so nothing else costs a request or a slot. Keep in step with register().
+ALLOWED_UPDATES: tuple[str, ...] = (Update.MESSAGE, Update.CALLBACK_QUERY)
 
 
 def register(app: Any) -> None:
@@ -59,6 +64,14 @@ def register(app: Any) -> None:
         app.add_handler(CommandHandler(name, callback, filters=msgs))
     # Every button press, whatever its data, goes through the one door (services.presses).
     app.add_handler(CallbackQueryHandler(on_press))
+    # Before plain text: an admin's forward in private chat is an import (anyone else's forward
+    # falls through to the usual reply below).
+    admins = filters.User(user_id=app.bot_data.settings.admin_ids)
+    app.add_handler(
+        MessageHandler(
+            msgs & filters.ChatType.PRIVATE & filters.FORWARDED & admins, imports.on_forward
+        )
+    )
     # Last: plain private text (a mistake report, or a nudge to /help).
     app.add_handler(
         MessageHandler(

@@ -12,7 +12,7 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.config import Settings
-from bot.core.models import QuestionBank
+from bot.core.models import Question, QuestionBank
 from bot.db import Store
 
 
@@ -26,6 +26,15 @@ class GroupRefresh:
 
     again: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingImport:
+    """A forwarded channel post waiting for the admin's "Add" or "Skip" (handlers.imports)."""
+
+    entry: Question
+    chat_id: int
+    message_id: int
 
 
 @dataclass
@@ -46,6 +55,10 @@ class BotData:
     known_names: dict[int, str] = field(default_factory=dict)  # users rows known up to date
     group_edits: dict[int, GroupRefresh] = field(default_factory=dict)  # by asking id
     last_cycle_warning: str | None = None
+    # Forwarded posts shown to an admin, by the id on their buttons (bounded; lost on restart,
+    # where a press says the import expired). The lock keeps two appends from racing on FILE.
+    pending_imports: dict[int, PendingImport] = field(default_factory=dict)
+    import_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def store(self) -> Store:

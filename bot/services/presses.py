@@ -9,8 +9,8 @@ it can see. So a press is honoured only where the bot put that very button (cont
   chat and *this* message; any other button must be in the ``keyboards`` row of this
   message, with the exact data the bot put there;
 - each kind may be pressed only where it makes sense (``RULES``): a personal quiz by its
-  learner, "next" only in a group session, forget/hide/more only in the presser's own
-  private chat and by the user they were sent to, a preview's choices only by an admin.
+  learner, "next" only in a group session, forget/hide/more/import only in the presser's
+  own private chat and by the user they were sent to, a preview's choices only by an admin.
 
 Anything else gets one short alert and nothing else: no points, no edit, no message.
 """
@@ -53,6 +53,7 @@ RULES: dict[str, Rule] = {
     cd.FORGET: Rule(private_only=True),
     cd.HIDE: Rule(private_only=True),
     cd.MORE: Rule(private_only=True),
+    cd.IMPORT: Rule(private_only=True),  # and bound to the admin it was sent to (keyboards)
 }
 
 

@@ -19,6 +19,7 @@ FORGET = "f1"  # f1:yes | f1:no          confirm /forget
 HIDE = "h1"  # h1:1 | h1:0               hide from / show on leaderboards
 MORE = "m1"  # m1:<question_id>          a quiz on this question's topic
 DONE = "d1"  # d1:<asking_id>            an answered question's choice, kept styled: inert
+IMPORT = "i1"  # i1:<pending id>:add|skip  a forwarded channel post: add it to the bank or not
 
 # ASCII only (re.ASCII, and [0-9] rather than \d): "²" or "٣" is not a digit here, and an
 # id has at most 18 digits, so int() never sees anything but a small positive number.
@@ -30,12 +31,13 @@ _PATTERNS = {
     HIDE: re.compile(r"h1:([01])", re.ASCII),
     MORE: re.compile(r"m1:([a-z0-9-]{1,40})", re.ASCII),
     DONE: re.compile(r"d1:([1-9][0-9]{0,17})", re.ASCII),
+    IMPORT: re.compile(r"i1:([1-9][0-9]{0,17}):(add|skip)", re.ASCII),
 }
 
 # Buttons that name a stored asking (and are bound to its chat and message), and those bound
 # to a row of the keyboards table (the message's exact data and its owner).
 ASKING_KINDS = frozenset({ANSWER, NEXT, REPORT, DONE})
-KEYBOARD_KINDS = frozenset({FORGET, HIDE, MORE})
+KEYBOARD_KINDS = frozenset({FORGET, HIDE, MORE, IMPORT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,10 @@ def hide(hidden: bool) -> str:
 
 def more(question_id: str) -> str:
     return _check(f"{MORE}:{question_id}")
+
+
+def import_entry(pending_id: int, add: bool) -> str:
+    return _check(f"{IMPORT}:{pending_id}:{'add' if add else 'skip'}")
 
 
 def keyboard_data(keyboard: object) -> list[str]:

@@ -1,0 +1,184 @@
+"""Webhook mode (CONTRACT §9): a small aiohttp server that feeds ``Application.update_queue``.
+
+Why not PTB's own ``run_webhook``: its tornado handler (``telegram/ext/_utils/webhookhandler.py``
+in 22.8) calls ``json.loads(self.request.body.decode())`` outside any ``try``, so a body that is
+not JSON (or not UTF-8) is answered with a 500; it answers 200 to ``null`` and drops it; it sets
+no body limit of its own; and ``Updater._start_webhook`` hard-wires that handler class, so
+guarding it would mean patching PTB's private modules. This is instead PTB's "custom webhook"
+pattern (``examples/customwebhookbot``): our server puts each checked ``Update`` on the
+application's queue, and the application runs exactly as it does under long polling. aiohttp is
+the server because it is well kept, bounds the body (413 past ``client_max_size``) and is what
+the tests' fake Bot API already runs on.
+
+The lifecycle below is ``Application.run_polling``'s (initialize, post_init, start; on a stop
+signal: stop taking updates, stop, post_stop, shutdown, post_shutdown), with the webhook server
+where the polling updater would be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import secrets
+import signal
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+from telegram import Update
+from telegram.error import TelegramError
+
+from bot.config import ConfigError, Settings
+from bot.core.limits import CACHE_BOUND
+from bot.runtime.context import BotApp
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# An update is a few kilobytes (a 4096-character message with its entities and the message it
+# replies to); a megabyte leaves room and keeps a stranger from making us buffer more.
+MAX_BODY = 1024 * 1024
+# In-flight requests get this long to finish once a stop signal came (CONTRACT §9: exit in 10 s).
+SHUTDOWN_GRACE = 3.0
+
+
+def new_secret() -> str:
+    """A ``secret_token`` in setWebhook's alphabet (A-Z a-z 0-9 _ -): 43 url-safe characters."""
+    return secrets.token_urlsafe(32)
+
+
+class WebhookServer:
+    """Serves POST ``path``; a request with the right secret and a real update is queued."""
+
+    def __init__(self, app: BotApp, path: str, secret: str) -> None:
+        self._app = app
+        self._secret = secret.encode()
+        self._recent: set[int] = set()  # update ids already queued (Telegram may redeliver)
+        self._warned = False
+        web_app = web.Application(client_max_size=MAX_BODY)
+        web_app.router.add_post(path, self._on_post)
+        self._runner = web.AppRunner(
+            web_app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE
+        )
+        self.port = 0
+        self._started = False
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen on ``host:port``; returns the port bound (``port=0`` picks a free one)."""
+        self._started = True
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server: Any = site._server  # aiohttp keeps the bound sockets here only
+        self.port = int(server.sockets[0].getsockname()[1]) if server else port
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop listening, then let requests already received finish (queued updates stay)."""
+        if self._started:
+            self._started = False
+            await self._runner.cleanup()
+
+    async def _on_post(self, request: web.Request) -> web.Response:
+        # The secret is checked before the body is read: a stranger costs us nothing.
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self._secret):
+            # Once at WARNING (a proxy that drops the header shows up in the log); then quietly,
+            # so strangers cannot flood the log.
+            level = logging.DEBUG if self._warned else logging.WARNING
+            self._warned = True
+            log.log(level, "webhook: refused a request without the right secret token (403)")
+            return web.Response(status=403, text="Forbidden")
+        body = await request.read()  # past MAX_BODY aiohttp answers 413 itself
+        update = self._parse(body)
+        if update is None:
+            log.debug("webhook: refused a body that is not an update (400)")
+            return web.Response(status=400, text="Bad Request: not an update")
+        if update.update_id in self._recent:
+            # A redelivery (our 200 was lost): Telegram gets its 200, the bot acts once.
+            return web.Response(status=200)
+        if len(self._recent) >= CACHE_BOUND:
+            self._recent.clear()
+        self._recent.add(update.update_id)
+        await self._app.update_queue.put(update)
+        return web.Response(status=200)
+
+    def _parse(self, body: bytes) -> Update | None:
+        try:
+            data = json.loads(body)
+        except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
+            return None
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if type(update_id) is not int:  # bool is an int subclass, and no update id
+            return None
+        try:
+            return Update.de_json(data, self._app.bot)
+        except Exception:  # any shape PTB cannot read is the sender's fault, not ours
+            log.debug("webhook: an update PTB could not read", exc_info=True)
+            return None
+
+
+async def run_webhook(
+    app: BotApp,
+    settings: Settings,
+    allowed_updates: Sequence[str],
+    *,
+    stop: asyncio.Event | None = None,
+    stop_signals: Sequence[int] = (signal.SIGINT, signal.SIGTERM),
+) -> None:
+    """Serve updates on ``WEBHOOK_LISTEN:PORT`` until a stop signal (or ``stop`` is set)."""
+    assert settings.webhook_url is not None
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in stop_signals:
+        loop.add_signal_handler(sig, stop.set)
+    secret = settings.webhook_secret or new_secret()
+    server = WebhookServer(app, settings.webhook_path, secret)
+    try:
+        await app.initialize()
+        if app.post_init is not None:
+            await app.post_init(app)
+        # Listen before setWebhook: Telegram may deliver the moment it accepts the URL.
+        try:
+            await server.start(settings.webhook_listen, settings.port)
+        except OSError as exc:  # the port is taken, or the address is not this machine's
+            raise ConfigError(
+                [
+                    f"The webhook server cannot listen on {settings.webhook_listen}:"
+                    f"{settings.port} ({exc.strerror or exc}): set PORT or WEBHOOK_LISTEN."
+                ]
+            ) from exc
+        await app.start()
+        try:
+            await app.bot.set_webhook(
+                settings.webhook_url,
+                secret_token=secret,
+                allowed_updates=list(allowed_updates),
+                drop_pending_updates=False,
+            )
+        except TelegramError as exc:
+            raise ConfigError(
+                [f"Telegram refused WEBHOOK_URL {settings.webhook_url}: {exc.message}"]
+            ) from exc
+        log.info(
+            "webhook: serving %s on %s:%d (updates: %s)",
+            settings.webhook_path,
+            settings.webhook_listen,
+            server.port,
+            ", ".join(allowed_updates),
+        )
+        await stop.wait()
+        log.info("webhook: stop signal; finishing the updates in flight")
+    finally:
+        for sig in stop_signals:
+            loop.remove_signal_handler(sig)
+        await server.stop()  # no new updates; requests already received finish
+        if app.running:
+            await app.stop()  # processes what is already queued
+            if app.post_stop is not None:
+                await app.post_stop(app)
+        await app.shutdown()  # nothing to do if initialize() never ran
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)

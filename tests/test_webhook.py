@@ -1,0 +1,292 @@
+"""Webhook mode (CONTRACT §9): the real bot takes updates as HTTP POSTs, and only real ones.
+
+Each test starts the real Application with ``bot.runtime.webhook.run_webhook`` (or the real
+``python -m bot`` process) against the fake Bot API, and POSTs to it over HTTP as Telegram would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import json
+import signal
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.app import build_application
+from bot.config import ConfigError, Settings
+from bot.core.models import QuestionBank
+from bot.handlers import ALLOWED_UPDATES
+from bot.runtime.webhook import MAX_BODY, SECRET_HEADER, run_webhook
+from tests.conftest import ALICE, BOB, ROOT, TOKEN
+from tests.fakes import SECRET_TOKEN_RE, FakeBotApi
+from tests.helpers import answer_buttons, start_bot
+
+pytestmark = pytest.mark.e2e
+
+URL = "https://example.com/tg/x7q"
+PATH = "/tg/x7q"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Hook:
+    """A bot running in webhook mode, and a client that POSTs to it."""
+
+    fake: FakeBotApi
+    port: int
+    secret: str
+    http: aiohttp.ClientSession
+
+    def url(self, path: str = PATH) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def post(
+        self,
+        body: bytes | dict[str, Any] | list[Any],
+        *,
+        secret: str | None = "right",
+        path: str = PATH,
+    ) -> int:
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers[SECRET_HEADER] = self.secret if secret == "right" else secret
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        # A stream: aiohttp warns about big raw bytes bodies (the "huge" case).
+        stream = io.BytesIO(data)
+        async with self.http.post(self.url(path), data=stream, headers=headers) as response:
+            await response.read()
+            return response.status
+
+    async def send(self, payload: dict[str, Any]) -> dict[str, Any]:
+        update = self.fake.new_update(payload)
+        assert await self.post(update) == 200
+        return update
+
+
+@pytest.fixture
+async def hook(
+    fake_api: FakeBotApi, settings: Settings, real_bank: QuestionBank
+) -> AsyncIterator[Hook]:
+    port = free_port()
+    settings = dataclasses.replace(
+        settings, webhook_url=URL, webhook_listen="127.0.0.1", port=port
+    )
+    app = build_application(settings, real_bank)
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run_webhook(app, settings, ALLOWED_UPDATES, stop=stop, stop_signals=())
+    )
+    call = await fake_api.wait_for("setWebhook")
+    async with aiohttp.ClientSession() as http:
+        yield Hook(fake_api, port, call.params["secret_token"], http)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+
+def replies_to(fake: FakeBotApi, chat_id: int) -> list[str]:
+    return [c.params["text"] for c in fake.sent_to(chat_id) if c.status == 200]
+
+
+async def test_set_webhook_with_a_generated_secret_and_only_handled_updates(hook: Hook) -> None:
+    call = hook.fake.calls_to("setWebhook")[0]
+    assert call.params["url"] == URL
+    assert SECRET_TOKEN_RE.fullmatch(hook.secret) and len(hook.secret) >= 32
+    assert call.params["allowed_updates"] == ["message", "callback_query"]
+    assert not hook.fake.calls_to("getUpdates")  # no long polling beside the webhook
+
+
+async def test_an_update_with_the_secret_is_answered_and_a_press_goes_through_the_door(
+    hook: Hook,
+) -> None:
+    fake = hook.fake
+    await hook.send(fake.text_payload(ALICE, "/quiz 1"))
+    await fake.wait_until(lambda: any(answer_buttons(m) for m in fake.messages_in(ALICE.id)))
+    question = next(m for m in fake.messages_in(ALICE.id) if answer_buttons(m))
+    query_id = "777"
+    press = {
+        "callback_query": {
+            "id": query_id,
+            "from": ALICE.as_dict(),
+            "chat_instance": str(ALICE.id),
+            "message": question.as_dict(),
+            "data": answer_buttons(question)[0]["callback_data"],
+        }
+    }
+    await hook.send(press)
+    call = await fake.wait_for(
+        "answerCallbackQuery", lambda c: str(c.params["callback_query_id"]) == query_id
+    )
+    assert call.params.get("text")  # right or wrong, with the explanation
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong", "x" * 300])
+async def test_a_request_without_the_right_secret_is_refused_and_changes_nothing(
+    hook: Hook, secret: str | None
+) -> None:
+    update = hook.fake.new_update(hook.fake.text_payload(ALICE, "/start"))
+    assert await hook.post(update, secret=secret) == 403
+    # Then a real one from the same user: one user's updates run in order, so had the refused
+    # one been taken, its reply would come first.
+    await hook.send(hook.fake.text_payload(ALICE, "/help"))
+    await hook.fake.wait_for("sendMessage", lambda c: c.params["chat_id"] == ALICE.id)
+    texts = replies_to(hook.fake, ALICE.id)
+    assert len(texts) == 1 and "/quiz" in texts[0] and "Python interview practice" not in texts[0]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(b"not json {", id="garbage"),
+        pytest.param(b"\xff\xfe{}", id="not-utf8"),
+        pytest.param(b"null", id="null"),
+        pytest.param(b"42", id="number"),
+        pytest.param([{"update_id": 5, "message": {}}], id="array"),
+        pytest.param({"message": {"text": "/start"}}, id="no-update-id"),
+        pytest.param({"update_id": "5"}, id="update-id-string"),
+        pytest.param({"update_id": True}, id="update-id-bool"),
+        pytest.param({"update_id": 5, "message": "nonsense"}, id="message-not-an-object"),
+        pytest.param({"update_id": 5, "message": {"text": "/start"}}, id="message-missing-fields"),
+        pytest.param(b"{" + b'"a":1,' * (MAX_BODY // 6) + b'"update_id":1}', id="huge"),
+    ],
+)
+async def test_a_body_that_is_not_an_update_is_a_4xx_never_a_500(
+    hook: Hook, body: bytes | dict[str, Any] | list[Any]
+) -> None:
+    status = await hook.post(body)
+    assert 400 <= status < 500
+    await hook.send(hook.fake.text_payload(ALICE, "/help"))  # the server still works
+    await hook.fake.wait_for("sendMessage", lambda c: c.params["chat_id"] == ALICE.id)
+    assert len(replies_to(hook.fake, ALICE.id)) == 1
+
+
+async def test_unknown_path_is_404_and_other_methods_are_refused(hook: Hook) -> None:
+    update = hook.fake.new_update(hook.fake.text_payload(ALICE, "/start"))
+    assert await hook.post(update, path="/tg/other") == 404
+    assert await hook.post(update, path="/") == 404
+    async with hook.http.get(hook.url(), headers={SECRET_HEADER: hook.secret}) as response:
+        assert response.status == 405
+
+
+async def test_a_redelivered_update_is_acted_on_once(hook: Hook) -> None:
+    update = await hook.send(hook.fake.text_payload(BOB, "/start"))
+    assert await hook.post(update) == 200  # Telegram repeats when our 200 was lost
+    await hook.send(hook.fake.text_payload(BOB, "/help"))
+    await hook.fake.wait_for("sendMessage", lambda c: c.params["chat_id"] == BOB.id, count=2)
+    assert len(replies_to(hook.fake, BOB.id)) == 2  # /start once, then /help
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("WEBHOOK_URL", "http://example.com/tg/x7q"),  # not https
+        ("WEBHOOK_URL", "https://example.com"),  # no path
+        ("WEBHOOK_URL", "https://example.com/"),
+        ("WEBHOOK_URL", "https:///tg/x7q"),  # no host
+        ("WEBHOOK_URL", "https://[::1/tg"),  # unparsable
+        ("WEBHOOK_SECRET", "has space"),
+        ("WEBHOOK_SECRET", "x" * 257),
+        ("WEBHOOK_SECRET", "ünïcode"),
+        ("PORT", "0"),
+        ("PORT", "65536"),
+        ("PORT", "80a"),
+        ("PORT", "-1"),
+        ("WEBHOOK_LISTEN", "0.0.0.0; rm"),
+    ],
+)
+def test_bad_webhook_configuration_is_reported_with_the_others(variable: str, value: str) -> None:
+    env = {"BOT_TOKEN": TOKEN, "WEBHOOK_URL": URL, variable: value, "POST_TIME": "9am"}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    problems = caught.value.problems
+    assert len(problems) == 2  # gathered with POST_TIME's, one sentence each
+    assert any(p.startswith(variable) for p in problems)
+
+
+def test_webhook_configuration_defaults_and_path() -> None:
+    s = Settings.from_env({"BOT_TOKEN": TOKEN})
+    assert (s.webhook_url, s.webhook_listen, s.port) == (None, "0.0.0.0", 8443)  # noqa: S104
+    s = Settings.from_env(
+        {
+            "BOT_TOKEN": TOKEN,
+            "WEBHOOK_URL": URL + "?a=1",
+            "PORT": "8080",
+            "WEBHOOK_SECRET": "a-Z_9",
+        }
+    )
+    assert (s.webhook_path, s.port, s.webhook_secret) == (PATH, 8080, "a-Z_9")
+    assert "a-Z_9" not in repr(s)
+
+
+async def test_real_process_in_webhook_mode_finishes_in_flight_work_on_sigterm(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **env_for_subprocess,
+        "PYTHONPATH": str(ROOT),
+        "WEBHOOK_URL": URL,
+        "WEBHOOK_SECRET": "operator-chosen_secret",
+        "WEBHOOK_LISTEN": "127.0.0.1",
+        "PORT": str(port),
+    }
+    proc = await start_bot(env, tmp_path)
+    try:
+        call = await fake_api.wait_for("setWebhook", timeout=30)
+        assert call.params["secret_token"] == "operator-chosen_secret"
+        async with aiohttp.ClientSession() as http:
+            hook = Hook(fake_api, port, "operator-chosen_secret", http)
+            await hook.send(fake_api.text_payload(ALICE, "/start"))
+            await fake_api.wait_for("sendMessage", lambda c: c.params["chat_id"] == ALICE.id)
+            # Taken (200), then SIGTERM at once: the update in flight is still answered.
+            await hook.send(fake_api.text_payload(BOB, "/quiz 1"))
+            proc.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+            elapsed = time.monotonic() - started
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    log = stderr.decode()
+    assert proc.returncode == 0, log
+    assert elapsed < 10
+    assert any(answer_buttons(m) for m in fake_api.messages_in(BOB.id))
+    assert "operator-chosen_secret" not in log and TOKEN.split(":")[1] not in log
+    assert "database closed" in log
+    assert not fake_api.calls_to("getUpdates")
+
+
+async def test_a_taken_port_is_one_sentence_not_a_traceback(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {
+            **env_for_subprocess,
+            "PYTHONPATH": str(ROOT),
+            "WEBHOOK_URL": URL,
+            "WEBHOOK_LISTEN": "127.0.0.1",
+            "PORT": str(taken.getsockname()[1]),
+        }
+        proc = await start_bot(env, tmp_path)
+        _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    text = stderr.decode()
+    assert proc.returncode == 2 and "Traceback" not in text
+    assert "cannot listen" in text and "database closed" in text
+    assert not fake_api.calls_to("setWebhook")
