@@ -45,6 +45,7 @@ class BotData:
     asking_posts: dict[int, int | None] = field(default_factory=dict)
     known_names: dict[int, str] = field(default_factory=dict)  # users rows known up to date
     group_edits: dict[int, GroupRefresh] = field(default_factory=dict)  # by asking id
+    follow_ups: set[asyncio.Task[Any]] = field(default_factory=set)  # awaited at shutdown
     last_cycle_warning: str | None = None
 
     @property
