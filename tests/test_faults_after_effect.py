@@ -5,13 +5,25 @@ contract §6 through the real Application and the fake Bot API."""
 from __future__ import annotations
 
 import asyncio
+import re
+import signal
+import sqlite3
+import time
+from pathlib import Path
 
 import pytest
 
 from bot.handlers.quiz import ALREADY
-from tests.conftest import ADMIN, ALICE, BOB, Harness
-from tests.fakes import TOO_OLD, FakeBotApi
-from tests.helpers import answer_buttons, answered, next_question, press_answer, right_position
+from tests.conftest import ADMIN, ALICE, BOB, ROOT, Harness
+from tests.fakes import TOO_OLD, FakeBotApi, FakeUser
+from tests.helpers import (
+    answer_buttons,
+    answered,
+    next_question,
+    press_answer,
+    right_position,
+    start_bot,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -175,3 +187,67 @@ async def test_blocked_user_ends_the_quiz_quietly(bot: Harness) -> None:
     assert await bot.data.store.quizzes.active_session(ALICE.id, ALICE.id) is None
     assert len(admin_pages(fake)) == pages_before
     assert (await bot.data.store.stats.score(ALICE.id))[1:] == (1, 1)  # the press counted
+
+
+# ------------------------------------------------------------ 5. shutdown
+
+
+async def test_sigterm_after_a_burst_finishes_every_acknowledged_press(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    fake = fake_api
+    env = {**env_for_subprocess, "PYTHONPATH": str(ROOT)}
+    log_file = (tmp_path / "bot.log").open("wb")
+    proc = await start_bot(env, tmp_path, output=log_file.fileno())
+    try:
+        fake.send_text(ADMIN, "/post_now conc-gil-what")
+        await fake.wait_until(lambda: any("Posted" in t for t in admin_pages(fake)), timeout=30)
+        post = fake.channel_posts()[0]
+        data = answer_buttons(post)[0]["callback_data"]
+        learners = [FakeUser(300_000 + i, f"L{i}") for i in range(20)]
+        for learner in learners:
+            fake.send_text(learner, "/quiz 1")
+        await fake.wait_until(
+            lambda: all(any(answer_buttons(m) for m in fake.messages_in(u.id)) for u in learners),
+            timeout=30,
+        )
+        quiz_queries = {}
+        for learner in learners:
+            question = fake.messages_in(learner.id)[0]
+            quiz_queries[
+                fake.press(learner, question, answer_buttons(question)[0]["callback_data"])
+            ] = learner
+        readers = [FakeUser(100_000 + i, f"R{i}") for i in range(300)]
+        channel_queries = {fake.press(r, post, data) for r in readers}
+        await fake.wait_until(
+            lambda: len(fake.answered_queries & channel_queries) >= 30, timeout=30
+        )
+        stopped_at = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 15)
+        took = time.monotonic() - stopped_at
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        log_file.close()
+    log_text = (tmp_path / "bot.log").read_text(errors="replace")
+    assert code == 0, log_text[-3000:]
+    assert took < 10, took
+    # Every acknowledged quiz press has its follow-up: the feedback edit and the summary.
+    for query, learner in quiz_queries.items():
+        if query in fake.answered_queries:
+            assert fake.messages_in(learner.id)[0].edits >= 1, learner
+            assert any("/1 right" in m.text for m in fake.messages_in(learner.id)), learner
+    con = sqlite3.connect(env["DATABASE_PATH"])
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        recorded = con.execute("SELECT COUNT(*) FROM answers WHERE source = 'channel'").fetchone()[
+            0
+        ]
+    finally:
+        con.close()
+    assert recorded >= len(fake.answered_queries & channel_queries)
+    # The post's tally shows every press recorded, though its batched edit was not due yet.
+    shown = re.search(r"(\d+) answered", post.text)
+    assert shown is not None and int(shown.group(1)) == recorded, post.text
