@@ -58,6 +58,11 @@ def build_application(
             len(settings.admin_ids),
         )
 
+    async def post_stop(app: BotApp) -> None:
+        # Updates received are answered and recorded (app.stop); now what they started.
+        if data.store_ is not None:
+            await jobs.drain(data, app.bot)
+
     async def post_shutdown(_: BotApp) -> None:
         if data.store_ is not None:
             await data.store_.close()
@@ -71,6 +76,7 @@ def build_application(
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.zone))
         .context_types(context_types(data))
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .concurrent_updates(FairUpdateProcessor(settings.concurrent_updates))
         .request(

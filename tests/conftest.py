@@ -130,6 +130,8 @@ class Harness:
         assert app.updater is not None
         await app.updater.stop()
         await app.stop()
+        assert app.post_stop is not None
+        await app.post_stop(app)  # as run_polling does
         await app.shutdown()
         assert app.post_shutdown is not None
         await app.post_shutdown(app)

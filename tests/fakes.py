@@ -31,6 +31,8 @@ CHANNEL_USERNAME = "pyinterviewq"
 MAX_CALLBACK_DATA = 64
 MAX_ALERT = 200
 FLOOD_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
+TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+BLOCKED = "Forbidden: bot was blocked by the user"
 
 # PTB sends every parameter as a form field; non-string values are JSON text. These keys are
 # always strings in the Bot API, so we never JSON-decode them ("42" stays the text "42").
@@ -193,6 +195,9 @@ class FakeBotApi:
         # (sends and edits) in any one second get 429 with retry_after, as Telegram answers.
         self.flood_limit: int | None = None
         self._recent_sends: collections.deque[float] = collections.deque()
+        # Telegram refuses an answer to a query older than its answer window (about 15 s);
+        # None: no window. Measured from when getUpdates first handed the press out.
+        self.answer_window: float | None = None
         self.channel = Chat(
             CHANNEL_ID, "channel", title="Python Interview Questions", username=CHANNEL_USERNAME
         )
@@ -585,12 +590,16 @@ class FakeBotApi:
         except (TypeError, ValueError):
             return None
 
+    def block(self, user: FakeUser) -> None:
+        """The user blocks the bot: every send or edit in their private chat is refused."""
+        self.blocked_users.add(user.id)
+
     def _m_sendMessage(self, p: dict[str, Any]) -> tuple[int, Any]:
         chat = self._chat(p.get("chat_id"))
         if chat is None:
             return 400, "Bad Request: chat not found"
         if chat.type == "private" and chat.id in self.blocked_users:
-            return 403, "Forbidden: bot was blocked by the user"
+            return 403, BLOCKED
         if chat.type == "private" and chat.id not in self.known_users:
             return 403, "Forbidden: bot can't initiate conversation with a user"
         if chat.type == "channel" and not self.channel_posting_allowed:
@@ -616,6 +625,8 @@ class FakeBotApi:
         return self.messages.get((chat.id, int(p.get("message_id", 0)))) if chat else None
 
     def _m_editMessageText(self, p: dict[str, Any]) -> tuple[int, Any]:
+        if self._chat_key_blocked(p):
+            return 403, BLOCKED
         message = self._edited(p)
         if message is None:
             return 400, "Bad Request: message to edit not found"
@@ -636,7 +647,13 @@ class FakeBotApi:
         self._tell("editMessageText", message)
         return 200, message.as_dict()
 
+    def _chat_key_blocked(self, p: dict[str, Any]) -> bool:
+        chat = self._chat(p.get("chat_id"))
+        return chat is not None and chat.id in self.blocked_users
+
     def _m_editMessageReplyMarkup(self, p: dict[str, Any]) -> tuple[int, Any]:
+        if self._chat_key_blocked(p):
+            return 403, BLOCKED
         message = self._edited(p)
         if message is None:
             return 400, "Bad Request: message to edit not found"
@@ -649,12 +666,14 @@ class FakeBotApi:
 
     def _m_answerCallbackQuery(self, p: dict[str, Any]) -> tuple[int, Any]:
         query_id = str(p.get("callback_query_id"))
-        if query_id in self.answered_queries:
-            return (
-                400,
-                "Bad Request: query is too old and response timeout expired or query ID "
-                "is invalid",
-            )
+        delivered = self.delivered_at.get(self.query_update.get(query_id, -1))
+        too_old = (
+            self.answer_window is not None
+            and delivered is not None
+            and time.monotonic() - delivered > self.answer_window
+        )
+        if query_id in self.answered_queries or too_old:
+            return 400, TOO_OLD
         text = p.get("text") or ""
         if len(text) > MAX_ALERT:
             return 400, "Bad Request: MESSAGE_TOO_LONG"

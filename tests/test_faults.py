@@ -31,7 +31,10 @@ async def test_quiz_survives_faults_on_each_method(bot: Harness, method: str, st
     fake.send_text(ALICE, "/quiz 1")
     question = await next_question(bot, ALICE.id, 1)
     query = await press_answer(bot, ALICE, question, right=True)
-    await fake.wait_until(lambda: query in fake.answered_queries, timeout=20)
+    if method != "answerCallbackQuery" or status == 429:
+        await fake.wait_until(lambda: query in fake.answered_queries, timeout=20)
+    # else: an answer whose outcome is unknown is not repeated (it may have landed; a second
+    # would be refused); the quiz goes on all the same.
     summary = await fake.wait_for(
         "sendMessage", lambda c: "1/1 right" in c.params["text"], timeout=20
     )

@@ -6,6 +6,7 @@ from telegram import Update
 
 from bot.runtime.context import BotContext
 from bot.services import channel
+from bot.services.messages import answer_press
 from bot.services.presses import Press
 from bot.ui import render
 
@@ -21,11 +22,12 @@ async def on_choice(_: Update, context: BotContext, press: Press) -> None:
     assert asking is not None
     q = press.question(context)
     if q is None or not q.quizzable or q.choices_sig != asking.choices_sig:
-        await query.answer(CHANGED, show_alert=True)
+        await answer_press(query, CHANGED, show_alert=True)
         return
     chosen = asking.order[press.data.int_arg(1)]
     if asking.kind == "preview":  # an admin trying the buttons: nothing is recorded
-        await query.answer(render.channel_alert(q, chosen, True), show_alert=True)
+        await answer_press(query, render.channel_alert(q, chosen, True), show_alert=True)
         return
     first_time = await channel.record_press(context, asking, q, press.user, chosen)
-    await query.answer(render.channel_alert(q, chosen, first_time), show_alert=True)
+    # Recorded, and its tally marked, above: a lost or late answer changes none of that.
+    await answer_press(query, render.channel_alert(q, chosen, first_time), show_alert=True)

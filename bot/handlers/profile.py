@@ -11,7 +11,7 @@ from bot.config import parse_zone
 from bot.core import rules
 from bot.db import totals
 from bot.runtime.context import BotContext
-from bot.services.messages import is_group, reply_bound
+from bot.services.messages import answer_press, is_group, reply_bound
 from bot.services.presses import Press
 from bot.ui import render
 
@@ -113,7 +113,8 @@ async def on_hide(_: Update, context: BotContext, press: Press) -> None:
     hidden = press.data.args[0] == "1"
     await context.store.users.set_hidden(user.id, user.first_name, hidden, context.now())
     log.info("user %s %s leaderboards", user.id, "hid from" if hidden else "rejoined")
-    await query.answer(
+    await answer_press(
+        query,
         "You are now hidden from leaderboards." if hidden else "You are back on leaderboards.",
         show_alert=True,
     )
@@ -170,14 +171,14 @@ async def on_forget(_: Update, context: BotContext, press: Press) -> None:
     # The question is answered: its buttons go, and a replay of either is refused.
     await context.store.keyboards.forget(press.chat_id, press.message_id)
     if press.data.args[0] != "yes":
-        await query.answer("Nothing was deleted.")
+        await answer_press(query, "Nothing was deleted.")
         await query.edit_message_text("Kept everything. /score shows where you are.")
         return
     deleted = await context.store.users.forget_user(user.id)
     context.data.user_zones.pop(user.id, None)
     context.data.known_names.pop(user.id, None)
     log.info("user %s forgotten (%d rows)", user.id, deleted)
-    await query.answer("Deleted.")
+    await answer_press(query, "Deleted.")
     await query.edit_message_text("Done: everything I kept about you is deleted.")
 
 
@@ -188,7 +189,8 @@ async def on_report(_: Update, context: BotContext, press: Press) -> None:
     assert asking is not None
     await context.store.users.touch_user(user.id, user.first_name, context.now())
     await context.store.users.set_report_pending(user.id, asking.id)
-    await query.answer(
+    await answer_press(
+        query,
         "Send me your note in a private message: what is wrong, and what it should say.",
         show_alert=True,
     )

@@ -7,7 +7,7 @@ from telegram import Update
 from bot.core import rules
 from bot.runtime.context import BotContext
 from bot.services import quiz
-from bot.services.messages import follow_up, is_group
+from bot.services.messages import answer_press, follow_up, is_group
 from bot.services.presses import Press
 from bot.ui import render
 
@@ -92,28 +92,35 @@ async def on_choice(update: Update, context: BotContext, press: Press) -> None:
     assert session is not None
     q = press.question(context)
     if q is None or not q.quizzable or q.choices_sig != asking.choices_sig:
-        await query.answer(CHANGED, show_alert=True)
+        await answer_press(query, CHANGED, show_alert=True)
         return
     position = press.data.int_arg(1)
     answer = await quiz.record_quiz_answer(context, asking, session, q, press.user, position)
     if answer.outcome is quiz.Graded.OVER:
-        await query.answer(QUIZ_OVER)
+        await answer_press(query, QUIZ_OVER)
         return
     if answer.outcome is quiz.Graded.EXPIRED:
-        await query.answer(EXPIRED)
+        await answer_press(query, EXPIRED)
         return
     if answer.outcome is quiz.Graded.ALREADY:
-        await query.answer(ALREADY)
+        await answer_press(query, ALREADY)
         return
     # Committed above: only now is the user told. What follows may wait in the flood limiter,
-    # so it runs beside this update and the next press (anyone's) is answered at once.
+    # so it runs beside this update and the next press (anyone's) is answered at once. It runs
+    # whatever happened to the answer (lost, refused as too old, a bug): the press counted.
     if session.user_id is None:
         head = "✅ Right!" if answer.correct else "❌ Not quite."
-        await query.answer(render.alert(f"{head} {q.explanation or ''}".strip()), show_alert=True)
-        follow_up(context, update, quiz.show_answered(context, asking, q, session))
+        try:
+            await answer_press(
+                query, render.alert(f"{head} {q.explanation or ''}".strip()), show_alert=True
+            )
+        finally:
+            follow_up(context, update, quiz.show_answered(context, asking, q, session))
         return
-    await query.answer("✅ Right!" if answer.correct else "❌ Not quite")
-    follow_up(context, update, quiz.show_next(context, asking, session, q, position, answer))
+    try:
+        await answer_press(query, "✅ Right!" if answer.correct else "❌ Not quite")
+    finally:
+        follow_up(context, update, quiz.show_next(context, asking, session, q, position, answer))
 
 
 async def on_done(_: Update, __: BotContext, press: Press) -> None:
@@ -127,10 +134,12 @@ async def on_next(update: Update, context: BotContext, press: Press) -> None:
     assert asking is not None
     assert session is not None
     if not await quiz.move_group_on(context, asking, session):
-        await press.query.answer("Already moved on.")
+        await answer_press(press.query, "Already moved on.")
         return
-    await press.query.answer()
-    follow_up(context, update, quiz.reveal_and_continue(context, asking, session))
+    try:
+        await answer_press(press.query)
+    finally:
+        follow_up(context, update, quiz.reveal_and_continue(context, asking, session))
 
 
 async def on_more(update: Update, context: BotContext, press: Press) -> None:
@@ -138,9 +147,9 @@ async def on_more(update: Update, context: BotContext, press: Press) -> None:
     q = context.bank.get(press.data.args[0])
     message = press.query.message
     if q is None or message is None:
-        await press.query.answer("That question has left the bank.")
+        await answer_press(press.query, "That question has left the bank.")
         return
-    await press.query.answer()
+    await answer_press(press.query)
     follow_up(
         context,
         update,

@@ -54,6 +54,7 @@ class BotData:
     asking_posts: dict[int, int | None] = field(default_factory=dict)
     known_names: dict[int, str] = field(default_factory=dict)  # users rows known up to date
     group_edits: dict[int, GroupRefresh] = field(default_factory=dict)  # by asking id
+    follow_ups: set[asyncio.Task[Any]] = field(default_factory=set)  # awaited at shutdown
     last_cycle_warning: str | None = None
     # Forwarded posts shown to an admin, by the id on their buttons (bounded; lost on restart,
     # where a press says the import expired). The lock keeps two appends from racing on FILE.

@@ -3,13 +3,19 @@
 ``AIORateLimiter`` waits out 429s (with ``max_retries``) but never retries a 5xx answer or a
 failed connection. We retry:
 
-* always, when the request certainly did not take effect: a 5xx answer, or a connection that
-  failed before the request went out;
-* when the outcome is unknown (the connection broke or timed out after the request went out)
-  only where a repeat is harmless: idempotent methods (answering a query twice is refused,
-  an edit repeated changes nothing), and a message to a private chat, where a rare duplicate
-  beats a quiz that silently stalls. A channel or group post with an unknown outcome is raised
-  to the caller, which tells the admins instead of posting twice.
+* always, when the request certainly did not take effect: a connection that failed before the
+  request went out;
+* when the outcome is unknown (the connection broke or timed out after the request went out,
+  or a 5xx answer: Telegram's front end can answer 502/504 after the message was delivered,
+  contract §6) only where a repeat is harmless: edits and other idempotent methods (an edit
+  repeated changes nothing), and a message to a private chat, where a rare duplicate question
+  in the learner's own chat beats a quiz that silently stalls (contract §7 accepts it). A
+  channel or group post with an unknown outcome is raised to the caller as ``OutcomeUnknown``,
+  which counts it as posted and tells the admins instead of posting twice.
+
+``answerCallbackQuery`` is never repeated on an unknown outcome: if the first landed, Telegram
+refuses the second ("query is too old ... or query ID is invalid") and the press has nothing to
+gain from it; the answer is best effort (``services.messages.answer_press``).
 
 ``BadRequest``/``Forbidden`` (4xx) are never retried.
 """
@@ -29,7 +35,6 @@ log = logging.getLogger(__name__)
 
 IDEMPOTENT = frozenset(
     {
-        "answerCallbackQuery",
         "editMessageText",
         "editMessageReplyMarkup",
         "setMyCommands",
@@ -42,7 +47,11 @@ IDEMPOTENT = frozenset(
 
 
 class NotSent(NetworkError):
-    """The request certainly did not take effect (refused connection, or a 5xx answer)."""
+    """The request certainly did not take effect (the connection failed before it went out)."""
+
+
+class OutcomeUnknown(NetworkError):
+    """Telegram answered 5xx: the request may or may not have taken effect."""
 
 
 def _not_delivered(exc: BaseException) -> bool:
@@ -95,8 +104,8 @@ class RetryingRequest(HTTPXRequest):
             else:
                 if code < 500:
                     return code, payload
-                if last:
-                    raise NotSent(f"the Bot API answered {code} to {endpoint}")
+                if last or not _repeat_is_harmless(endpoint, request_data):
+                    raise OutcomeUnknown(f"the Bot API answered {code} to {endpoint}")
                 reason = f"answer {code}"
             delay = self.backoff * (2**attempt) * (0.5 + random.random())
             log.warning("%s on %s; retry %d in %.1fs", reason, endpoint, attempt + 1, delay)

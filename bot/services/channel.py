@@ -147,9 +147,10 @@ async def post(
     """Post one slot (``None``: an unscheduled /post_now) exactly once.
 
     The slot row is committed before the send. Telegram refusing (4xx) or never getting the
-    request (connection refused, 5xx after retries) releases the slot for a later try; a
-    timeout after the request went out marks it 'unknown' and tells the admins instead of
-    posting twice.
+    request (connection refused) releases the slot for a later try; an unknown outcome (a
+    timeout after the request went out, or a 5xx answer, which Telegram can give after the
+    message was delivered) marks it 'unknown', counts it as posted and tells the admins once
+    instead of posting twice (contract §6).
     """
     settings = data.settings
     if not settings.channel_id:
@@ -196,15 +197,16 @@ async def post(
         await data.store.channel.release_slot(post_id)
         await _report_failure(data, bot, question, exc)
         return PostResult(Outcome.FAILED, question_id, detail=str(exc))
-    except NetworkError as exc:  # TimedOut included: the post may be live
+    except NetworkError as exc:  # TimedOut and OutcomeUnknown (5xx): the post may be live
         await data.store.channel.post_status(post_id, "unknown", str(exc))
         log.error("channel post of %s: outcome unknown (%s)", question_id, exc)  # noqa: TRY400
         await notify_admins(
             data,
             bot,
-            f"⚠️ Posting <code>{render.esc(question_id)}</code> to the channel timed out after "
-            "the request went out, so it may or may not be there. I will not post it again on "
-            f"my own: check the channel, and if it is missing send /post_now {question_id}",
+            f"⚠️ Posting <code>{render.esc(question_id)}</code> to the channel got no clear "
+            f"answer from Telegram ({render.esc(str(exc)[:100])}), so it may or may not be "
+            "there. I will not post it again on my own: check the channel, and if it is "
+            f"missing send /post_now {question_id}",
         )
         return PostResult(Outcome.UNKNOWN, question_id, detail=str(exc))
     await data.store.channel.post_sent(

@@ -7,6 +7,7 @@ job still runs, and slot records in SQLite make any run idempotent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -28,6 +29,10 @@ LATE_OK: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True}
 RETRY_AFTER = timedelta(minutes=10)
 DELIVERIES = "daily-deliveries"
 DELIVERY_TICK = 10.0  # seconds between two looks for due /daily deliveries
+# Shutdown (contract §6: exit within 10 s of SIGTERM): at most this long for the follow-ups
+# the bot started, then this long for the pending tally edits, leaving time to close.
+FOLLOW_UPS_BUDGET = 6.0
+TALLIES_BUDGET = 2.0
 
 
 async def daily_time(data: BotData) -> time:
@@ -109,6 +114,31 @@ async def job_flush_tallies(context: BotContext) -> None:
         edits = await channel.flush_tallies(data, context.bot)
         if edits:
             log.info("tally edits: %d", edits)
+
+
+async def drain(data: BotData, bot: Bot) -> None:
+    """At stop, after PTB finished the updates it had: finish what they started, bounded.
+
+    PTB's ``stop()`` awaits only the tasks that existed when it began; a follow-up started by
+    an update still finishing (the next question, a group's "answered" edit) would be cut off
+    when the bot's connection closes. Then the batched tally edits go out, so a post shows
+    every press it received.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + FOLLOW_UPS_BUDGET
+    while data.follow_ups and (left := deadline - loop.time()) > 0:
+        await asyncio.wait(set(data.follow_ups), timeout=left)  # they may start more
+    if data.follow_ups:
+        log.warning("shutdown: %d follow-up(s) still running were cut off", len(data.follow_ups))
+        for task in list(data.follow_ups):
+            task.cancel()
+    if data.dirty_tallies:
+        try:
+            async with asyncio.timeout(TALLIES_BUDGET):
+                edits = await channel.flush_tallies(data, bot)
+            log.info("shutdown: %d tally edit(s) flushed", edits)
+        except TimeoutError:
+            log.warning("shutdown: tally edits did not finish in %.0fs", TALLIES_BUDGET)
 
 
 async def job_expire_quizzes(context: BotContext) -> None:

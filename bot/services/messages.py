@@ -6,9 +6,17 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from telegram import Bot, Chat, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
+from telegram import (
+    Bot,
+    CallbackQuery,
+    Chat,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
 from telegram.constants import ChatType
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden, NetworkError
 
 from bot.runtime.context import BotContext
 from bot.ui import callback_data as cd
@@ -25,8 +33,73 @@ def is_group(chat: Chat) -> bool:
 
 
 def follow_up(context: BotContext, update: Update, coroutine: Coroutine[Any, Any, None]) -> None:
-    """Run what follows an answered press as its own task; errors reach the error handler."""
-    context.application.create_task(coroutine, update=update)
+    """Run what follows an answered press as its own task; errors reach the error handler.
+
+    The task is kept in ``follow_ups`` so that shutdown waits for it: PTB's ``stop()`` awaits
+    only the tasks that existed when it began, not those an update still finishing starts.
+    """
+    chat = update.effective_chat
+    private_chat = chat.id if chat is not None and chat.type == ChatType.PRIVATE else None
+    task = context.application.create_task(
+        _quiet_if_blocked(context, private_chat, coroutine), update=update
+    )
+    tasks = context.bot_data.follow_ups
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+async def _quiet_if_blocked(
+    context: BotContext, private_chat: int | None, coroutine: Coroutine[Any, Any, None]
+) -> None:
+    try:
+        await coroutine
+    except Forbidden as exc:
+        if private_chat is None:
+            raise
+        await end_for_blocked(context, private_chat, exc)
+
+
+async def end_for_blocked(context: BotContext, chat_id: int, exc: Forbidden) -> None:
+    """A user who blocked the bot (403 in their private chat): end their quiz, quietly.
+
+    No retry, no admin page (nothing to act on, contract §6): one log line.
+    """
+    session = await context.store.quizzes.active_session(chat_id, chat_id)
+    if session is not None:
+        await context.store.quizzes.end_session(session.id, "blocked", context.now())
+    log.info(
+        "user %s cannot be reached (%s); quiz %s ended",
+        chat_id,
+        exc.message,
+        session.id if session is not None else "none",
+    )
+
+
+# Telegram refuses an answer to a query it already answered, or one older than its answer
+# window (about 15 s): "Bad Request: query is too old and response timeout expired or query ID
+# is invalid" (https://core.telegram.org/bots/api#answercallbackquery).
+_TOO_OLD = ("query is too old", "query id is invalid")
+
+
+async def answer_press(
+    query: CallbackQuery, text: str | None = None, *, show_alert: bool = False
+) -> bool:
+    """Answer a press, best effort; False if the answer was lost, refused as too old or late.
+
+    The press is committed before this is called: what follows it must run whatever happens
+    to the answer, so a lost answer is logged and swallowed, never raised.
+    """
+    try:
+        await query.answer(text, show_alert=show_alert)
+    except BadRequest as exc:
+        if not any(part in exc.message.lower() for part in _TOO_OLD):
+            raise  # anything else is a bug of ours (text too long, ...): let it be seen
+        log.info("press %s answered too late: %s", query.id, exc.message)
+        return False
+    except NetworkError as exc:  # TimedOut included: it may have landed; never repeated
+        log.info("answer to press %s lost: %s", query.id, exc)
+        return False
+    return True
 
 
 async def edit(bot: Bot, chat_id: int, message_id: int, rendered: Rendered) -> None:

@@ -28,6 +28,7 @@ from telegram.constants import ChatType
 from bot.core.models import Question
 from bot.db import Asking, Session
 from bot.runtime.context import BotContext
+from bot.services.messages import answer_press
 from bot.ui import callback_data as cd
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class Press:
 
 async def refuse(query: CallbackQuery, text: str = NOT_VALID) -> None:
     """The only thing a refused press gets: one short alert."""
-    await query.answer(text, show_alert=True)
+    await answer_press(query, text, show_alert=True)
 
 
 async def admit(update: Update, context: BotContext) -> Press | None:
