@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.db import AnswerRecord, Store, totals
+from bot.db import AnswerRecord, Database, Store, totals
 from bot.db import migrations as mig
 from bot.handlers.quiz import ALREADY
 from bot.services.presses import NOT_VALID, NOT_YOURS
@@ -200,9 +200,7 @@ async def test_migration_replays_every_answer_log_into_fsrs_cards(tmp_path: Path
         await store.close()
 
 
-async def test_a_failing_migration_step_leaves_nothing_half_done(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_failing_migration_step_leaves_nothing_half_done(tmp_path: Path) -> None:
     """The Python step runs inside its migration's transaction: a failure rolls it back."""
     path = tmp_path / "old.sqlite3"
     old_database(path)
@@ -214,9 +212,8 @@ async def test_a_failing_migration_step_leaves_nothing_half_done(
 
     patched = list(mig.MIGRATIONS)
     patched[step] = half_then_fail
-    monkeypatch.setattr("bot.db.connection.MIGRATIONS", patched)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        await Store.open(path)
+        await Database.open(path, migrations=patched)
     con = sqlite3.connect(path)
     try:
         assert con.execute("PRAGMA user_version").fetchone()[0] == step  # stopped before it
@@ -224,7 +221,6 @@ async def test_a_failing_migration_step_leaves_nothing_half_done(
         assert con.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 7
     finally:
         con.close()
-    monkeypatch.undo()
     store = await Store.open(path)  # the next start finishes the job
     try:
         assert set(await store.answers.due_dates(1)) == {"missed-last", "right-thrice"}
