@@ -12,17 +12,18 @@ from telegram import BotCommandScopeChat, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationBuilder, BaseUpdateProcessor, Defaults
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.core.models import QuestionBank
 from bot.db import Store
-from bot.handlers import register
+from bot.handlers import ALLOWED_UPDATES, register
 from bot.runtime.context import BotApp, BotData, context_types
 from bot.runtime.errors import error_handler
 from bot.runtime.ratelimit import FloodLimiter
 from bot.runtime.request import RetryingRequest
-from bot.services import jobs
+from bot.runtime.updates import UpdatesRequest
+from bot.services import channel, jobs
 from bot.ui.commands import bot_commands
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,8 @@ def build_application(
         data.user_zones = await data.store_.users.user_timezones()
         await jobs.restore(app, data)
         await _set_commands(app, settings)
+        if settings.channel_id:
+            log.info("channel posts are signed %r", await channel.signature(data, app.bot))
         log.info(
             "bot @%s ready: %d questions, channel=%s, admins=%d",
             app.bot.username,
@@ -127,7 +130,7 @@ def build_application(
             request
             or RetryingRequest(connection_pool_size=settings.connection_pool_size, pool_timeout=10)
         )
-        .get_updates_request(updates_request or HTTPXRequest(read_timeout=30))
+        .get_updates_request(updates_request or UpdatesRequest(read_timeout=30))
     )
     builder = builder.rate_limiter(FloodLimiter(enabled=settings.rate_limit))
     app: BotApp = builder.build()
@@ -155,4 +158,5 @@ async def _set_commands(app: BotApp, settings: Settings) -> None:
 def run_bot(settings: Settings, bank: QuestionBank) -> None:
     """Long polling until SIGINT/SIGTERM; then in-flight updates finish and the DB closes."""
     app = build_application(settings, bank)
-    app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    # Only what the bot handles: fewer updates to fetch, and none of a type it cannot read.
+    app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)

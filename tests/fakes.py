@@ -422,7 +422,8 @@ class FakeBotApi:
         chat = self._chat(p.get("chat_id"))
         if chat is None:
             return 400, "Bad Request: chat not found"
-        return 200, chat.as_dict()
+        # getChat answers a ChatFullInfo: these two are always present in it.
+        return 200, {**chat.as_dict(), "accent_color_id": 0, "max_reaction_count": 11}
 
     def _m_setMyCommands(self, p: dict[str, Any]) -> tuple[int, Any]:
         for command in p.get("commands", []):

@@ -13,6 +13,9 @@ from bot.runtime.context import BotContext
 from bot.services import presses
 from bot.ui import callback_data as cd
 
+# The update types the handlers below take: asked of Telegram in run_polling (and setWebhook).
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
+
 PressHandler = Callable[[Update, BotContext, presses.Press], Awaitable[None]]
 
 # Where an admitted press goes, by the kind of its button (and, for a choice, what it answers).

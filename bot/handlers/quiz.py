@@ -13,6 +13,7 @@ from bot.services.messages import follow_up, is_group
 from bot.services.presses import Press
 from bot.ui import render
 
+USAGE = "Usage: /quiz [topic] [count], with a count from 1 to 20, e.g. /quiz asyncio 10"
 QUIZ_OVER = "This quiz is over. /quiz starts a new one."
 ALREADY = "You already answered this one (it counts once)."
 EXPIRED = "This quiz expired after a long pause. /quiz starts a new one."
@@ -27,7 +28,11 @@ async def cmd_quiz(update: Update, context: BotContext) -> None:
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
     if message is None or user is None or chat is None:
         return
-    topic_text, count = rules.parse_quiz_args(context.args or [])
+    try:
+        topic_text, count = rules.parse_quiz_args(context.args or [])
+    except ValueError:
+        await message.reply_text(USAGE)
+        return
     topic: str | None = None
     if topic_text:
         topic_text = topic_text[:40]  # user text: echoed back, so bounded

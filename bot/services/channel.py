@@ -101,7 +101,8 @@ async def peek_next(store: Store, bank: QuestionBank) -> tuple[int, str] | None:
 
 
 async def signature(data: BotData, bot: Bot) -> str:
-    """POST_SIGNATURE, else ``By: @channel ✨`` (looked up once for a numeric CHANNEL_ID)."""
+    """POST_SIGNATURE, else ``By: @channel ✨``, else ``By: <channel title> ✨`` (a numeric
+    CHANNEL_ID with no public username), looked up once; never a placeholder."""
     settings = data.settings
     if settings.post_signature or not settings.channel_id:
         return settings.signature(None)
@@ -110,11 +111,16 @@ async def signature(data: BotData, bot: Bot) -> str:
     if data.channel_username is None:
         try:
             chat = await bot.get_chat(settings.channel_id)
-            data.channel_username = chat.username or ""
         except TelegramError as exc:
-            log.warning("could not look up the channel's username: %s", exc)
-            return settings.signature(None)
-    return settings.signature(data.channel_username or None)
+            # Not cached: the next post asks again. Meanwhile the bot's own handle signs.
+            log.warning("could not look up the channel's name: %s", exc)
+            return f"By: @{bot.username} ✨"
+        data.channel_username = f"@{chat.username}" if chat.username else (chat.title or "")
+    if data.channel_username.startswith("@"):
+        return settings.signature(data.channel_username)
+    if data.channel_username:
+        return f"By: {data.channel_username} ✨"
+    return f"By: @{bot.username} ✨"
 
 
 async def post(

@@ -203,12 +203,15 @@ def group_summary(session: Session, results: list[tuple[int, str, str, bool, int
     lines = [f"🏁 <b>Quiz over</b> · {render.plural(session.total, 'question')}"]
     ranked = sorted(per_user.items(), key=lambda kv: (-kv[1][2], -kv[1][0]))
     medals = ["🥇", "🥈", "🥉"]
+    rows = []
     for i, (user_id, (right, answered, points)) in enumerate(ranked):
         badge = medals[i] if i < len(medals) else f"{i + 1}."
-        lines.append(
-            f"{badge} {render.esc(names[user_id] or 'someone')}: {right}/{answered} right, "
+        rows.append(
+            f"{badge} {render.name(names[user_id])}: {right}/{answered} right, "
             f"+{render.plural(points, 'point')}"
         )
+    # However many answered, the summary stays one message (Telegram's 4096).
+    lines += render.capped(rows, render.MAX_TEXT - 200)  # HTML rows: longer than shown
     if not ranked:
         lines.append("Nobody answered this time.")
     lines.append("\n/leaderboard shows this group's standings · /quiz for another round")
