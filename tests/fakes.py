@@ -72,10 +72,12 @@ class Chat:
     title: str | None = None
     username: str | None = None
     first_name: str | None = None
+    is_forum: bool = False  # a supergroup with topics
+    general_closed: bool = False  # its General topic is closed: no message may go there
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "type": self.type}
-        for key in ("title", "username", "first_name"):
+        for key in ("title", "username", "first_name", "is_forum"):
             if getattr(self, key):
                 data[key] = getattr(self, key)
         return data
@@ -90,6 +92,7 @@ class StoredMessage:
     reply_markup: dict[str, Any] | None
     date: int
     edits: int = 0
+    thread_id: int | None = None  # the forum topic it is in
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -106,6 +109,9 @@ class StoredMessage:
         }
         if self.reply_markup:
             data["reply_markup"] = self.reply_markup
+        if self.thread_id is not None:
+            data["message_thread_id"] = self.thread_id
+            data["is_topic_message"] = True
         return data
 
     def buttons(self) -> list[dict[str, Any]]:
@@ -197,13 +203,18 @@ class FakeBotApi:
         self.chats[user.id] = chat
         return chat
 
-    def group(self, chat_id: int = -100777, title: str = "Study group") -> Chat:
-        chat = self.chats.get(chat_id) or Chat(chat_id, "supergroup", title=title)
+    def group(
+        self, chat_id: int = -100777, title: str = "Study group", *, forum: bool = False
+    ) -> Chat:
+        chat = self.chats.get(chat_id) or Chat(chat_id, "supergroup", title=title, is_forum=forum)
         self.chats[chat_id] = chat
         return chat
 
-    def send_text(self, user: FakeUser, text: str, chat: Chat | None = None) -> int:
-        """A user sends ``text`` (a command gets its bot_command entity, as Telegram adds it)."""
+    def send_text(
+        self, user: FakeUser, text: str, chat: Chat | None = None, *, thread_id: int | None = None
+    ) -> int:
+        """A user sends ``text`` (a command gets its bot_command entity, as Telegram adds it);
+        ``thread_id``: in that topic of a forum supergroup."""
         chat = chat or self.private_chat(user)
         if chat.type == "private":
             self.known_users.add(user.id)
@@ -214,6 +225,9 @@ class FakeBotApi:
             "from": user.as_dict(),
             "text": text,
         }
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
@@ -470,6 +484,9 @@ class FakeBotApi:
             return 403, "Forbidden: bot can't initiate conversation with a user"
         if chat.type == "channel" and not self.channel_posting_allowed:
             return 403, "Forbidden: bot is not a member of the channel chat"
+        thread_id = p.get("message_thread_id")
+        if chat.is_forum and thread_id is None and chat.general_closed:
+            return 400, "Bad Request: TOPIC_CLOSED"
         reason = check_message_text(str(p.get("text", "")), p.get("parse_mode"))
         reason = reason or self._check_markup(p.get("reply_markup"))
         if reason:
@@ -481,6 +498,7 @@ class FakeBotApi:
             parse_mode=p.get("parse_mode"),
             reply_markup=p.get("reply_markup"),
             date=int(time.time()),
+            thread_id=thread_id if chat.is_forum else None,
         )
         self.messages[(chat.id, message.message_id)] = message
         self._tell("sendMessage", message)

@@ -216,3 +216,27 @@ async def test_numeric_channel_without_username_signs_with_its_title(
     post = harness.fake.channel_posts()[-1].text
     assert post.endswith("\nBy: Python Interview Questions ✨"), post[-80:]
     assert "&lt;channel&gt;" not in post
+
+
+# ---------------------------------------------------------------- forum topics
+
+
+async def test_a_quiz_asked_in_a_forum_topic_stays_in_that_topic(bot: Harness) -> None:
+    fake = bot.fake
+    forum = fake.group(-100888, "Forum", forum=True)
+    forum.general_closed = True  # anything sent to General is refused
+    fake.send_text(ALICE, "/quiz 2", chat=forum, thread_id=42)
+    first = await next_question(bot, forum.id, 1)
+    assert first.thread_id == 42
+    fake.press(ALICE, first, first.buttons()[0]["callback_data"])
+    fake.press(ALICE, first, button(first, "n1:")["callback_data"])
+    second = await next_question(bot, forum.id, 2)
+    assert second.thread_id == 42
+    fake.press(ALICE, second, button(second, "n1:")["callback_data"])
+    await fake.wait_for("sendMessage", lambda c: "Quiz over" in c.params["text"])
+    fake.send_text(ALICE, "/leaderboard", chat=forum, thread_id=42)
+    await fake.wait_for("sendMessage", lambda c: "in this group" in c.params["text"])
+    fake.send_text(ALICE, "/quiz ²", chat=forum, thread_id=42)
+    await fake.wait_for("sendMessage", lambda c: "Usage: /quiz" in c.params["text"])
+    assert all(m.thread_id == 42 for m in fake.messages_in(forum.id))
+    assert not refused(bot)

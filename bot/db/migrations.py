@@ -119,6 +119,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX keyboards_user ON keyboards (user_id);
     CREATE INDEX askings_chat ON askings (chat_id, message_id);
     """,
+    # 3: the forum topic a quiz runs in (contract §6: its messages go to that topic).
+    """
+    ALTER TABLE quiz_sessions ADD COLUMN thread_id INTEGER;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

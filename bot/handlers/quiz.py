@@ -9,7 +9,7 @@ from telegram import Update
 from bot.core import rules
 from bot.runtime.context import BotContext
 from bot.services import quiz
-from bot.services.messages import follow_up, is_group
+from bot.services.messages import follow_up, is_group, topic_of
 from bot.services.presses import Press
 from bot.ui import render
 
@@ -50,7 +50,9 @@ async def cmd_quiz(update: Update, context: BotContext) -> None:
             )
             return
         topic = matches[0]
-    await quiz.start_quiz(context, chat, user, topic=topic, count=count, kind="quiz")
+    await quiz.start_quiz(
+        context, chat, user, topic=topic, count=count, kind="quiz", thread_id=topic_of(message)
+    )
 
 
 async def cmd_review(update: Update, context: BotContext) -> None:
@@ -75,7 +77,16 @@ async def cmd_review(update: Update, context: BotContext) -> None:
                 "they are due (a miss within minutes, a right answer after days)."
             )
         return
-    await quiz.start_quiz(context, chat, user, topic=None, count=len(ids), kind="review", ids=ids)
+    await quiz.start_quiz(
+        context,
+        chat,
+        user,
+        topic=None,
+        count=len(ids),
+        kind="review",
+        ids=ids,
+        thread_id=topic_of(message),
+    )
 
 
 def _humanize(delta: timedelta) -> str:
@@ -163,5 +174,6 @@ async def on_more(update: Update, context: BotContext, press: Press) -> None:
             topic=q.topic,
             count=rules.DEFAULT_COUNT,
             kind="quiz",
+            thread_id=topic_of(message),
         ),
     )

@@ -6,7 +6,15 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from telegram import Bot, Chat, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
+from telegram import (
+    Bot,
+    Chat,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    MaybeInaccessibleMessage,
+    Message,
+    Update,
+)
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
@@ -22,6 +30,17 @@ GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
 
 def is_group(chat: Chat) -> bool:
     return chat.type in GROUP_TYPES
+
+
+def topic_of(message: MaybeInaccessibleMessage | None) -> int | None:
+    """The forum topic a message was sent in, or None (General, or no forum).
+
+    ``message_thread_id`` alone is not a topic: in a plain group it names a reply thread,
+    which ``sendMessage`` cannot target (PTB's ``Message._parse_message_thread_id`` says so).
+    """
+    if not isinstance(message, Message) or not message.is_topic_message:
+        return None
+    return message.message_thread_id
 
 
 def follow_up(context: BotContext, update: Update, coroutine: Coroutine[Any, Any, None]) -> None:
