@@ -73,6 +73,7 @@ class Chat:
     username: str | None = None
     first_name: str | None = None
     is_forum: bool = False  # a supergroup with topics
+    migrated_to: int | None = None  # a group upgraded to this supergroup
     general_closed: bool = False  # its General topic is closed: no message may go there
 
     def as_dict(self) -> dict[str, Any]:
@@ -249,6 +250,65 @@ class FakeBotApi:
         )
         return query_id
 
+    def migrate_group(self, old: Chat, new_id: int) -> Chat:
+        """``old`` (a basic group) becomes a supergroup: new id, messages kept (as Telegram
+        shows the history there), sends to the old id refused with ``migrate_to_chat_id``."""
+        new = Chat(new_id, "supergroup", title=old.title)
+        self.chats[new_id] = new
+        old.migrated_to = new_id
+        for (cid, mid), message in list(self.messages.items()):
+            if cid == old.id:
+                message.chat = new
+                self.messages[(new_id, mid)] = message
+        return new
+
+    def service_message(self, user: FakeUser, chat: Chat, **fields: Any) -> int:
+        message = {
+            "message_id": next(self._message_ids[chat.id]),
+            "date": int(time.time()),
+            "chat": chat.as_dict(),
+            "from": user.as_dict(),
+            **fields,
+        }
+        return self._push({"message": message})
+
+    def bot_membership(self, chat: Chat, status: str, by: FakeUser) -> int:
+        """A my_chat_member update: the bot's status in ``chat`` changed to ``status``."""
+        bot = {"id": BOT_ID, "is_bot": True, "first_name": "Interview Bot"}
+
+        def member(state: str) -> dict[str, Any]:
+            if state != "administrator":
+                return {
+                    "user": bot,
+                    "status": state,
+                    **({"until_date": 0} if state == "kicked" else {}),
+                }
+            rights = (
+                "can_manage_chat can_delete_messages can_manage_video_chats can_restrict_members "
+                "can_promote_members can_change_info can_invite_users can_post_stories "
+                "can_edit_stories can_delete_stories can_post_messages can_edit_messages"
+            )
+            return {
+                "user": bot,
+                "status": "administrator",
+                "can_be_edited": False,
+                "is_anonymous": False,
+                **dict.fromkeys(rights.split(), True),
+            }
+
+        old = "member" if status == "administrator" else "administrator"
+        return self._push(
+            {
+                "my_chat_member": {
+                    "chat": chat.as_dict(),
+                    "from": by.as_dict(),
+                    "date": int(time.time()),
+                    "old_chat_member": member(old),
+                    "new_chat_member": member(status),
+                }
+            }
+        )
+
     def push_raw(self, payload: dict[str, Any]) -> int:
         return self._push(payload)
 
@@ -332,7 +392,9 @@ class FakeBotApi:
         if fault is not None and not fault.after_effect:
             return await self._faulty(request, method, params, fault)
         status, payload = self._dispatch(method, params)
-        call = Call(method, params, time.monotonic(), status, "" if status == 200 else payload)
+        call = Call(
+            method, params, time.monotonic(), status, "" if status == 200 else str(payload)
+        )
         if fault is not None:  # the effect happened, but the client never hears of it
             call.status = 599
             self.calls.append(call)
@@ -346,6 +408,8 @@ class FakeBotApi:
         await self._notify()
         if status == 200:
             return web.json_response({"ok": True, "result": payload})
+        if isinstance(payload, dict):  # an error with parameters (migrate_to_chat_id)
+            return web.json_response({"ok": False, "error_code": status, **payload}, status=status)
         return _error(status, str(payload))
 
     def _take_fault(self, method: str) -> Fault | None:
@@ -480,6 +544,11 @@ class FakeBotApi:
         chat = self._chat(p.get("chat_id"))
         if chat is None:
             return 400, "Bad Request: chat not found"
+        if chat.migrated_to is not None:
+            return 400, {
+                "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                "parameters": {"migrate_to_chat_id": chat.migrated_to},
+            }
         if chat.type == "private" and chat.id not in self.known_users:
             return 403, "Forbidden: bot can't initiate conversation with a user"
         if chat.type == "channel" and not self.channel_posting_allowed:
@@ -512,6 +581,8 @@ class FakeBotApi:
         message = self._edited(p)
         if message is None:
             return 400, "Bad Request: message to edit not found"
+        if message.chat.type == "channel" and not self.channel_posting_allowed:
+            return 403, "Forbidden: bot is not a member of the channel chat"
         reason = check_message_text(str(p.get("text", "")), p.get("parse_mode"))
         reason = reason or self._check_markup(p.get("reply_markup"))
         if reason:

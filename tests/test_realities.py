@@ -240,3 +240,78 @@ async def test_a_quiz_asked_in_a_forum_topic_stays_in_that_topic(bot: Harness) -
     await fake.wait_for("sendMessage", lambda c: "Usage: /quiz" in c.params["text"])
     assert all(m.thread_id == 42 for m in fake.messages_in(forum.id))
     assert not refused(bot)
+
+
+# ---------------------------------------------------------------- membership and migration
+
+
+async def test_removed_from_the_channel_pages_once_and_pauses_tallies(bot: Harness) -> None:
+    fake = bot.fake
+    await says(bot, ADMIN, "/start")
+    assert "Posted" in await says(bot, ADMIN, "/post_now conc-gil-what")
+    post = fake.channel_posts()[-1]
+    fake.channel_posting_allowed = False
+    fake.bot_membership(fake.channel, "left", ADMIN)
+    await fake.wait_until(lambda: any("no longer post" in t for t in texts_to(bot, ADMIN.id)))
+    await answered(bot, fake.press(ALICE, post, post.buttons()[0]["callback_data"]))
+    await asyncio.sleep(1.5)  # five tally intervals
+    edits = [c for c in fake.calls_to("editMessageText") if c.params["chat_id"] == CHANNEL_ID]
+    assert not edits  # no edit tried while the bot cannot post
+    fake.bot_membership(fake.channel, "kicked", ADMIN)
+    await asyncio.sleep(0.2)
+    assert sum("no longer post" in t for t in texts_to(bot, ADMIN.id)) == 1  # told once
+    fake.channel_posting_allowed = True
+    fake.bot_membership(fake.channel, "administrator", ADMIN)
+    await fake.wait_until(lambda: "1 answered" in post.text)
+    assert any("works again" in t for t in texts_to(bot, ADMIN.id))
+    assert not pages(bot)
+
+
+async def test_kicked_from_a_group_ends_its_quiz_quietly(bot: Harness) -> None:
+    fake = bot.fake
+    group = fake.group()
+    fake.send_text(ALICE, "/quiz 3", chat=group)
+    await next_question(bot, group.id, 1)
+    sent = len(fake.sent_to(group.id))
+    fake.bot_membership(group, "kicked", ALICE)
+    store = bot.data.store
+    await fake.wait_until(lambda: True)
+    for _ in range(50):
+        if await store.quizzes.active_session(group.id, None) is None:
+            break
+        await asyncio.sleep(0.05)
+    assert await store.quizzes.active_session(group.id, None) is None
+    assert len(fake.sent_to(group.id)) == sent
+    assert not refused(bot)
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_quiz(bot: Harness) -> None:
+    fake = bot.fake
+    old = fake.group(-4242, "Small group")
+    old.type = "group"
+    fake.send_text(ALICE, "/quiz 2", chat=old)
+    first = await next_question(bot, old.id, 1)
+    new = fake.migrate_group(old, -1004242)
+    fake.service_message(ALICE, old, migrate_to_chat_id=new.id)
+    fake.service_message(ALICE, new, migrate_from_chat_id=old.id)
+    await asyncio.sleep(0.3)
+    await answered(bot, fake.press(ALICE, first, first.buttons()[0]["callback_data"]))
+    fake.press(ALICE, first, button(first, "n1:")["callback_data"])
+    second = await next_question(bot, new.id, 2)
+    assert second.chat.id == new.id
+    fake.send_text(ALICE, "/leaderboard", chat=new)
+    board = await fake.wait_for("sendMessage", lambda c: "in this group" in c.params["text"])
+    assert board.params["chat_id"] == new.id
+    assert not pages(bot)
+
+
+async def test_a_send_to_an_upgraded_group_follows_it(bot: Harness) -> None:
+    fake = bot.fake
+    old = fake.group(-4343, "Small group")
+    old.type = "group"
+    new = fake.migrate_group(old, -1004343)
+    # A command sent just before the upgrade: the bot's send meets ChatMigrated.
+    fake.send_text(ALICE, "/quiz 1", chat=old)
+    question = await next_question(bot, new.id, 1)
+    assert question.chat.id == new.id
+    assert not pages(bot)

@@ -127,6 +127,16 @@ class Quizzes(Table):
             assert cur.lastrowid is not None
             return cur.lastrowid
 
+    async def migrate_chat(self, old: int, new: int) -> None:
+        """A group became a supergroup (a new chat id): its quizzes, buttons and answers move
+        with it, so presses there are honoured and the group's leaderboard carries on."""
+        async with self._tx() as db:
+            for table in ("quiz_sessions", "askings", "answers", "keyboards"):
+                await db.execute(
+                    f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?",  # noqa: S608 - fixed names
+                    (new, old),
+                )
+
     async def get_session(self, session_id: int) -> Session | None:
         row = await self._one("SELECT * FROM quiz_sessions WHERE id = ?", (session_id,))
         return _session(row) if row else None

@@ -6,9 +6,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
-from bot.handlers import admin, channel_press, common, profile, quiz
+from bot.handlers import admin, channel_press, common, membership, profile, quiz
 from bot.runtime.context import BotContext
 from bot.services import presses
 from bot.ui import callback_data as cd
@@ -58,6 +64,12 @@ def register(app: Any) -> None:
     ]
     for name, callback in commands:
         app.add_handler(CommandHandler(name, callback, filters=msgs))
+    # A group upgraded to a supergroup: its quizzes follow the new chat id.
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.on_migrate))
+    # The bot's own membership (removed from the channel, kicked from a group).
+    app.add_handler(
+        ChatMemberHandler(membership.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
     # Every button press, whatever its data, goes through the one door (services.presses).
     app.add_handler(CallbackQueryHandler(on_press))
     # Last: plain private text (a mistake report, or a nudge to /help).

@@ -21,7 +21,7 @@ from bot.core.limits import CACHE_BOUND
 from bot.core.models import Question
 from bot.db import AnswerRecord, Asking, Session
 from bot.runtime.context import BotContext, GroupRefresh
-from bot.services.messages import NO_PREVIEW, edit, is_group
+from bot.services.messages import NO_PREVIEW, edit, is_group, send
 from bot.ui import callback_data as cd
 from bot.ui import render
 
@@ -67,8 +67,8 @@ async def start_quiz(
         due = {} if group else await store.answers.due_dates(user.id)
         ids = rules.pick_questions(candidates, seen, due, count, context.data.rng)
     if not ids:
-        await context.bot.send_message(
-            chat.id, "There are no quiz questions here yet.", message_thread_id=thread_id
+        await send(
+            context, chat.id, "There are no quiz questions here yet.", message_thread_id=thread_id
         )
         return
     await store.users.touch_user(user.id, user.first_name, now)
@@ -106,7 +106,8 @@ async def ask_current(context: BotContext, session: Session) -> None:
         await finish(context, session.id)
         return
     asking_id, rendered = prepared
-    sent = await context.bot.send_message(
+    sent = await send(
+        context,
         session.chat_id,
         rendered.text,
         reply_markup=rendered.keyboard,
@@ -168,8 +169,11 @@ async def finish(context: BotContext, session_id: int, status: str = "finished")
     results = await store.quizzes.session_results(session_id)
     seconds = (context.now() - session.started_at).total_seconds()
     if session.user_id is None:
-        await context.bot.send_message(
-            session.chat_id, group_summary(session, results), message_thread_id=session.thread_id
+        await send(
+            context,
+            session.chat_id,
+            group_summary(session, results),
+            message_thread_id=session.thread_id,
         )
         return
     right = sum(1 for r in results if r[3])
