@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.runtime import errors
 from bot.runtime.logs import ThrottleRepeats
 from bot.ui import render
 from tests.conftest import ADMIN, ALICE, Harness
@@ -97,7 +98,10 @@ async def test_late_press_is_logged_not_paged(bot: Harness) -> None:
     assert not pages(bot)
 
 
-async def test_a_database_error_pages_the_admins(bot: Harness) -> None:
+async def test_a_database_error_pages_the_admins(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(errors, "_last_notice", {})  # a page of an earlier test is forgotten
     await says(bot, ADMIN, "/start")
     # Every query on answers now fails inside sqlite, as on a damaged file.
     with sqlite3.connect(bot.settings.database_path) as db:
