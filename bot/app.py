@@ -12,7 +12,7 @@ from telegram import BotCommandScopeChat
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationBuilder, Defaults
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.core.models import QuestionBank
@@ -20,11 +20,12 @@ from bot.db import Store
 from bot.handlers import ALLOWED_UPDATES, register
 from bot.runtime.context import BotApp, BotData, context_types
 from bot.runtime.errors import error_handler
+from bot.runtime.polling import UpdatesRequest
 from bot.runtime.ratelimit import FloodLimiter
 from bot.runtime.request import RetryingRequest
 from bot.runtime.updates import FairUpdateProcessor
 from bot.runtime.webhook import run_webhook
-from bot.services import jobs
+from bot.services import channel, jobs
 from bot.ui.commands import bot_commands
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ def build_application(
         data.user_zones = await data.store_.users.user_timezones()
         await jobs.restore(app, data)
         await _set_commands(app, settings)
+        if settings.channel_id:
+            log.info("channel posts are signed %r", await channel.signature(data, app.bot))
         log.info(
             "bot @%s ready: %d questions, channel=%s, admins=%d",
             app.bot.username,
@@ -83,7 +86,7 @@ def build_application(
             request
             or RetryingRequest(connection_pool_size=settings.connection_pool_size, pool_timeout=10)
         )
-        .get_updates_request(updates_request or HTTPXRequest(read_timeout=30))
+        .get_updates_request(updates_request or UpdatesRequest(read_timeout=30))
     )
     builder = builder.rate_limiter(FloodLimiter(enabled=settings.rate_limit))
     app: BotApp = builder.build()
@@ -115,4 +118,5 @@ def run_bot(settings: Settings, bank: QuestionBank) -> None:
     if settings.webhook_url:
         asyncio.run(run_webhook(app, settings, ALLOWED_UPDATES))
         return
+    # Only what the bot handles: fewer updates to fetch, and none of a type it cannot read.
     app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)

@@ -6,19 +6,20 @@ configuration in one round instead of one restart per typo.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from dotenv import dotenv_values
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
-_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$", re.ASCII)
 _CHANNEL_RE = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-?\d{5,20})$")
 # setWebhook's secret_token: "1-256 characters. Only characters A-Z, a-z, 0-9, _ and - are
 # allowed" (https://core.telegram.org/bots/api#setwebhook).
@@ -51,11 +52,19 @@ def parse_time(value: str) -> time:
     return time(hour, minute, second)
 
 
+@functools.cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(available_timezones() - {"localtime", "posixrules", "Factory"})
+
+
 def parse_zone(value: str) -> ZoneInfo:
     """An IANA zone such as ``Europe/Berlin``; raises ValueError for anything else."""
     name = value.strip()
     if not name or name.startswith(("/", ".")) or ".." in name:
         raise ValueError(f"{value!r} is not an IANA time zone name")
+    # ZoneInfo also opens files that are no zone a user means: localtime, posixrules, Factory.
+    if name not in _iana_zones():
+        raise ValueError(f"{value!r} is not an IANA time zone name such as Europe/Berlin")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -117,10 +117,13 @@ class Chat:
     title: str | None = None
     username: str | None = None
     first_name: str | None = None
+    is_forum: bool = False  # a supergroup with topics
+    migrated_to: int | None = None  # a group upgraded to this supergroup
+    general_closed: bool = False  # its General topic is closed: no message may go there
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "type": self.type}
-        for key in ("title", "username", "first_name"):
+        for key in ("title", "username", "first_name", "is_forum"):
             if getattr(self, key):
                 data[key] = getattr(self, key)
         return data
@@ -135,6 +138,7 @@ class StoredMessage:
     reply_markup: dict[str, Any] | None
     date: int
     edits: int = 0
+    thread_id: int | None = None  # the forum topic it is in
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -151,6 +155,9 @@ class StoredMessage:
         }
         if self.reply_markup:
             data["reply_markup"] = self.reply_markup
+        if self.thread_id is not None:
+            data["message_thread_id"] = self.thread_id
+            data["is_topic_message"] = True
         return data
 
     def buttons(self) -> list[dict[str, Any]]:
@@ -251,20 +258,27 @@ class FakeBotApi:
         self.chats[user.id] = chat
         return chat
 
-    def group(self, chat_id: int = -100777, title: str = "Study group") -> Chat:
-        chat = self.chats.get(chat_id) or Chat(chat_id, "supergroup", title=title)
+    def group(
+        self, chat_id: int = -100777, title: str = "Study group", *, forum: bool = False
+    ) -> Chat:
+        chat = self.chats.get(chat_id) or Chat(chat_id, "supergroup", title=title, is_forum=forum)
         self.chats[chat_id] = chat
         return chat
 
-    def send_text(self, user: FakeUser, text: str, chat: Chat | None = None) -> int:
-        """A user sends ``text`` (a command gets its bot_command entity, as Telegram adds it)."""
-        return self._push(self.text_payload(user, text, chat))
+    def send_text(
+        self, user: FakeUser, text: str, chat: Chat | None = None, *, thread_id: int | None = None
+    ) -> int:
+        """A user sends ``text`` (a command gets its bot_command entity, as Telegram adds it);
+        ``thread_id``: in that topic of a forum supergroup."""
+        return self._push(self.text_payload(user, text, chat, thread_id=thread_id))
 
     def new_update(self, payload: dict[str, Any]) -> dict[str, Any]:
         """An update with a fresh ``update_id``, not queued for getUpdates (to POST it)."""
         return {"update_id": next(self._update_ids), **payload}
 
-    def text_payload(self, user: FakeUser, text: str, chat: Chat | None = None) -> dict[str, Any]:
+    def text_payload(
+        self, user: FakeUser, text: str, chat: Chat | None = None, *, thread_id: int | None = None
+    ) -> dict[str, Any]:
         """The ``{"message": ...}`` part of an update in which ``user`` sends ``text``."""
         chat = chat or self.private_chat(user)
         if chat.type == "private":
@@ -276,6 +290,9 @@ class FakeBotApi:
             "from": user.as_dict(),
             "text": text,
         }
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
@@ -340,6 +357,65 @@ class FakeBotApi:
             }
         )
         return query_id
+
+    def migrate_group(self, old: Chat, new_id: int) -> Chat:
+        """``old`` (a basic group) becomes a supergroup: new id, messages kept (as Telegram
+        shows the history there), sends to the old id refused with ``migrate_to_chat_id``."""
+        new = Chat(new_id, "supergroup", title=old.title)
+        self.chats[new_id] = new
+        old.migrated_to = new_id
+        for (cid, mid), message in list(self.messages.items()):
+            if cid == old.id:
+                message.chat = new
+                self.messages[(new_id, mid)] = message
+        return new
+
+    def service_message(self, user: FakeUser, chat: Chat, **fields: Any) -> int:
+        message = {
+            "message_id": next(self._message_ids[chat.id]),
+            "date": int(time.time()),
+            "chat": chat.as_dict(),
+            "from": user.as_dict(),
+            **fields,
+        }
+        return self._push({"message": message})
+
+    def bot_membership(self, chat: Chat, status: str, by: FakeUser) -> int:
+        """A my_chat_member update: the bot's status in ``chat`` changed to ``status``."""
+        bot = {"id": BOT_ID, "is_bot": True, "first_name": "Interview Bot"}
+
+        def member(state: str) -> dict[str, Any]:
+            if state != "administrator":
+                return {
+                    "user": bot,
+                    "status": state,
+                    **({"until_date": 0} if state == "kicked" else {}),
+                }
+            rights = (
+                "can_manage_chat can_delete_messages can_manage_video_chats can_restrict_members "
+                "can_promote_members can_change_info can_invite_users can_post_stories "
+                "can_edit_stories can_delete_stories can_post_messages can_edit_messages"
+            )
+            return {
+                "user": bot,
+                "status": "administrator",
+                "can_be_edited": False,
+                "is_anonymous": False,
+                **dict.fromkeys(rights.split(), True),
+            }
+
+        old = "member" if status == "administrator" else "administrator"
+        return self._push(
+            {
+                "my_chat_member": {
+                    "chat": chat.as_dict(),
+                    "from": by.as_dict(),
+                    "date": int(time.time()),
+                    "old_chat_member": member(old),
+                    "new_chat_member": member(status),
+                }
+            }
+        )
 
     def push_raw(self, payload: dict[str, Any]) -> int:
         return self._push(payload)
@@ -428,7 +504,9 @@ class FakeBotApi:
         if fault is not None and not fault.after_effect:
             return await self._faulty(request, method, params, fault)
         status, payload = self._dispatch(method, params)
-        call = Call(method, params, time.monotonic(), status, "" if status == 200 else payload)
+        call = Call(
+            method, params, time.monotonic(), status, "" if status == 200 else str(payload)
+        )
         if fault is not None:  # the effect happened, but the client never hears of it
             call.status = 599
             self.calls.append(call)
@@ -442,6 +520,8 @@ class FakeBotApi:
         await self._notify()
         if status == 200:
             return web.json_response({"ok": True, "result": payload})
+        if isinstance(payload, dict):  # an error with parameters (migrate_to_chat_id)
+            return web.json_response({"ok": False, "error_code": status, **payload}, status=status)
         return _error(status, str(payload))
 
     def _flooded(self) -> bool:
@@ -565,7 +645,8 @@ class FakeBotApi:
         chat = self._chat(p.get("chat_id"))
         if chat is None:
             return 400, "Bad Request: chat not found"
-        return 200, chat.as_dict()
+        # getChat answers a ChatFullInfo: these two are always present in it.
+        return 200, {**chat.as_dict(), "accent_color_id": 0, "max_reaction_count": 11}
 
     def _m_setMyCommands(self, p: dict[str, Any]) -> tuple[int, Any]:
         for command in p.get("commands", []):
@@ -600,10 +681,18 @@ class FakeBotApi:
             return 400, "Bad Request: chat not found"
         if chat.type == "private" and chat.id in self.blocked_users:
             return 403, BLOCKED
+        if chat.migrated_to is not None:
+            return 400, {
+                "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                "parameters": {"migrate_to_chat_id": chat.migrated_to},
+            }
         if chat.type == "private" and chat.id not in self.known_users:
             return 403, "Forbidden: bot can't initiate conversation with a user"
         if chat.type == "channel" and not self.channel_posting_allowed:
             return 403, "Forbidden: bot is not a member of the channel chat"
+        thread_id = p.get("message_thread_id")
+        if chat.is_forum and thread_id is None and chat.general_closed:
+            return 400, "Bad Request: TOPIC_CLOSED"
         reason = check_message_text(str(p.get("text", "")), p.get("parse_mode"))
         reason = reason or self._check_markup(p.get("reply_markup"))
         if reason:
@@ -615,6 +704,7 @@ class FakeBotApi:
             parse_mode=p.get("parse_mode"),
             reply_markup=p.get("reply_markup"),
             date=int(time.time()),
+            thread_id=thread_id if chat.is_forum else None,
         )
         self.messages[(chat.id, message.message_id)] = message
         self._tell("sendMessage", message)
@@ -630,6 +720,8 @@ class FakeBotApi:
         message = self._edited(p)
         if message is None:
             return 400, "Bad Request: message to edit not found"
+        if message.chat.type == "channel" and not self.channel_posting_allowed:
+            return 403, "Forbidden: bot is not a member of the channel chat"
         reason = check_message_text(str(p.get("text", "")), p.get("parse_mode"))
         reason = reason or self._check_markup(p.get("reply_markup"))
         if reason:

@@ -263,6 +263,7 @@ async def test_group_burst_is_coalesced_and_the_reveal_is_final(harness: Harness
     nxt = next(b for b in question.buttons() if b["callback_data"].startswith("n1:"))
     fake.press(ALICE, question, nxt["callback_data"])
     await next_question(harness, group.id, 2)
-    assert "Right: M0, M1, M2, M3, M4, M5" in question.text  # the reveal stayed last
+    shown = question.text.replace("\u2068", "").replace("\u2069", "")  # names are isolated
+    assert "Right: M0, M1, M2, M3, M4, M5" in shown  # the reveal stayed last
     assert not answer_buttons(question)
     assert question.edits <= 4  # six presses, a few coalesced edits, one reveal

@@ -74,11 +74,29 @@ def shuffled_order(n: int, rng: random.Random) -> list[int]:
     return order
 
 
+def ascii_int(word: str) -> int | None:
+    """``word`` as a number if it is ASCII digits only, else None.
+
+    ``str.isdigit`` is True for "²" and "١٢" (and ``int`` takes the latter): commands take
+    ASCII digits, anything else is a usage reply, never a traceback.
+    """
+    if word.isascii() and word.isdigit() and len(word) <= 9:
+        return int(word)
+    return None
+
+
 def parse_quiz_args(args: Sequence[str]) -> tuple[str | None, int]:
-    """``/quiz [topic words] [count]`` -> (topic text or None, count clamped to 1..20)."""
+    """``/quiz [topic words] [count]`` -> (topic text or None, count clamped to 1..20).
+
+    ValueError for a count that is not ASCII digits (superscripts, fullwidth or Arabic digits).
+    """
     words = list(args)
     count = DEFAULT_COUNT
-    if words and words[-1].isdigit():
-        count = max(1, min(MAX_COUNT, int(words.pop())))
+    if words and (words[-1].isdigit() or words[-1].isnumeric()):
+        number = ascii_int(words[-1])
+        if number is None:
+            raise ValueError(f"{words[-1]!r} is not a count")
+        words.pop()
+        count = max(1, min(MAX_COUNT, number))
     topic = " ".join(words).strip() or None
     return topic, count

@@ -268,6 +268,10 @@ MIGRATIONS: list[str | PythonStep] = [
     INSERT INTO question_totals (question_id, answered, right_count)
     SELECT question_id, COUNT(*), SUM(correct) FROM answers GROUP BY question_id;
     """,
+    # 7: the forum topic a quiz runs in (contract §6: its messages go to that topic).
+    """
+    ALTER TABLE quiz_sessions ADD COLUMN thread_id INTEGER;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

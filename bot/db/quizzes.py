@@ -39,6 +39,7 @@ class Session:
     status: str
     started_at: datetime
     updated_at: datetime
+    thread_id: int | None = None  # the forum topic it runs in
 
     @property
     def total(self) -> int:
@@ -74,6 +75,7 @@ def _session(row: sqlite3.Row, prefix: str = "") -> Session:
         status=row[f"{prefix}status"],
         started_at=from_iso(row[f"{prefix}started_at"]),
         updated_at=from_iso(row[f"{prefix}updated_at"]),
+        thread_id=row[f"{prefix}thread_id"],
     )
 
 
@@ -92,6 +94,7 @@ class Quizzes(Table):
         topic: str | None,
         question_ids: Sequence[str],
         now: datetime,
+        thread_id: int | None = None,
     ) -> int:
         """Open a session, stopping any other active one in the same chat (for that user)."""
         async with self._tx() as db:
@@ -109,7 +112,7 @@ class Quizzes(Table):
                 )
             cur = await db.execute(
                 "INSERT INTO quiz_sessions (chat_id, user_id, kind, topic, question_ids, "
-                "started_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "started_at, updated_at, thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     chat_id,
                     user_id,
@@ -118,10 +121,21 @@ class Quizzes(Table):
                     json.dumps(list(question_ids)),
                     iso(now),
                     iso(now),
+                    thread_id,
                 ),
             )
             assert cur.lastrowid is not None
             return cur.lastrowid
+
+    async def migrate_chat(self, old: int, new: int) -> None:
+        """A group became a supergroup (a new chat id): its quizzes, buttons and answers move
+        with it, so presses there are honoured and the group's leaderboard carries on."""
+        async with self._tx() as db:
+            for table in ("quiz_sessions", "askings", "answers", "keyboards"):
+                await db.execute(
+                    f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?",  # noqa: S608 - fixed names
+                    (new, old),
+                )
 
     async def get_session(self, session_id: int) -> Session | None:
         row = await self._one("SELECT * FROM quiz_sessions WHERE id = ?", (session_id,))
@@ -235,7 +249,8 @@ class Quizzes(Table):
             "SELECT k.*, s.id AS s_id, s.chat_id AS s_chat_id, s.user_id AS s_user_id, "
             "s.kind AS s_kind, s.topic AS s_topic, s.question_ids AS s_question_ids, "
             "s.position AS s_position, s.right_count AS s_right_count, s.status AS s_status, "
-            "s.started_at AS s_started_at, s.updated_at AS s_updated_at "
+            "s.started_at AS s_started_at, s.updated_at AS s_updated_at, "
+            "s.thread_id AS s_thread_id "
             "FROM askings k LEFT JOIN quiz_sessions s ON s.id = k.session_id WHERE k.id = ?",
             (asking_id,),
         )

@@ -6,12 +6,23 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
-from bot.handlers import admin, channel_press, common, daily, imports, profile, quiz
+from bot.handlers import admin, channel_press, common, daily, imports, membership, profile, quiz
 from bot.runtime.context import BotContext
 from bot.services import presses
 from bot.ui import callback_data as cd
+
+# The update types the handlers below take: asked of Telegram in run_polling (and setWebhook).
+# What the bot asks Telegram for (getUpdates and setWebhook): exactly what it handles, so an
+# update of a type it cannot read never arrives.
+ALLOWED_UPDATES: tuple[str, ...] = (Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER)
 
 PressHandler = Callable[[Update, BotContext, presses.Press], Awaitable[None]]
 
@@ -29,7 +40,6 @@ PRESS_ROUTES: dict[str, PressHandler] = {
 
 # The update types register() handles: Telegram sends only these (setWebhook / getUpdates
 # allowed_updates), so nothing else costs a request or a slot. Keep in step with register().
-ALLOWED_UPDATES: tuple[str, ...] = (Update.MESSAGE, Update.CALLBACK_QUERY)
 
 
 def register(app: Any) -> None:
@@ -62,6 +72,12 @@ def register(app: Any) -> None:
     ]
     for name, callback in commands:
         app.add_handler(CommandHandler(name, callback, filters=msgs))
+    # A group upgraded to a supergroup: its quizzes follow the new chat id.
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.on_migrate))
+    # The bot's own membership (removed from the channel, kicked from a group).
+    app.add_handler(
+        ChatMemberHandler(membership.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
     # Every button press, whatever its data, goes through the one door (services.presses).
     app.add_handler(CallbackQueryHandler(on_press))
     # Before plain text: an admin's forward in private chat is an import (anyone else's forward

@@ -19,7 +19,7 @@ from telegram import Update
 from telegram.constants import ParseMode
 
 from bot.config import parse_time
-from bot.core import schedule
+from bot.core import rules, schedule
 from bot.core.bank import check_bank
 from bot.db.settings import Key
 from bot.runtime.context import BotContext
@@ -28,6 +28,9 @@ from bot.services.messages import NO_PREVIEW
 from bot.ui import render
 
 log = logging.getLogger(__name__)
+
+MAX_EXTRAS = 50  # pending extra posts: /schedule lists them all in one message
+MAX_AHEAD = timedelta(days=366)
 
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
@@ -78,7 +81,11 @@ def _outcome_text(result: channel.PostResult) -> str:
 @admin_only
 async def cmd_post_now(update: Update, context: BotContext) -> None:
     """/post_now [question_id]: post the next (or the named) question now."""
-    qid = context.args[0] if context.args else None
+    args = context.args or []
+    if len(args) > 1:
+        await _reply(update, "Usage: /post_now [question_id], one question at a time.")
+        return
+    qid = args[0] if args else None
     if qid is not None and qid not in context.bank:
         await _reply(update, f"There is no question <code>{render.esc(qid[:40])}</code>.")
         return
@@ -101,10 +108,12 @@ async def _schedule_text(context: BotContext) -> str:
     if extras:
         lines += ["", "Extra posts:"]
         zone = context.settings.zone
+        listing = []
         for n, extra in enumerate(extras, start=1):
             when = extra.run_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-            what = render.esc(extra.question_id) if extra.question_id else "next in queue"
-            lines.append(f"{n}. {when}: {what}")
+            what = extra.question_id or "next in queue"
+            listing.append(f"{n}. {when}: {what}")
+        lines += [render.esc(line) for line in render.capped(listing, render.MAX_TEXT - 400)]
         lines.append("Remove one with /unschedule N")
     else:
         lines.append("No extra posts. Add one: /schedule YYYY-MM-DD HH:MM [question_id]")
@@ -146,8 +155,18 @@ async def cmd_schedule(update: Update, context: BotContext) -> None:
         await _reply(update, f"{render.esc(str(exc))}")
         return
     now = context.now()
+    # Compared as wall-clock times: 9999-12-31 23:59 west of UTC is past datetime.max in UTC.
+    latest = now.astimezone(data.settings.zone).replace(tzinfo=None) + MAX_AHEAD
+    if req.run_at.replace(tzinfo=None) > latest:
+        await _reply(update, "That is too far ahead: extra posts go at most a year out.")
+        return
     if req.run_at <= now:
         await _reply(update, "That moment has passed; pick a time in the future.")
+        return
+    if len(await data.store.channel.pending_extras()) >= MAX_EXTRAS:
+        await _reply(
+            update, f"There are already {MAX_EXTRAS} extra posts waiting; /unschedule one first."
+        )
         return
     if req.question_id is not None and req.question_id not in context.bank:
         await _reply(update, f"There is no question <code>{render.esc(req.question_id)}</code>.")
@@ -165,7 +184,8 @@ async def cmd_unschedule(update: Update, context: BotContext) -> None:
     """/unschedule N: remove the N-th extra post of /schedule's list."""
     args = context.args or []
     extras = await context.store.channel.pending_extras()
-    if len(args) != 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= len(extras):
+    number = rules.ascii_int(args[0]) if len(args) == 1 else None
+    if number is None or not 1 <= number <= len(extras):
         await _reply(
             update,
             f"Usage: /unschedule N, with N from /schedule's list (1 to {len(extras)})."
@@ -173,7 +193,7 @@ async def cmd_unschedule(update: Update, context: BotContext) -> None:
             else "There are no extra posts to remove.",
         )
         return
-    extra = extras[int(args[0]) - 1]
+    extra = extras[number - 1]
     await context.store.channel.delete_extra(extra.id)
     jobs.unregister_extra(context.job_queue, extra.id)
     log.info("extra post %s removed", extra.id)
@@ -184,7 +204,10 @@ async def cmd_unschedule(update: Update, context: BotContext) -> None:
 async def cmd_queue(update: Update, context: BotContext) -> None:
     """/queue [n]: the next n questions, and how many days of unposted questions are left."""
     args = context.args or []
-    n = int(args[0]) if args and args[0].isdigit() else 10
+    n = rules.ascii_int(args[0]) if len(args) == 1 else (10 if not args else None)
+    if n is None:
+        await _reply(update, "Usage: /queue [n], with n from 1 to 50.")
+        return
     n = max(1, min(n, 50))
     cycle, left = await channel.upcoming(context.data)
     extras = len(await context.store.channel.pending_extras())
@@ -285,13 +308,13 @@ async def cmd_reload(update: Update, context: BotContext) -> None:
     directory = context.settings.content_dir
     bank, problems = await asyncio.to_thread(check_bank, directory)
     if problems:
-        shown = "\n".join(render.esc(str(p)) for p in problems[:30])
-        more = f"\n… and {len(problems) - 30} more" if len(problems) > 30 else ""
-        text = (
+        head = (
             f"❌ The bank has {render.plural(len(problems), 'problem')}; I kept the old one "
-            f"({len(context.bank)} questions).\n\n{shown}{more}"
+            f"({len(context.bank)} questions).\n"
         )
-        await _reply(update, text[: render.MAX_TEXT - 10])
+        # Cut by whole lines of plain text, so that no escaped entity is split.
+        lines = render.capped([str(p) for p in problems], render.MAX_TEXT - 200)
+        await _reply(update, head + "\n".join(render.esc(line) for line in lines))
         return
     old = context.bank
     context.data.bank = bank

@@ -7,10 +7,11 @@ from telegram import Update
 from bot.core import rules
 from bot.runtime.context import BotContext
 from bot.services import quiz
-from bot.services.messages import answer_press, follow_up, is_group
+from bot.services.messages import answer_press, follow_up, is_group, topic_of
 from bot.services.presses import Press
 from bot.ui import render
 
+USAGE = "Usage: /quiz [topic] [count], with a count from 1 to 20, e.g. /quiz asyncio 10"
 QUIZ_OVER = "This quiz is over. /quiz starts a new one."
 ALREADY = "You already answered this one (it counts once)."
 EXPIRED = "This quiz expired after a long pause. /quiz starts a new one."
@@ -25,7 +26,11 @@ async def cmd_quiz(update: Update, context: BotContext) -> None:
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
     if message is None or user is None or chat is None:
         return
-    topic_text, count = rules.parse_quiz_args(context.args or [])
+    try:
+        topic_text, count = rules.parse_quiz_args(context.args or [])
+    except ValueError:
+        await message.reply_text(USAGE)
+        return
     topic: str | None = None
     if topic_text:
         topic_text = topic_text[:40]  # user text: echoed back, so bounded
@@ -43,7 +48,9 @@ async def cmd_quiz(update: Update, context: BotContext) -> None:
             )
             return
         topic = matches[0]
-    await quiz.start_quiz(context, chat, user, topic=topic, count=count, kind="quiz")
+    await quiz.start_quiz(
+        context, chat, user, topic=topic, count=count, kind="quiz", thread_id=topic_of(message)
+    )
 
 
 async def cmd_review(update: Update, context: BotContext) -> None:
@@ -68,7 +75,16 @@ async def cmd_review(update: Update, context: BotContext) -> None:
                 "they are due (a miss within minutes, a right answer after days)."
             )
         return
-    await quiz.start_quiz(context, chat, user, topic=None, count=len(ids), kind="review", ids=ids)
+    await quiz.start_quiz(
+        context,
+        chat,
+        user,
+        topic=None,
+        count=len(ids),
+        kind="review",
+        ids=ids,
+        thread_id=topic_of(message),
+    )
 
 
 async def cmd_stop(update: Update, context: BotContext) -> None:
@@ -160,5 +176,6 @@ async def on_more(update: Update, context: BotContext, press: Press) -> None:
             topic=q.topic,
             count=rules.DEFAULT_COUNT,
             kind="quiz",
+            thread_id=topic_of(message),
         ),
     )

@@ -46,7 +46,7 @@ class BotData:
     store_: Store | None = None
     clock: Callable[[], datetime] = utc_now
     rng: random.Random = field(default_factory=random.Random)
-    channel_username: str | None = None
+    channel_username: str | None = None  # "@name", or the title of a channel without one
     channel_failing: str | None = None  # the last reason posting failed, until a post works
     dirty_tallies: set[int] = field(default_factory=set)  # channel post ids to re-render
     # Read-mostly lookups on the press path, kept in memory (bounded; cleared when they change).

@@ -1,8 +1,11 @@
-"""The one error handler: log with the traceback, tell the admins briefly, never raise."""
+"""The one error handler: log it, tell the user "try again", page the admins only for what
+they can fix (contract §6: a database error here; failed posts, the bot removed from the
+channel and a failed reload are paged where they happen), never raise."""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 
 from telegram import Update
@@ -29,8 +32,14 @@ async def error_handler(update: object, context: BotContext) -> None:
     if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
         log.warning("network trouble talking to Telegram: %s", exc)
         return
+    if isinstance(exc, BadRequest) and _harmless(exc):
+        # A late press ("query is too old") or a repeated edit: nothing anyone can fix.
+        log.info("Telegram refused a late or repeated request: %s", exc)
+        return
     log.error("unhandled error while processing %s", type(update).__name__, exc_info=exc)
     await _tell_user(update)
+    if not actionable(exc):
+        return  # a bug or bad input: the log has the traceback; the admins cannot act on it
     kind = type(exc).__name__
     now = time.monotonic()
     if now - _last_notice.get(kind, -_NOTIFY_EVERY) < _NOTIFY_EVERY:
@@ -44,6 +53,19 @@ async def error_handler(update: object, context: BotContext) -> None:
         )
     except Exception:  # the error handler itself must never raise
         log.exception("could not notify admins about an error")
+
+
+HARMLESS = ("query is too old", "query id is invalid", "message is not modified")
+
+
+def _harmless(exc: BadRequest) -> bool:
+    text = str(exc).lower()
+    return any(part in text for part in HARMLESS)
+
+
+def actionable(exc: BaseException) -> bool:
+    """Errors an admin can do something about: the database (disk full, locked, corrupt)."""
+    return isinstance(exc, sqlite3.Error)
 
 
 async def _tell_user(update: object) -> None:

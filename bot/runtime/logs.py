@@ -7,6 +7,8 @@ INFO, so besides quieting httpx, every formatted line, tracebacks included, is r
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 from telegram.error import InvalidToken
 
@@ -36,9 +38,40 @@ class QuietInvalidToken(logging.Filter):
         return True
 
 
+class ThrottleRepeats(logging.Filter):
+    """The same line again within ``window`` seconds is dropped and counted; the next one let
+    through says how many were dropped. A fault that repeats every few milliseconds (a retry
+    loop) then costs a line a minute, not gigabytes."""
+
+    MAX_KEYS = 1000  # distinct lines remembered; beyond that, start afresh
+
+    def __init__(self, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.window = window
+        self.clock = clock
+        self._seen: dict[tuple[str, int, str], list[float]] = {}  # key -> [first, dropped]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        key = (record.name, record.levelno, text)
+        now = self.clock()
+        seen = self._seen.get(key)
+        if seen is not None and now - seen[0] < self.window:
+            seen[1] += 1
+            return False
+        if len(self._seen) >= self.MAX_KEYS:
+            self._seen.clear()
+        self._seen[key] = [now, 0]
+        if seen is not None and seen[1]:
+            record.msg = f"{text} (and {int(seen[1])} more like it in the last minute)"
+            record.args = None
+        return True
+
+
 def setup_logging(level: str, token: str) -> None:
     handler = logging.StreamHandler()
     handler.addFilter(QuietInvalidToken())
+    handler.addFilter(ThrottleRepeats())
     # The whole token, and its secret half on its own (it may appear URL-split).
     handler.setFormatter(RedactingFormatter([token, token.partition(":")[2]]))
     root = logging.getLogger()

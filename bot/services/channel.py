@@ -125,7 +125,8 @@ async def peek_next(store: Store, bank: QuestionBank) -> tuple[int, str] | None:
 
 
 async def signature(data: BotData, bot: Bot) -> str:
-    """POST_SIGNATURE, else ``By: @channel ✨`` (looked up once for a numeric CHANNEL_ID)."""
+    """POST_SIGNATURE, else ``By: @channel ✨``, else ``By: <channel title> ✨`` (a numeric
+    CHANNEL_ID with no public username), looked up once; never a placeholder."""
     settings = data.settings
     if settings.post_signature or not settings.channel_id:
         return settings.signature(None)
@@ -134,11 +135,16 @@ async def signature(data: BotData, bot: Bot) -> str:
     if data.channel_username is None:
         try:
             chat = await bot.get_chat(settings.channel_id)
-            data.channel_username = chat.username or ""
         except TelegramError as exc:
-            log.warning("could not look up the channel's username: %s", exc)
-            return settings.signature(None)
-    return settings.signature(data.channel_username or None)
+            # Not cached: the next post asks again. Meanwhile the bot's own handle signs.
+            log.warning("could not look up the channel's name: %s", exc)
+            return f"By: @{bot.username} ✨"
+        data.channel_username = f"@{chat.username}" if chat.username else (chat.title or "")
+    if data.channel_username.startswith("@"):
+        return settings.signature(data.channel_username)
+    if data.channel_username:
+        return f"By: {data.channel_username} ✨"
+    return f"By: @{bot.username} ✨"
 
 
 async def post(
@@ -219,9 +225,7 @@ async def post(
     log.info(
         "channel post sent: question=%s slot=%s message=%s", question_id, slot, message.message_id
     )
-    if data.channel_failing is not None:
-        data.channel_failing = None
-        await notify_admins(data, bot, "✅ Posting to the channel works again.")
+    await channel_back(data, bot)
     return PostResult(Outcome.SENT, question_id, message.message_id)
 
 
@@ -273,16 +277,56 @@ async def refresh_tally(data: BotData, bot: Bot, post_id: int) -> bool:
 
 
 async def flush_tallies(data: BotData, bot: Bot) -> int:
-    """Edit every post whose tally changed since the last flush; returns the edits made."""
+    """Edit every post whose tally changed since the last flush; returns the edits made.
+
+    While the bot cannot post to the channel (removed, or no right to post), tallies wait:
+    they are flushed once posting works again, not retried every interval meanwhile.
+    """
+    if data.channel_failing is not None:
+        return 0
     pending, data.dirty_tallies = data.dirty_tallies, set()
     edits = 0
     for post_id in sorted(pending):
         try:
             edits += await refresh_tally(data, bot, post_id)
+        except Forbidden as exc:  # removed from the channel: no edit can work until fixed
+            data.dirty_tallies.update(pending)
+            await channel_lost(data, bot, str(exc))
+            break
         except TelegramError as exc:
             log.warning("tally refresh of post %s failed: %s", post_id, exc)
             data.dirty_tallies.add(post_id)
     return edits
+
+
+async def channel_lost(data: BotData, bot: Bot, reason: str) -> None:
+    """The bot can no longer post in the channel: tell the admins once, pause tally edits."""
+    if data.channel_failing is not None:
+        return  # already told; a post that works again clears it
+    data.channel_failing = reason
+    log.error("the bot cannot post in the channel: %s", reason)
+    await notify_admins(
+        data,
+        bot,
+        f"❌ I can no longer post in the channel ({render.esc(reason)}). Add me back as an "
+        "admin with the right to post; tallies and posts resume then.",
+    )
+
+
+async def channel_back(data: BotData, bot: Bot) -> None:
+    """Posting works again (a post went out, or the bot was made an admin again)."""
+    if data.channel_failing is None:
+        return
+    data.channel_failing = None
+    log.info("posting to the channel works again")
+    await notify_admins(data, bot, "✅ Posting to the channel works again.")
+
+
+def is_our_channel(data: BotData, chat_id: int, username: str | None) -> bool:
+    channel_id = data.settings.channel_id or ""
+    if channel_id.startswith("@"):
+        return (username or "").lower() == channel_id[1:].lower()
+    return channel_id == str(chat_id)
 
 
 async def _edit_post(

@@ -12,11 +12,12 @@ from telegram import (
     Chat,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
+    MaybeInaccessibleMessage,
     Message,
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden, NetworkError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError
 
 from bot.runtime.context import BotContext
 from bot.ui import callback_data as cd
@@ -30,6 +31,34 @@ GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
 
 def is_group(chat: Chat) -> bool:
     return chat.type in GROUP_TYPES
+
+
+async def send(context: BotContext, chat_id: int, text: str, **kwargs: Any) -> Message:
+    """``send_message``, following a group that became a supergroup (``ChatMigrated``): its
+    stored quizzes move to the new id and the message goes there."""
+    try:
+        return await context.bot.send_message(chat_id, text, **kwargs)
+    except ChatMigrated as exc:
+        new_id = exc.new_chat_id
+        await migrate_chat(context, chat_id, new_id)
+        return await context.bot.send_message(new_id, text, **kwargs)
+
+
+async def migrate_chat(context: BotContext, old: int, new: int) -> None:
+    await context.store.answers.drain()  # answers still in the batch carry the old id
+    await context.store.quizzes.migrate_chat(old, new)
+    log.info("chat %s became supergroup %s: its quizzes moved", old, new)
+
+
+def topic_of(message: MaybeInaccessibleMessage | None) -> int | None:
+    """The forum topic a message was sent in, or None (General, or no forum).
+
+    ``message_thread_id`` alone is not a topic: in a plain group it names a reply thread,
+    which ``sendMessage`` cannot target (PTB's ``Message._parse_message_thread_id`` says so).
+    """
+    if not isinstance(message, Message) or not message.is_topic_message:
+        return None
+    return message.message_thread_id
 
 
 def follow_up(context: BotContext, update: Update, coroutine: Coroutine[Any, Any, None]) -> None:

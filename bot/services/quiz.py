@@ -21,7 +21,7 @@ from bot.core.limits import CACHE_BOUND
 from bot.core.models import Question
 from bot.db import AnswerRecord, Asking, Session
 from bot.runtime.context import BotContext, GroupRefresh
-from bot.services.messages import NO_PREVIEW, edit, is_group
+from bot.services.messages import NO_PREVIEW, edit, is_group, send
 from bot.ui import callback_data as cd
 from bot.ui import render
 
@@ -55,7 +55,9 @@ async def start_quiz(
     count: int,
     kind: str,
     ids: list[str] | None = None,
+    thread_id: int | None = None,
 ) -> None:
+    """Start a quiz; ``thread_id``: the forum topic it was asked for in (its messages go there)."""
     store, now = context.store, context.now()
     group = is_group(chat)
     if ids is None:
@@ -65,7 +67,9 @@ async def start_quiz(
         due = {} if group else await store.answers.due_dates(user.id)
         ids = rules.pick_questions(candidates, seen, due, count, context.data.rng)
     if not ids:
-        await context.bot.send_message(chat.id, "There are no quiz questions here yet.")
+        await send(
+            context, chat.id, "There are no quiz questions here yet.", message_thread_id=thread_id
+        )
         return
     await store.users.touch_user(user.id, user.first_name, now)
     session_id = await store.quizzes.start_session(
@@ -75,6 +79,7 @@ async def start_quiz(
         topic=topic,
         question_ids=ids,
         now=now,
+        thread_id=thread_id,
     )
     log.info(
         "quiz %s started: chat=%s user=%s kind=%s n=%d",
@@ -101,8 +106,12 @@ async def ask_current(context: BotContext, session: Session) -> None:
         await finish(context, session.id)
         return
     asking_id, rendered = prepared
-    sent = await context.bot.send_message(
-        session.chat_id, rendered.text, reply_markup=rendered.keyboard
+    sent = await send(
+        context,
+        session.chat_id,
+        rendered.text,
+        reply_markup=rendered.keyboard,
+        message_thread_id=session.thread_id,
     )
     # Its buttons are honoured on this message only (services.presses).
     await context.store.quizzes.set_asking_message(asking_id, sent.chat.id, sent.message_id)
@@ -160,7 +169,12 @@ async def finish(context: BotContext, session_id: int, status: str = "finished")
     results = await store.quizzes.session_results(session_id)
     seconds = (context.now() - session.started_at).total_seconds()
     if session.user_id is None:
-        await context.bot.send_message(session.chat_id, group_summary(session, results))
+        await send(
+            context,
+            session.chat_id,
+            group_summary(session, results),
+            message_thread_id=session.thread_id,
+        )
         return
     right = sum(1 for r in results if r[3])
     wrong_ids = list(dict.fromkeys(r[2] for r in results if not r[3]))
@@ -183,6 +197,7 @@ async def finish(context: BotContext, session_id: int, status: str = "finished")
         rendered.text,
         reply_markup=rendered.keyboard,
         link_preview_options=NO_PREVIEW,
+        message_thread_id=session.thread_id,
     )
     buttons = cd.keyboard_data(rendered.keyboard)
     if buttons:  # "More on …": pressable on this message, by this learner only
@@ -203,12 +218,15 @@ def group_summary(session: Session, results: list[tuple[int, str, str, bool, int
     lines = [f"🏁 <b>Quiz over</b> · {render.plural(session.total, 'question')}"]
     ranked = sorted(per_user.items(), key=lambda kv: (-kv[1][2], -kv[1][0]))
     medals = ["🥇", "🥈", "🥉"]
+    rows = []
     for i, (user_id, (right, answered, points)) in enumerate(ranked):
         badge = medals[i] if i < len(medals) else f"{i + 1}."
-        lines.append(
-            f"{badge} {render.esc(names[user_id] or 'someone')}: {right}/{answered} right, "
+        rows.append(
+            f"{badge} {render.name(names[user_id])}: {right}/{answered} right, "
             f"+{render.plural(points, 'point')}"
         )
+    # However many answered, the summary stays one message (Telegram's 4096).
+    lines += render.capped(rows, render.MAX_TEXT - 200)  # HTML rows: longer than shown
     if not ranked:
         lines.append("Nobody answered this time.")
     lines.append("\n/leaderboard shows this group's standings · /quiz for another round")

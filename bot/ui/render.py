@@ -36,6 +36,61 @@ def esc(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+MAX_NAME = 32  # characters of a user's first name shown (Telegram allows 64)
+FSI, PDI = "\u2068", "\u2069"  # first strong isolate ... pop directional isolate
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def name(first_name: str | None) -> str:
+    """A user's name for an HTML text: bounded, escaped, and isolated (FSI … PDI), so a
+    right-to-left or control-laden name cannot reverse the text around it (contract §6)."""
+    text = (first_name or "").strip() or "someone"
+    # Stray isolates and overrides inside the name must not close or break ours.
+    text = "".join(ch for ch in text if ch not in BIDI_CONTROLS)
+    text = text or "someone"
+    if len(text) > MAX_NAME:
+        text = text[: MAX_NAME - 1] + "…"
+    return f"{FSI}{esc(text)}{PDI}"
+
+
+def capped(lines: Sequence[str], budget: int, *, sep: str = "\n") -> list[str]:
+    """Plain-text ``lines`` that fit in ``budget`` UTF-16 units once joined by ``sep``; when
+    some do not fit, the last kept one says "… and N more". Cut before escaping, so no entity
+    is ever split."""
+    kept: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        size = markup.utf16_len(line) + (markup.utf16_len(sep) if kept else 0)
+        rest = len(lines) - i
+        # Room must stay for the "and N more" line should a later one not fit.
+        if (used + size + 24 > budget and rest > 1) or used + size > budget:
+            kept.append(f"… and {rest} more")
+            return kept
+        kept.append(line)
+        used += size
+    return kept
+
+
+def names_text(names: Sequence[str], budget: int) -> str:
+    """``names`` (first names) as HTML, comma-separated, isolated, within ``budget`` units."""
+    shown: list[str] = []
+    used = 0
+    for i, first in enumerate(names):
+        item = name(first)
+        size = markup.visible_len(item) + 2
+        if (used + size + 16 > budget and i < len(names) - 1) or used + size > budget:
+            shown.append(f"and {len(names) - i} more")
+            break
+        shown.append(item)
+        used += size
+    return ", ".join(shown)
+
+
+def _room(lines: Sequence[str]) -> int:
+    """What is left of a message's 4096 units after ``lines`` (and a margin for one more)."""
+    return MAX_TEXT - markup.visible_len("\n".join(lines)) - 40
+
+
 def alert(text: str) -> str:
     """Fit an alert into Telegram's 200 characters (plain text, never escaped)."""
     if len(text) <= MAX_ALERT:
@@ -302,7 +357,7 @@ def quiz_question(
     if _long_choices(shown):
         lines += ["", choice_lines(shown)]
     if answered:
-        lines += ["", "Answered: " + esc(", ".join(answered))]
+        lines += ["", "Answered: " + names_text(answered, _room(lines))]
     rows = choice_buttons(shown, lambda i: cd.answer(asking_id, i))
     if group:
         rows.append(next_button(asking_id, index + 1 >= total))
@@ -374,7 +429,7 @@ def group_reveal(
     if q.explanation:
         lines.append(f"<i>{esc(q.explanation)}</i>")
     right = [n for n, ok in answered if ok]
-    lines += ["", f"Right: {esc(', '.join(right)) if right else 'nobody'}"]
+    lines += ["", f"Right: {names_text(right, _room(lines)) if right else 'nobody'}"]
     keyboard = InlineKeyboardMarkup(
         [[InlineKeyboardButton("⚑ Report a mistake", callback_data=cd.report(asking_id))]]
     )
@@ -508,10 +563,10 @@ def leaderboard_text(boards: Sequence[Board], viewer_id: int, hidden: bool) -> s
         lines.append(f"<b>{esc(board.title)}</b>")
         if not board.rows:
             lines.append("nobody yet: be the first with /quiz")
-        for i, (user_id, name, pts) in enumerate(board.rows):
+        for i, (user_id, first, pts) in enumerate(board.rows):
             badge = medals[i] if i < 3 else f"{i + 1}."
             you = " ← you" if user_id == viewer_id else ""
-            lines.append(f"{badge} {esc(name or 'someone')}: {plural(pts, 'point')}{you}")
+            lines.append(f"{badge} {name(first)}: {plural(pts, 'point')}{you}")
         if board.own is not None and all(r[0] != viewer_id for r in board.rows):
             lines.append(f"… you: #{board.own[0]} with {plural(board.own[1], 'point')}")
         lines.append("")

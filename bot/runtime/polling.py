@@ -1,0 +1,67 @@
+"""Getting past an update PTB cannot read.
+
+When one entry of a ``getUpdates`` batch cannot be parsed (a required field missing, a type
+PTB does not know the shape of), PTB's polling loop fails on the whole batch, logs it, and
+asks for the same batch again: forever, thousands of requests and a log growing without end.
+This request drops such an entry's body but keeps its ``update_id``, so the offset moves on;
+the bot logs the update once and serves the rest of the batch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.request import HTTPXRequest, RequestData
+
+log = logging.getLogger(__name__)
+
+
+def readable(entries: list[Any]) -> tuple[list[Any], list[int]]:
+    """The batch with each unreadable update reduced to its id, and those ids."""
+    out: list[Any] = []
+    dropped: list[int] = []
+    for entry in entries:
+        try:
+            Update.de_json(entry, None)
+        except Exception:
+            update_id = entry.get("update_id") if isinstance(entry, dict) else None
+            if not isinstance(update_id, int):
+                continue  # not even an id: PTB could not move past it either way
+            dropped.append(update_id)
+            out.append({"update_id": update_id})
+        else:
+            out.append(entry)
+    return out, dropped
+
+
+class UpdatesRequest(HTTPXRequest):
+    """``HTTPXRequest`` for ``getUpdates`` that never hands PTB an update it cannot parse."""
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> tuple[int, bytes]:
+        code, payload = await super().do_request(url, method, request_data, *args, **kwargs)
+        if code != 200 or not url.endswith("/getUpdates"):
+            return code, payload
+        try:
+            body = json.loads(payload)
+            entries = body["result"]
+        except (ValueError, KeyError, TypeError):
+            return code, payload  # PTB reports a malformed answer itself
+        if not isinstance(entries, list):
+            return code, payload
+        kept, dropped = readable(entries)
+        if not dropped:
+            return code, payload
+        for update_id in dropped:
+            log.warning("skipped update %s: it could not be read", update_id)
+        body["result"] = kept
+        return code, json.dumps(body).encode()
