@@ -15,6 +15,7 @@ from telegram.ext import ApplicationBuilder, Defaults
 from telegram.request import BaseRequest
 
 from bot.config import Settings
+from bot.core.limits import CACHE_BOUND
 from bot.core.models import QuestionBank
 from bot.db import Store
 from bot.handlers import ALLOWED_UPDATES, register
@@ -48,7 +49,8 @@ def build_application(
         data.store_ = await Store.open(
             settings.database_path, busy_timeout=settings.db_busy_timeout
         )
-        data.user_zones = await data.store_.users.user_timezones()
+        # Bounded: a learner beyond the most recent CACHE_BOUND zones counts days in TIMEZONE.
+        data.user_zones.update(await data.store_.users.user_timezones(CACHE_BOUND))
         await jobs.restore(app, data)
         await _set_commands(app, settings)
         if settings.channel_id:

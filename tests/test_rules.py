@@ -214,3 +214,15 @@ def test_config_reads_dotenv_and_environment_wins(tmp_path: Path) -> None:
     assert s.signature(None) == "By: @<channel> ✨"
     s2 = Settings.from_env({"BOT_TOKEN": "1:a", "CHANNEL_ID": "@chan"}, dotenv=tmp_path / "x")
     assert s2.signature(None) == "By: @chan ✨"
+
+
+def test_zone_cache_is_bounded_and_keeps_the_newest(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.runtime import context
+
+    monkeypatch.setattr(context, "CACHE_BOUND", 3)
+    zones = context.ZoneCache()
+    zones.update({1: "Europe/Berlin", 2: "Asia/Tokyo", 3: "UTC"})
+    zones[4] = "America/New_York"
+    zones[2] = "Asia/Kolkata"  # set again: now the newest
+    assert list(zones) == [3, 4, 2]
+    assert zones.get(1) is None

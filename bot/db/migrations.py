@@ -272,6 +272,18 @@ MIGRATIONS: list[str | PythonStep] = [
     """
     ALTER TABLE quiz_sessions ADD COLUMN thread_id INTEGER;
     """,
+    # 8: mistake reports: when one was asked for (a pending report expires), and each report
+    # sent, one per user and question, so nobody can flood the admins (contract §6).
+    """
+    ALTER TABLE users ADD COLUMN report_since TEXT;
+    CREATE TABLE reports (
+        user_id INTEGER NOT NULL,
+        question_id TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, question_id)
+    );
+    CREATE INDEX reports_time ON reports (user_id, sent_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.db import totals
-from bot.db.connection import Table, iso
+from bot.db.connection import Table, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +16,7 @@ class User:
     timezone: str | None
     hidden: bool
     report_asking_id: int | None
+    report_since: datetime | None = None  # when the pending report was asked for
 
 
 UPSERT_USER = (
@@ -39,11 +40,18 @@ class Users(Table):
             timezone=row["timezone"],
             hidden=bool(row["hidden"]),
             report_asking_id=row["report_asking_id"],
+            report_since=from_iso(row["report_since"]) if row["report_since"] else None,
         )
 
-    async def user_timezones(self) -> dict[int, str]:
-        """Every user's /timezone (only those who set one: the rest use TIMEZONE)."""
-        rows = await self._all("SELECT user_id, timezone FROM users WHERE timezone IS NOT NULL")
+    async def user_timezones(self, limit: int) -> dict[int, str]:
+        """The /timezone of the ``limit`` most recently seen users who set one, oldest first
+        (the rest use TIMEZONE)."""
+        rows = await self._all(
+            "SELECT user_id, timezone FROM ("
+            "SELECT user_id, timezone, last_seen FROM users WHERE timezone IS NOT NULL "
+            "ORDER BY last_seen DESC LIMIT ?) ORDER BY last_seen",
+            (limit,),
+        )
         return {r[0]: r[1] for r in rows}
 
     async def set_timezone(self, user_id: int, first_name: str, zone: str, now: datetime) -> None:
@@ -59,10 +67,42 @@ class Users(Table):
             )
             await totals.set_hidden(db, user_id, hidden)
 
-    async def set_report_pending(self, user_id: int, asking_id: int | None) -> None:
+    async def set_report_pending(
+        self, user_id: int, asking_id: int | None, now: datetime | None = None
+    ) -> None:
+        """The user's next private text is a report on this asking (None: no longer)."""
         await self._write(
-            "UPDATE users SET report_asking_id = ? WHERE user_id = ?", (asking_id, user_id)
+            "UPDATE users SET report_asking_id = ?, report_since = ? WHERE user_id = ?",
+            (asking_id, iso(now) if now and asking_id else None, user_id),
         )
+
+    async def record_report(self, user_id: int, question_id: str, now: datetime) -> bool:
+        """Keep a sent report, and clear the pending one; False if this user already
+        reported this question (nothing kept)."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE users SET report_asking_id = NULL, report_since = NULL WHERE user_id = ?",
+                (user_id,),
+            )
+            cur = await db.execute(
+                "INSERT INTO reports (user_id, question_id, sent_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id, question_id) DO NOTHING",
+                (user_id, question_id, iso(now)),
+            )
+            return cur.rowcount > 0
+
+    async def has_reported(self, user_id: int, question_id: str) -> bool:
+        row = await self._one(
+            "SELECT 1 FROM reports WHERE user_id = ? AND question_id = ?", (user_id, question_id)
+        )
+        return row is not None
+
+    async def reports_since(self, user_id: int, since: datetime) -> int:
+        row = await self._one(
+            "SELECT COUNT(*) FROM reports WHERE user_id = ? AND sent_at >= ?",
+            (user_id, iso(since)),
+        )
+        return int(row[0]) if row else 0
 
     async def forget_user(self, user_id: int) -> int:
         """Delete every row about a user (contract §6); returns the rows deleted."""
@@ -76,6 +116,7 @@ class Users(Table):
                 "DELETE FROM quiz_sessions WHERE user_id = ?",
                 "DELETE FROM users WHERE user_id = ?",
                 "DELETE FROM keyboards WHERE user_id = ?",
+                "DELETE FROM reports WHERE user_id = ?",
                 "DELETE FROM daily_subscriptions WHERE user_id = ?",
                 "DELETE FROM daily_deliveries WHERE user_id = ?",
             ):

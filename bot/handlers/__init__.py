@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import Update
@@ -17,6 +17,7 @@ from telegram.ext import (
 from bot.handlers import admin, channel_press, common, daily, imports, membership, profile, quiz
 from bot.runtime.context import BotContext
 from bot.services import presses
+from bot.services.messages import sent_by_a_person
 from bot.ui import callback_data as cd
 
 # The update types the handlers below take: asked of Telegram in run_polling (and setWebhook).
@@ -40,6 +41,29 @@ PRESS_ROUTES: dict[str, PressHandler] = {
 
 # The update types register() handles: Telegram sends only these (setWebhook / getUpdates
 # allowed_updates), so nothing else costs a request or a slot. Keep in step with register().
+
+
+# Commands about the sender's own data: meaningless for a message sent on behalf of a chat
+# (an anonymous group admin: ``sender_chat`` set, ``from`` the @GroupAnonymousBot placeholder).
+PERSONAL = frozenset({"review", "score", "timezone", "daily", "forget"})
+CommandCallback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
+
+
+def personal(callback: CommandCallback) -> CommandCallback:
+    """Answer an anonymous admin's personal command with a sentence instead of the
+    placeholder account's data."""
+
+    async def guarded(update: Update, context: BotContext) -> None:
+        message = update.effective_message
+        if message is not None and not sent_by_a_person(message):
+            await message.reply_text(
+                "That is about your own progress: send it from your own account, not as the "
+                "group (anonymous admins all share one placeholder account)."
+            )
+            return
+        await callback(update, context)
+
+    return guarded
 
 
 def register(app: Any) -> None:
@@ -71,7 +95,8 @@ def register(app: Any) -> None:
         ("stats", admin.cmd_stats),
     ]
     for name, callback in commands:
-        app.add_handler(CommandHandler(name, callback, filters=msgs))
+        guarded = personal(callback) if name in PERSONAL else callback
+        app.add_handler(CommandHandler(name, guarded, filters=msgs))
     # A group upgraded to a supergroup: its quizzes follow the new chat id.
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.on_migrate))
     # The bot's own membership (removed from the channel, kicked from a group).
@@ -91,7 +116,10 @@ def register(app: Any) -> None:
     # Last: plain private text (a mistake report, or a nudge to /help).
     app.add_handler(
         MessageHandler(
-            msgs & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, common.on_text
+            # Any private message that is not a command: text (a report, or a nudge), and
+            # photos or stickers too, so one sent for a pending report is not dropped.
+            msgs & filters.ChatType.PRIVATE & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
+            common.on_text,
         )
     )
 

@@ -8,7 +8,7 @@ from telegram import BotCommandScopeChat, Update
 from telegram.error import TelegramError
 
 from bot.runtime.context import BotContext
-from bot.runtime.pager import notify_admins
+from bot.services import reports
 from bot.services.messages import NO_PREVIEW
 from bot.services.quiz import practise
 from bot.ui import render
@@ -16,7 +16,6 @@ from bot.ui.commands import ADMIN_COMMANDS, PUBLIC_COMMANDS, bot_commands
 
 log = logging.getLogger(__name__)
 
-MAX_NOTE = 1000
 
 WELCOME = (
     "👋 <b>Python interview practice</b>\n\n"
@@ -93,23 +92,19 @@ async def cmd_help(update: Update, context: BotContext) -> None:
 async def on_text(update: Update, context: BotContext) -> None:
     """A plain private message: a pending mistake report, or a nudge towards /help."""
     message, user = update.effective_message, update.effective_user
-    if message is None or user is None or not message.text:
+    if message is None or user is None:
         return
-    profile = await context.store.users.get_user(user.id)
-    if profile is None or profile.report_asking_id is None:
+    pending = await reports.pending_question(context, user.id)
+    if pending is None:
         await message.reply_text("Send /quiz to practise, or /help to see what I can do.")
         return
-    asking = await context.store.quizzes.get_asking(profile.report_asking_id)
-    await context.store.users.set_report_pending(user.id, None)
-    qid = asking.question_id if asking else "?"
-    q = context.bank.get(qid)
-    note = message.text[:MAX_NOTE]
-    where = f" ({render.esc(q.source)})" if q else ""
-    await notify_admins(
-        context.data,
-        context.bot,
-        f"⚑ <b>Mistake report</b> on <code>{render.esc(qid)}</code>{where}\n"
-        f"From {render.esc(user.first_name)} (id {user.id}):\n\n{render.esc(note)}",
-    )
-    log.info("mistake report on %s from %s", qid, user.id)
-    await message.reply_text("Thank you! Your note went to the admins. /quiz to carry on.")
+    if not message.text:
+        # A photo or a sticker: the report stays pending for the note itself.
+        await message.reply_text(
+            "Please send your note as text: what is wrong, and what it should say."
+        )
+        return
+    if await reports.send(context, user, pending, message.text):
+        await message.reply_text("Thank you! Your note went to the admins. /quiz to carry on.")
+    else:
+        await message.reply_text("You already reported this question. Thank you!")

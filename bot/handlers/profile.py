@@ -11,7 +11,8 @@ from bot.config import parse_zone
 from bot.core import rules
 from bot.db import totals
 from bot.runtime.context import BotContext
-from bot.services.messages import answer_press, is_group, reply_bound
+from bot.services import reports
+from bot.services.messages import answer_press, edit, follow_up, is_group, reply_bound
 from bot.services.presses import Press
 from bot.ui import render
 
@@ -165,32 +166,44 @@ async def cmd_forget(update: Update, context: BotContext) -> None:
     )
 
 
-async def on_forget(_: Update, context: BotContext, press: Press) -> None:
+async def on_forget(update: Update, context: BotContext, press: Press) -> None:
     """Yes or no under /forget's question, admitted by the door: its owner, that message."""
     query, user = press.query, press.user
     # The question is answered: its buttons go, and a replay of either is refused.
     await context.store.keyboards.forget(press.chat_id, press.message_id)
     if press.data.args[0] != "yes":
         await answer_press(query, "Nothing was deleted.")
-        await query.edit_message_text("Kept everything. /score shows where you are.")
+        # Edits after a press run outside its slot (services.messages.follow_up).
+        follow_up(
+            context, update, _say(context, press, "Kept everything. /score shows where you are.")
+        )
         return
     deleted = await context.store.users.forget_user(user.id)
     context.data.user_zones.pop(user.id, None)
     context.data.known_names.pop(user.id, None)
     log.info("user %s forgotten (%d rows)", user.id, deleted)
     await answer_press(query, "Deleted.")
-    await query.edit_message_text("Done: everything I kept about you is deleted.")
+    follow_up(
+        context, update, _say(context, press, "Done: everything I kept about you is deleted.")
+    )
+
+
+async def _say(context: BotContext, press: Press, text: str) -> None:
+    """Replace the confirmation's text (and drop its buttons)."""
+    await edit(context.bot, press.chat_id, press.message_id, render.Rendered(text))
 
 
 async def on_report(_: Update, context: BotContext, press: Press) -> None:
     """⚑ Report a mistake (admitted by the door): the user's next private message goes to the
-    admins."""
+    admins, unless they reported this question already or too often today."""
     query, user, asking = press.query, press.user, press.asking
     assert asking is not None
-    await context.store.users.touch_user(user.id, user.first_name, context.now())
-    await context.store.users.set_report_pending(user.id, asking.id)
-    await answer_press(
-        query,
-        "Send me your note in a private message: what is wrong, and what it should say.",
-        show_alert=True,
-    )
+    asked = await reports.ask(context, user, asking)
+    text = {
+        reports.Asked.PENDING: "Send me your note in a private message within 10 minutes: "
+        "what is wrong, and what it should say.",
+        reports.Asked.ALREADY: "You already reported this question. Thank you!",
+        reports.Asked.TOO_MANY: "You have sent several reports today; thank you! Please try "
+        "again tomorrow.",
+    }[asked]
+    await answer_press(query, text, show_alert=True)

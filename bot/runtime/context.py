@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.config import Settings
+from bot.core.limits import CACHE_BOUND
 from bot.core.models import Question, QuestionBank
 from bot.db import Store
 
@@ -37,6 +39,16 @@ class PendingImport:
     message_id: int
 
 
+class ZoneCache(OrderedDict[int, str]):
+    """Users' /timezone, most recently set last, bounded by CACHE_BOUND (the oldest go)."""
+
+    def __setitem__(self, user_id: int, zone: str) -> None:
+        super().__setitem__(user_id, zone)
+        self.move_to_end(user_id)
+        while len(self) > CACHE_BOUND:
+            self.popitem(last=False)
+
+
 @dataclass
 class BotData:
     """State shared by every handler and job (``application.bot_data``)."""
@@ -50,7 +62,7 @@ class BotData:
     channel_failing: str | None = None  # the last reason posting failed, until a post works
     dirty_tallies: set[int] = field(default_factory=set)  # channel post ids to re-render
     # Read-mostly lookups on the press path, kept in memory (bounded; cleared when they change).
-    user_zones: dict[int, str] = field(default_factory=dict)  # users who set /timezone
+    user_zones: ZoneCache = field(default_factory=ZoneCache)  # who set /timezone
     asking_posts: dict[int, int | None] = field(default_factory=dict)
     known_names: dict[int, str] = field(default_factory=dict)  # users rows known up to date
     group_edits: dict[int, GroupRefresh] = field(default_factory=dict)  # by asking id

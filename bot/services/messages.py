@@ -29,6 +29,13 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
 
 
+def sent_by_a_person(message: Message) -> bool:
+    """False for a message sent on behalf of a chat (an anonymous group admin, a channel):
+    its ``from`` is a placeholder bot account shared by everyone who posts that way."""
+    user = message.from_user
+    return message.sender_chat is None and user is not None and not user.is_bot
+
+
 def is_group(chat: Chat) -> bool:
     return chat.type in GROUP_TYPES
 

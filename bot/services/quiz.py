@@ -71,7 +71,8 @@ async def start_quiz(
             context, chat.id, "There are no quiz questions here yet.", message_thread_id=thread_id
         )
         return
-    await store.users.touch_user(user.id, user.first_name, now)
+    if not user.is_bot:  # an anonymous admin's placeholder account is nobody's profile
+        await store.users.touch_user(user.id, user.first_name, now)
     session_id = await store.quizzes.start_session(
         chat_id=chat.id,
         user_id=None if group else user.id,
