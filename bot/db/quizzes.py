@@ -193,6 +193,32 @@ class Quizzes(Table):
             )
             return cur.rowcount
 
+    async def prune(self, before: datetime) -> tuple[int, int, int]:
+        """Forget what no button can reach any more, created before ``before``; keep every
+        answer. Returns (askings, sessions, keyboards) deleted.
+
+        An asking with an answer stays (deleting it would cascade to the answer), and so does
+        a channel post's (its buttons live as long as the question); a session goes only when
+        it is over and no asking points at it any more.
+        """
+        async with self._tx() as db:
+            askings = await db.execute(
+                "DELETE FROM askings WHERE kind != 'channel' AND created_at < ? "
+                "AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.asking_id = askings.id) "
+                "AND (session_id IS NULL OR EXISTS (SELECT 1 FROM quiz_sessions s "
+                "WHERE s.id = askings.session_id AND s.status != 'active'))",
+                (iso(before),),
+            )
+            sessions = await db.execute(
+                "DELETE FROM quiz_sessions WHERE status != 'active' AND updated_at < ? "
+                "AND NOT EXISTS (SELECT 1 FROM askings k WHERE k.session_id = quiz_sessions.id)",
+                (iso(before),),
+            )
+            keyboards = await db.execute(
+                "DELETE FROM keyboards WHERE created_at < ?", (iso(before),)
+            )
+            return askings.rowcount, sessions.rowcount, keyboards.rowcount
+
     async def create_asking(
         self,
         *,

@@ -151,6 +151,18 @@ async def job_expire_quizzes(context: BotContext) -> None:
         log.info("expired %d abandoned quiz(zes)", n)
 
 
+PRUNE_AFTER = timedelta(days=30)  # a button older than this on a finished quiz is dead
+
+
+async def job_prune(context: BotContext) -> None:
+    """Once a day: askings, finished sessions and button rows no press can reach any more
+    (answers are kept, and so are channel posts' askings)."""
+    data = context.bot_data
+    askings, sessions, keyboards = await data.store.quizzes.prune(data.clock() - PRUNE_AFTER)
+    if askings or sessions or keyboards:
+        log.info("pruned %d askings, %d sessions, %d keyboards", askings, sessions, keyboards)
+
+
 async def warn_if_cycle_ending(data: BotData, bot: Bot) -> None:
     """Once a day, a week before the cycle's unposted questions run out, tell the admins."""
     _, left = await channel.upcoming(data)
@@ -243,6 +255,9 @@ async def restore(app: Any, data: BotData) -> None:
     )
     job_queue.run_repeating(
         job_expire_quizzes, interval=300, first=60, name="expire", job_kwargs=LATE_OK
+    )
+    job_queue.run_repeating(
+        job_prune, interval=timedelta(days=1), first=600, name="prune", job_kwargs=LATE_OK
     )
     # Today's deliveries missed while the bot was down go out at once; a second instance
     # may start while a long run goes on, and returns at once (RunState.busy).
