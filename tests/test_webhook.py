@@ -105,7 +105,7 @@ async def test_set_webhook_with_a_generated_secret_and_only_handled_updates(hook
     call = hook.fake.calls_to("setWebhook")[0]
     assert call.params["url"] == URL
     assert SECRET_TOKEN_RE.fullmatch(hook.secret) and len(hook.secret) >= 32
-    assert call.params["allowed_updates"] == ["message", "callback_query"]
+    assert call.params["allowed_updates"] == list(ALLOWED_UPDATES)
     assert not hook.fake.calls_to("getUpdates")  # no long polling beside the webhook
 
 
