@@ -535,7 +535,7 @@ def big_database() -> Path:
         rows(),
     )
     # The totals, by the very statements the migration builds them with for an old database.
-    script = next(m for m in MIGRATIONS if "CREATE TABLE score_totals" in m)
+    script = next(m for m in MIGRATIONS if isinstance(m, str) and "CREATE TABLE score_totals" in m)
     for statement in _statements(script):
         if statement.startswith("INSERT"):
             con.execute(statement)
