@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from bot.ui import callback_data as cd
-from tests.conftest import Harness
+from tests.conftest import ROOT, Harness
 from tests.fakes import FakeUser, StoredMessage
 
 
@@ -66,6 +68,25 @@ async def next_question(h: Harness, chat_id: int, number: int) -> StoredMessage:
     message = _question(h, chat_id, number)
     assert message is not None
     return message
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m bot ARGS`` to completion, with none of the developer's bot variables."""
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_", "CONTENT_"))
+    }
+    base["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**base, **(env or {})},
+        cwd=cwd,
+        check=False,
+    )
 
 
 async def start_bot(

@@ -3,40 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ALICE, CONTENT, ROOT, TOKEN
 from tests.fakes import FakeBotApi
-from tests.helpers import start_bot
+from tests.helpers import run_cli, start_bot
 
 pytestmark = pytest.mark.e2e
 
 
-def run(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))}
-    base["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**base, **(env or {})},
-        cwd=cwd,
-        check=False,
-    )
-
-
 def test_no_token_is_one_clear_sentence(tmp_path: Path) -> None:
-    result = run(cwd=tmp_path)
+    result = run_cli(cwd=tmp_path)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -44,20 +25,22 @@ def test_no_token_is_one_clear_sentence(tmp_path: Path) -> None:
 
 
 def test_bad_configuration_lists_every_problem(tmp_path: Path) -> None:
-    result = run(cwd=tmp_path, env={"BOT_TOKEN": TOKEN, "POST_TIME": "9am", "TIMEZONE": "Nowhere"})
+    result = run_cli(
+        cwd=tmp_path, env={"BOT_TOKEN": TOKEN, "POST_TIME": "9am", "TIMEZONE": "Nowhere"}
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "POST_TIME" in result.stderr and "TIMEZONE" in result.stderr
 
 
 def test_invalid_bank_stops_the_start(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("topic: T\nquestions:\n  - id: X\n")
-    result = run(cwd=tmp_path, env={"BOT_TOKEN": TOKEN, "CONTENT_DIR": str(tmp_path)})
+    result = run_cli(cwd=tmp_path, env={"BOT_TOKEN": TOKEN, "CONTENT_DIR": str(tmp_path)})
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "bad.yaml:3:" in result.stderr
 
 
 def test_preview_needs_no_token_and_no_network(tmp_path: Path) -> None:
-    result = run(
+    result = run_cli(
         "preview",
         "conc-gil-what",
         cwd=tmp_path,
@@ -65,18 +48,18 @@ def test_preview_needs_no_token_and_no_network(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "❔ Interview Question" in result.stdout and "━━━━━━━━━━━━━━━" in result.stdout
-    result = run("preview", cwd=tmp_path, env={"CONTENT_DIR": str(CONTENT)})
+    result = run_cli("preview", cwd=tmp_path, env={"CONTENT_DIR": str(CONTENT)})
     assert result.returncode == 0 and "Answer: <tg-spoiler>" in result.stdout
     assert not (tmp_path / "data").exists()  # preview writes nothing
 
 
 def test_validate(tmp_path: Path) -> None:
-    result = run("validate", str(CONTENT))
+    result = run_cli("validate", str(CONTENT))
     assert result.returncode == 0 and "valid" in result.stdout
     (tmp_path / "a.yaml").write_text(
         "topic: T\nquestions:\n  - id: ok\n    question: yes\n    answer: A\n"
     )
-    result = run("validate", str(tmp_path))
+    result = run_cli("validate", str(tmp_path))
     assert result.returncode == 1
     assert (
         f"{tmp_path / 'a.yaml'}:4: question must be text, but YAML read a boolean" in result.stdout
@@ -93,7 +76,7 @@ async def test_real_process_serves_then_stops_cleanly_on_sigterm(
         await fake_api.wait_for(
             "sendMessage", lambda c: c.params["chat_id"] == ALICE.id, timeout=30
         )
-        backup = run(
+        backup = run_cli(
             "backup", str(tmp_path / "backup.sqlite3"), env={"DATABASE_PATH": env["DATABASE_PATH"]}
         )
         assert backup.returncode == 0, backup.stderr

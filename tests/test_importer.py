@@ -11,8 +11,6 @@ import html
 import json
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from bot.core.models import Question
 from bot.services import importing
 from bot.services.importing import ImportInputError, append_entry, entry_from_message, run_import
 from bot.ui import markup, render
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "❔ Interview Question"
@@ -732,28 +731,12 @@ def test_full_account_export_is_read(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the command line
 
 
-def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "CONTENT_"))}
-    base["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "import", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**base, **(env or {})},
-        cwd=cwd,
-        check=False,
-    )
-
-
 def test_cli_imports_and_reports(tmp_path: Path) -> None:
     content = known_bank(tmp_path / "bank")
     write_json(tmp_path / "result.json", sample_export())
     (tmp_path / "posts.txt").write_text(TEXT_POSTS, encoding="utf-8")
     env = {"CONTENT_DIR": str(content)}
-    first = run_cli("result.json", "posts.txt", cwd=tmp_path, env=env)
+    first = run_cli("import", "result.json", "posts.txt", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     last = first.stdout.strip().splitlines()[-1]
     assert last == "19 posts read · 8 imported · 11 skipped"
@@ -762,13 +745,13 @@ def test_cli_imports_and_reports(tmp_path: Path) -> None:
     assert check_bank(content)[1] == []
     before = out.read_bytes()
 
-    again = run_cli("result.json", "posts.txt", cwd=tmp_path, env=env)
+    again = run_cli("import", "result.json", "posts.txt", cwd=tmp_path, env=env)
     assert again.returncode == 0
     assert again.stdout.strip().splitlines()[-1] == "19 posts read · 0 imported · 19 skipped"
     assert out.read_bytes() == before
 
     other = tmp_path / "elsewhere" / "channel.yaml"
-    third = run_cli("result.json", "--out", str(other), cwd=tmp_path, env=env)
+    third = run_cli("import", "result.json", "--out", str(other), cwd=tmp_path, env=env)
     assert third.returncode == 0 and SUMMARY.match(third.stdout.strip().splitlines()[-1])
     assert "0 imported" in third.stdout  # the bank under CONTENT_DIR has them all already
     assert not other.exists()
@@ -782,7 +765,7 @@ def test_cli_bad_input_is_one_sentence(tmp_path: Path) -> None:
     before = out.read_bytes()
     (tmp_path / "broken.json").write_text('{"messages": [', encoding="utf-8")
     for source in ("missing.json", "broken.json"):
-        result = run_cli(source, cwd=tmp_path, env={"CONTENT_DIR": str(content)})
+        result = run_cli("import", source, cwd=tmp_path, env={"CONTENT_DIR": str(content)})
         assert result.returncode == 1
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
@@ -791,7 +774,7 @@ def test_cli_bad_input_is_one_sentence(tmp_path: Path) -> None:
 
 
 def test_cli_help_has_a_sample(tmp_path: Path) -> None:
-    result = run_cli("--help", cwd=tmp_path)
+    result = run_cli("import", "--help", cwd=tmp_path)
     assert result.returncode == 0
     assert "--out FILE" in result.stdout and "result.json" in result.stdout
     assert HEADER in result.stdout and "Answer:" in result.stdout and "tags: #" in result.stdout
