@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from telegram import Update
 
@@ -38,8 +37,7 @@ async def cmd_daily(update: Update, context: BotContext) -> None:
     channel_at = await jobs.daily_time(data)
     channel_zone = context.settings.zone
     current = await store.daily.subscription(user.id)
-    user_zone_name = data.user_zones.get(user.id)
-    user_zone = ZoneInfo(user_zone_name) if user_zone_name else channel_zone
+    user_zone = data.zone_of(user.id)
     if current is not None and args.at is None:
         zone = user_zone if current.at else channel_zone
         await message.reply_text(

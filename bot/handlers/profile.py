@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from zoneinfo import ZoneInfo
 
 from telegram import Update
 
@@ -17,11 +16,6 @@ from bot.services.presses import Press
 from bot.ui import render
 
 log = logging.getLogger(__name__)
-
-
-async def _zone(context: BotContext, user_id: int) -> ZoneInfo:
-    name = context.data.user_zones.get(user_id)
-    return ZoneInfo(name) if name else context.settings.zone
 
 
 async def topic_progress(context: BotContext, user_id: int) -> list[render.TopicProgress]:
@@ -52,7 +46,7 @@ async def cmd_score(update: Update, context: BotContext) -> None:
     store, now = context.store, context.now()
     points, answered, right = await store.stats.score(user.id, "quiz")
     _, ch_answered, ch_right = await store.stats.score(user.id, "channel")
-    zone = await _zone(context, user.id)
+    zone = context.data.zone_of(user.id)
     current, best = rules.streaks(
         await store.stats.answer_days(user.id), rules.local_day(now, zone)
     )
@@ -86,7 +80,7 @@ async def cmd_leaderboard(update: Update, context: BotContext) -> None:
         return
     store = context.store
     # Days and weeks are each learner's own (their /timezone), as their answers recorded them.
-    today = rules.local_day(context.now(), await _zone(context, user.id))
+    today = rules.local_day(context.now(), context.data.zone_of(user.id))
     chat_id = chat.id if is_group(chat) else None
     boards = []
     periods = [
@@ -127,7 +121,7 @@ async def cmd_timezone(update: Update, context: BotContext) -> None:
     if message is None or user is None:
         return
     if not context.args:
-        zone = await _zone(context, user.id)
+        zone = context.data.zone_of(user.id)
         await message.reply_text(
             f"Your time zone is {render.esc(str(zone))}. Change it with /timezone Area/City, "
             "for example /timezone Europe/Berlin."

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
@@ -72,6 +73,11 @@ class BotData:
     # where a press says the import expired). The lock keeps two appends from racing on FILE.
     pending_imports: dict[int, PendingImport] = field(default_factory=dict)
     import_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def zone_of(self, user_id: int) -> ZoneInfo:
+        """The user's /timezone, or the bot's TIMEZONE: what decides when their day starts."""
+        name = self.user_zones.get(user_id)
+        return ZoneInfo(name) if name else self.settings.zone
 
     @property
     def store(self) -> Store:

@@ -128,10 +128,8 @@ async def deliver_one(data: BotData, bot: Bot, d: Delivery, chosen_at: datetime)
         choices_sig=q.choices_sig,
         now=now,
     )
-    user_zone = ZoneInfo(data.user_zones[d.user_id]) if d.user_id in data.user_zones else None
     streak, _best = rules.streaks(
-        await store.stats.answer_days(d.user_id),
-        rules.local_day(now, user_zone or data.settings.zone),
+        await store.stats.answer_days(d.user_id), rules.local_day(now, data.zone_of(d.user_id))
     )
     if asking_id is not None:
         rendered = render.daily_question(q, order=kept, asking_id=asking_id, streak=streak)

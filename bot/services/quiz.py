@@ -12,7 +12,6 @@ import dataclasses
 import logging
 from datetime import timedelta
 from enum import Enum
-from zoneinfo import ZoneInfo
 
 from telegram import Chat, User
 
@@ -38,9 +37,7 @@ def remember_name(context: BotContext, user_id: int, first_name: str) -> None:
 
 async def user_zone_day(context: BotContext, user_id: int) -> str:
     """Today's date in the user's /timezone (the bot's TIMEZONE by default)."""
-    name = context.data.user_zones.get(user_id)  # every /timezone ever set, loaded at start
-    zone = ZoneInfo(name) if name else context.settings.zone
-    return rules.local_day(context.now(), zone)
+    return rules.local_day(context.now(), context.data.zone_of(user_id))
 
 
 # ---------------------------------------------------------------- starting and asking
