@@ -20,8 +20,8 @@ async def on_choice(_: Update, context: BotContext, press: Press) -> None:
     """Answered with an alert; recorded once per reader per post; feeds the post's tally."""
     asking, query = press.asking, press.query
     assert asking is not None
-    q = press.question(context)
-    if q is None or not q.quizzable or q.choices_sig != asking.choices_sig:
+    q = press.gradable(context)
+    if q is None:
         await answer_press(query, CHANGED, show_alert=True)
         return
     chosen = asking.order[press.data.int_arg(1)]

@@ -106,8 +106,8 @@ async def on_choice(update: Update, context: BotContext, press: Press) -> None:
     asking, session, query = press.asking, press.session, press.query
     assert asking is not None
     assert session is not None
-    q = press.question(context)
-    if q is None or not q.quizzable or q.choices_sig != asking.choices_sig:
+    q = press.gradable(context)
+    if q is None:
         await answer_press(query, CHANGED, show_alert=True)
         return
     position = press.data.int_arg(1)

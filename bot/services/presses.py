@@ -77,6 +77,14 @@ class Press:
     def question(self, context: BotContext) -> Question | None:
         return context.bank.get(self.asking.question_id) if self.asking else None
 
+    def gradable(self, context: BotContext) -> Question | None:
+        """The asked question, if the bank still has it with the choices it was asked with
+        (after an edit that reorders or rewrites them, an old button cannot be graded)."""
+        q = self.question(context)
+        if q is None or not q.quizzable or self.asking is None:
+            return None
+        return q if q.choices_sig == self.asking.choices_sig else None
+
 
 async def refuse(query: CallbackQuery, text: str = NOT_VALID) -> None:
     """The only thing a refused press gets: one short alert."""
