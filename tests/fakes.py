@@ -211,6 +211,9 @@ class FakeBotApi:
         self.chats[CHANNEL_ID] = self.channel
         self.channel_posting_allowed = True
         self.webhook: dict[str, Any] | None = None  # setWebhook's parameters while one is set
+        # Methods whose calls wait (unanswered) until their event is set: a send stuck in a
+        # flood limiter or a slow network, for as long as a test likes.
+        self.holds: dict[str, asyncio.Event] = {}
         self._cond = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -434,6 +437,13 @@ class FakeBotApi:
     ) -> None:
         self.faults[method].append(Fault(status, retry_after, times, delay, after_effect))
 
+    def hold(self, *methods: str) -> asyncio.Event:
+        """Calls to ``methods`` wait unanswered until the returned event is set."""
+        gate = asyncio.Event()
+        for method in methods:
+            self.holds[method] = gate
+        return gate
+
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
@@ -498,6 +508,9 @@ class FakeBotApi:
             call = Call(method, params, time.monotonic(), 429, "flood limit")
             self.calls.append(call)
             return await self._faulty(request, method, params, Fault(429, 1), record=False)
+        gate = self.holds.get(method)
+        if gate is not None:
+            await gate.wait()
         fault = self._take_fault(method)
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)

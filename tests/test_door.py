@@ -275,3 +275,31 @@ async def test_admin_commands_in_a_group_say_so_and_do_nothing(bot: Harness) -> 
     await asyncio.sleep(0.2)
     assert fake.channel_posts() == []
     assert await bot.data.store.settings.get_kv(Key.PAUSED) is None
+
+
+async def test_every_press_is_answered_while_every_send_and_edit_is_stuck(bot: Harness) -> None:
+    """No press waits on a send or an edit (a flood limiter, a slow network): each is answered
+    while all of them hang, and what follows each press lands once they move again."""
+    scene = await build_scene(bot)
+    fake = bot.fake
+    stuck = fake.hold("sendMessage", "editMessageText", "editMessageReplyMarkup")
+    presses = [
+        (ALICE, scene.report, data_of(scene.report, "r1:")),
+        (ALICE, scene.forget, cd.forget(False)),
+        (ALICE, scene.hide, data_of(scene.hide, "h1:")),
+        (ALICE, scene.more, data_of(scene.more, "m1:")),
+        (MALLORY, scene.channel, data_of(scene.channel, "a1:")),
+    ]
+    queries = [fake.press(user, message, data) for user, message, data in presses]
+    queries.append(await press_answer(bot, ALICE, scene.report, right=True))  # private quiz
+    queries.append(await press_answer(bot, ALICE, scene.group, right=True))  # group quiz
+    for query in queries:
+        await asyncio.wait_for(answered(bot, query), timeout=3)
+    # "Next" in the group, once Alice's answer is in: answered too, its reveal still stuck.
+    await asyncio.wait_for(
+        answered(bot, fake.press(ALICE, scene.group, data_of(scene.group, "n1:"))), timeout=3
+    )
+    stuck.set()
+    await fake.wait_for("editMessageText", lambda c: "Kept everything" in c.params["text"])
+    await next_question(bot, ALICE.id, 3)  # the private quiz moved on
+    await next_question(bot, GROUP, 2)  # and so did the group's

@@ -7,6 +7,7 @@ nothing.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -164,3 +165,27 @@ async def test_a_press_after_a_restart_says_the_import_expired(imp: Harness) -> 
     params = await answered(imp, query)
     assert params.get("show_alert") is True and "expired" in str(params.get("text"))
     assert not imported(imp).exists()
+
+
+async def test_add_and_skip_are_answered_while_sends_and_edits_are_stuck(imp: Harness) -> None:
+    """Each press is answered at once, and the admin's next press too (one user's updates run
+    in order): taking the buttons off, and the note, follow outside the press."""
+    first = await offer(imp)
+    other = POST.replace("frozenset hash", "tuple of ints hash")
+    imp.fake.forward(ADMIN, other)
+    await imp.fake.wait_until(lambda: (o := _offer(imp)) is not None and o is not first)
+    second = _offer(imp)
+    assert second is not None
+    stuck = imp.fake.hold("sendMessage", "editMessageReplyMarkup")
+    for message, action in ((first, "add"), (second, "skip")):
+        data = next(
+            str(b["callback_data"])
+            for b in message.buttons()
+            if str(b["callback_data"]).endswith(f":{action}")
+        )
+        query = imp.fake.press(ADMIN, message, data)
+        await asyncio.wait_for(answered(imp, query), timeout=3)
+    assert imported(imp).exists()
+    stuck.set()
+    await imp.fake.wait_until(lambda: not first.buttons() and not second.buttons())
+    assert "/reload" in await reply_to(imp, ADMIN.id, count=3)

@@ -17,7 +17,7 @@ from telegram.ext import (
 from bot.handlers import admin, channel_press, common, daily, imports, membership, profile, quiz
 from bot.runtime.context import BotContext
 from bot.services import presses
-from bot.services.messages import sent_by_a_person
+from bot.services.messages import answer_press, follow_up, sent_by_a_person
 from bot.ui import callback_data as cd
 
 # The update types the handlers below take: asked of Telegram in run_polling (and setWebhook).
@@ -25,7 +25,9 @@ from bot.ui import callback_data as cd
 # update of a type it cannot read never arrives.
 ALLOWED_UPDATES: tuple[str, ...] = (Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER)
 
-PressHandler = Callable[[Update, BotContext, presses.Press], Awaitable[None]]
+# A press handler does the press's own work and says what the presser is told and what follows;
+# it never answers the press or sends anything itself (on_press below does, in that order).
+PressHandler = Callable[[BotContext, presses.Press], Awaitable[presses.Reply]]
 
 # Where an admitted press goes, by the kind of its button (and, for a choice, what it answers).
 PRESS_ROUTES: dict[str, PressHandler] = {
@@ -125,11 +127,18 @@ def register(app: Any) -> None:
 
 
 async def on_press(update: Update, context: BotContext) -> None:
-    """Every press: the door admits it (or answers it with one alert), then its feature runs."""
+    """Every press: the door admits it (or answers it with one alert), its feature decides,
+    the press is answered, and only then does what follows start, outside the press slots:
+    a send or an edit may wait in a flood limiter, and no press waits behind it."""
     press = await presses.admit(update, context)
     if press is None:
         return
+    route = PRESS_ROUTES[press.kind]
     if press.kind == cd.ANSWER and press.asking is not None and press.asking.kind != "quiz":
-        await channel_press.on_choice(update, context, press)
-        return
-    await PRESS_ROUTES[press.kind](update, context, press)
+        route = channel_press.on_choice
+    reply = await route(context, press)
+    try:
+        await answer_press(press.query, reply.text, show_alert=reply.alert)
+    finally:  # the press's work is done and committed: what follows runs whatever the answer
+        if reply.then is not None:
+            follow_up(context, update, reply.then)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from telegram import Update
-
 from bot.runtime.context import BotContext
 from bot.services import channel
-from bot.services.messages import answer_press
-from bot.services.presses import Press
+from bot.services.presses import Press, Reply
 from bot.ui import render
 
 CHANGED = (
@@ -16,18 +13,16 @@ CHANGED = (
 )
 
 
-async def on_choice(_: Update, context: BotContext, press: Press) -> None:
+async def on_choice(context: BotContext, press: Press) -> Reply:
     """Answered with an alert; recorded once per reader per post; feeds the post's tally."""
-    asking, query = press.asking, press.query
+    asking = press.asking
     assert asking is not None
     q = press.gradable(context)
     if q is None:
-        await answer_press(query, CHANGED, show_alert=True)
-        return
+        return Reply(CHANGED, alert=True)
     chosen = asking.order[press.data.int_arg(1)]
     if asking.kind == "preview":  # an admin trying the buttons: nothing is recorded
-        await answer_press(query, render.channel_alert(q, chosen, True), show_alert=True)
-        return
+        return Reply(render.channel_alert(q, chosen, True), alert=True)
     first_time = await channel.record_press(context, asking, q, press.user, chosen)
     # Recorded, and its tally marked, above: a lost or late answer changes none of that.
-    await answer_press(query, render.channel_alert(q, chosen, first_time), show_alert=True)
+    return Reply(render.channel_alert(q, chosen, first_time), alert=True)

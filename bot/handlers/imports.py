@@ -90,7 +90,7 @@ async def on_forward(update: Update, context: BotContext) -> None:
     log.info("import offered: %s from a forward by %s", entry.id, user.id)
 
 
-async def on_import(_: Update, context: BotContext, press: presses.Press) -> None:
+async def on_import(context: BotContext, press: presses.Press) -> presses.Reply:
     """The Add button appends the entry to imported.yaml; Skip drops it (each acts once)."""
     pending_id, add = press.data.int_arg(0), press.data.args[1] == "add"
     pending = context.data.pending_imports.get(pending_id)
@@ -98,16 +98,13 @@ async def on_import(_: Update, context: BotContext, press: presses.Press) -> Non
         press.chat_id,
         press.message_id,
     ):
-        await presses.refuse(press.query, EXPIRED)
-        return
+        return presses.Reply.refused(EXPIRED)
     if press.user.id not in context.settings.admin_ids:  # removed from ADMIN_IDS since
-        await presses.refuse(press.query)
-        return
+        return presses.Reply.refused()
     # Taken before any await: a second press on this message finds nothing.
     del context.data.pending_imports[pending_id]
     if not add:
-        await _close(context, press, SKIPPED)
-        return
+        return await _close(context, press, SKIPPED)
     target, content_dir = _target(context), context.settings.content_dir
     try:
         async with context.data.import_lock:
@@ -117,24 +114,25 @@ async def on_import(_: Update, context: BotContext, press: presses.Press) -> Non
     except (importing.ImportInputError, OSError) as exc:
         context.data.pending_imports[pending_id] = pending  # nothing written: may press again
         log.warning("import of %s failed: %s", pending.entry.id, exc)
-        await presses.refuse(press.query, render.alert(f"Could not add it: {exc}"))
-        return
+        return presses.Reply.refused(render.alert(f"Could not add it: {exc}"))
     if not added:
-        await _close(context, press, ALREADY)
-        return
+        return await _close(context, press, ALREADY)
     log.info("imported %s into %s", pending.entry.id, target)
-    await _close(context, press, "Added to the bank.")
-    await context.bot.send_message(
-        press.chat_id,
-        f"Added to <code>{render.esc(target.name)}</code>. Send /reload to put it in the bank.",
-        link_preview_options=NO_PREVIEW,
-    )
+    note = f"Added to <code>{render.esc(target.name)}</code>. Send /reload to put it in the bank."
+    return await _close(context, press, "Added to the bank.", note)
 
 
-async def _close(context: BotContext, press: presses.Press, alert: str) -> None:
-    """Answer the press, then take the buttons off the message (and out of the door's table)."""
+async def _close(
+    context: BotContext, press: presses.Press, alert: str, note: str | None = None
+) -> presses.Reply:
+    """The buttons leave the door's table now, and the message once the press is answered."""
     await context.store.keyboards.forget(press.chat_id, press.message_id)
-    await press.query.answer(alert)
+    return presses.Reply(alert, then=_unbutton(context, press.chat_id, press.message_id, note))
+
+
+async def _unbutton(context: BotContext, chat_id: int, message_id: int, note: str | None) -> None:
     await context.bot.edit_message_reply_markup(
-        chat_id=press.chat_id, message_id=press.message_id, reply_markup=None
+        chat_id=chat_id, message_id=message_id, reply_markup=None
     )
+    if note is not None:
+        await context.bot.send_message(chat_id, note, link_preview_options=NO_PREVIEW)

@@ -11,8 +11,8 @@ from bot.core import rules
 from bot.db import totals
 from bot.runtime.context import BotContext
 from bot.services import reports
-from bot.services.messages import answer_press, edit, follow_up, is_group, reply_bound
-from bot.services.presses import Press
+from bot.services.messages import edit, is_group, reply_bound
+from bot.services.presses import Press, Reply
 from bot.ui import render
 
 log = logging.getLogger(__name__)
@@ -102,16 +102,15 @@ async def cmd_leaderboard(update: Update, context: BotContext) -> None:
     await reply_bound(context, message, user.id, text, render.hide_keyboard(hidden))
 
 
-async def on_hide(_: Update, context: BotContext, press: Press) -> None:
+async def on_hide(context: BotContext, press: Press) -> Reply:
     """The hide/show button, admitted by the door: in its owner's private chat only."""
-    query, user = press.query, press.user
+    user = press.user
     hidden = press.data.args[0] == "1"
     await context.store.users.set_hidden(user.id, user.first_name, hidden, context.now())
     log.info("user %s %s leaderboards", user.id, "hid from" if hidden else "rejoined")
-    await answer_press(
-        query,
+    return Reply(
         "You are now hidden from leaderboards." if hidden else "You are back on leaderboards.",
-        show_alert=True,
+        alert=True,
     )
 
 
@@ -160,25 +159,22 @@ async def cmd_forget(update: Update, context: BotContext) -> None:
     )
 
 
-async def on_forget(update: Update, context: BotContext, press: Press) -> None:
+async def on_forget(context: BotContext, press: Press) -> Reply:
     """Yes or no under /forget's question, admitted by the door: its owner, that message."""
-    query, user = press.query, press.user
+    user = press.user
     # The question is answered: its buttons go, and a replay of either is refused.
     await context.store.keyboards.forget(press.chat_id, press.message_id)
     if press.data.args[0] != "yes":
-        await answer_press(query, "Nothing was deleted.")
-        # Edits after a press run outside its slot (services.messages.follow_up).
-        follow_up(
-            context, update, _say(context, press, "Kept everything. /score shows where you are.")
+        return Reply(
+            "Nothing was deleted.",
+            then=_say(context, press, "Kept everything. /score shows where you are."),
         )
-        return
     deleted = await context.store.users.forget_user(user.id)
     context.data.user_zones.pop(user.id, None)
     context.data.known_names.pop(user.id, None)
     log.info("user %s forgotten (%d rows)", user.id, deleted)
-    await answer_press(query, "Deleted.")
-    follow_up(
-        context, update, _say(context, press, "Done: everything I kept about you is deleted.")
+    return Reply(
+        "Deleted.", then=_say(context, press, "Done: everything I kept about you is deleted.")
     )
 
 
@@ -187,12 +183,12 @@ async def _say(context: BotContext, press: Press, text: str) -> None:
     await edit(context.bot, press.chat_id, press.message_id, render.Rendered(text))
 
 
-async def on_report(_: Update, context: BotContext, press: Press) -> None:
+async def on_report(context: BotContext, press: Press) -> Reply:
     """⚑ Report a mistake (admitted by the door): the user's next private message goes to the
     admins, unless they reported this question already or too often today."""
-    query, user, asking = press.query, press.user, press.asking
+    asking = press.asking
     assert asking is not None
-    asked = await reports.ask(context, user, asking)
+    asked = await reports.ask(context, press.user, asking)
     text = {
         reports.Asked.PENDING: "Send me your note in a private message within 10 minutes: "
         "what is wrong, and what it should say.",
@@ -200,4 +196,4 @@ async def on_report(_: Update, context: BotContext, press: Press) -> None:
         reports.Asked.TOO_MANY: "You have sent several reports today; thank you! Please try "
         "again tomorrow.",
     }[asked]
-    await answer_press(query, text, show_alert=True)
+    return Reply(text, alert=True)

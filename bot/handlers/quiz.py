@@ -7,8 +7,8 @@ from telegram import Update
 from bot.core import rules
 from bot.runtime.context import BotContext
 from bot.services import quiz
-from bot.services.messages import answer_press, follow_up, is_group, topic_of
-from bot.services.presses import Press
+from bot.services.messages import is_group, topic_of
+from bot.services.presses import Press, Reply
 from bot.ui import render
 
 USAGE = "Usage: /quiz [topic] [count], with a count from 1 to 20, e.g. /quiz asyncio 10"
@@ -101,75 +101,60 @@ async def cmd_stop(update: Update, context: BotContext) -> None:
     await quiz.finish(context, session.id, status="stopped")
 
 
-async def on_choice(update: Update, context: BotContext, press: Press) -> None:
+async def on_choice(context: BotContext, press: Press) -> Reply:
     """A choice under a quiz question (private or group), admitted by the door."""
-    asking, session, query = press.asking, press.session, press.query
+    asking, session = press.asking, press.session
     assert asking is not None
     assert session is not None
     q = press.gradable(context)
     if q is None:
-        await answer_press(query, CHANGED, show_alert=True)
-        return
+        return Reply(CHANGED, alert=True)
     position = press.data.int_arg(1)
     answer = await quiz.record_quiz_answer(context, asking, session, q, press.user, position)
     if answer.outcome is quiz.Graded.OVER:
-        await answer_press(query, QUIZ_OVER)
-        return
+        return Reply(QUIZ_OVER)
     if answer.outcome is quiz.Graded.EXPIRED:
-        await answer_press(query, EXPIRED)
-        return
+        return Reply(EXPIRED)
     if answer.outcome is quiz.Graded.ALREADY:
-        await answer_press(query, ALREADY)
-        return
-    # Committed above: only now is the user told. What follows may wait in the flood limiter,
-    # so it runs beside this update and the next press (anyone's) is answered at once. It runs
-    # whatever happened to the answer (lost, refused as too old, a bug): the press counted.
+        return Reply(ALREADY)
+    # Committed above: only now is the user told, and what follows runs whatever happens to
+    # the answer (lost, refused as too old): the press counted.
     if session.user_id is None:
         head = "✅ Right!" if answer.correct else "❌ Not quite."
-        try:
-            await answer_press(
-                query, render.alert(f"{head} {q.explanation or ''}".strip()), show_alert=True
-            )
-        finally:
-            follow_up(context, update, quiz.show_answered(context, asking, q, session))
-        return
-    try:
-        await answer_press(query, "✅ Right!" if answer.correct else "❌ Not quite")
-    finally:
-        follow_up(context, update, quiz.show_next(context, asking, session, q, position, answer))
+        return Reply(
+            render.alert(f"{head} {q.explanation or ''}".strip()),
+            alert=True,
+            then=quiz.show_answered(context, asking, q, session),
+        )
+    return Reply(
+        "✅ Right!" if answer.correct else "❌ Not quite",
+        then=quiz.show_next(context, asking, session, q, position, answer),
+    )
 
 
-async def on_done(_: Update, __: BotContext, press: Press) -> None:
+async def on_done(_: BotContext, __: Press) -> Reply:
     """A choice of an already answered question, kept coloured under its feedback: inert."""
-    await press.query.answer(ALREADY)
+    return Reply(ALREADY)
 
 
-async def on_next(update: Update, context: BotContext, press: Press) -> None:
+async def on_next(context: BotContext, press: Press) -> Reply:
     """Group quiz: reveal the answer and move everyone on (the first press wins)."""
     asking, session = press.asking, press.session
     assert asking is not None
     assert session is not None
     if not await quiz.move_group_on(context, asking, session):
-        await answer_press(press.query, "Already moved on.")
-        return
-    try:
-        await answer_press(press.query)
-    finally:
-        follow_up(context, update, quiz.reveal_and_continue(context, asking, session))
+        return Reply("Already moved on.")
+    return Reply(then=quiz.reveal_and_continue(context, asking, session))
 
 
-async def on_more(update: Update, context: BotContext, press: Press) -> None:
+async def on_more(context: BotContext, press: Press) -> Reply:
     """ "More on <topic>": a quiz on the topic of the question just practised."""
     q = context.bank.get(press.data.args[0])
     message = press.query.message
     if q is None or message is None:
-        await answer_press(press.query, "That question has left the bank.")
-        return
-    await answer_press(press.query)
-    follow_up(
-        context,
-        update,
-        quiz.start_quiz(
+        return Reply("That question has left the bank.")
+    return Reply(
+        then=quiz.start_quiz(
             context,
             message.chat,
             press.user,
@@ -177,5 +162,5 @@ async def on_more(update: Update, context: BotContext, press: Press) -> None:
             count=rules.DEFAULT_COUNT,
             kind="quiz",
             thread_id=topic_of(message),
-        ),
+        )
     )

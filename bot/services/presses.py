@@ -13,13 +13,21 @@ it can see. So a press is honoured only where the bot put that very button (cont
   own private chat and by the user they were sent to, a preview's choices only by an admin.
 
 Anything else gets one short alert and nothing else: no points, no edit, no message.
+
+An admitted press goes to its feature's handler, which does the press's own work (records an
+answer, deletes a user, ...) and returns a ``Reply``: what the presser is told, and what follows
+(an edit, the next question). The door's caller answers the press first and only then starts
+what follows, as its own task outside the press slots: so no press ever waits on a send or an
+edit that may sit in a flood limiter (handlers never answer or send themselves).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import CallbackQuery, Update
 from telegram import User as TgUser
@@ -84,6 +92,19 @@ class Press:
         if q is None or not q.quizzable or self.asking is None:
             return None
         return q if q.choices_sig == self.asking.choices_sig else None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a press handler decided: the answer the presser sees, and what follows it."""
+
+    text: str | None = None  # plain text (an answer is not parsed): never escaped
+    alert: bool = False  # a dialog the presser closes, rather than a toast
+    then: Coroutine[Any, Any, None] | None = None  # runs after the answer, outside the slots
+
+    @classmethod
+    def refused(cls, text: str = NOT_VALID) -> Reply:
+        return cls(text, alert=True)
 
 
 async def refuse(query: CallbackQuery, text: str = NOT_VALID) -> None:
