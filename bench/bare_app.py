@@ -2,7 +2,9 @@
 
 ``channel``: answer each press. ``quiz``: answer each press and edit its message (same text
 size and keyboard as it was: bench/run.py hands it the bot's own rendered messages).
-Run by bench/run.py as a subprocess with the same environment as the bot.
+Run by bench/run.py as a subprocess with the same environment as the bot. Stock PTB (httpx)
+unless ``BENCH_TRANSPORT=aiohttp``: then PTB with the bot's transport, to tell the transport's
+share of the difference from the rest of the bot's.
 """
 
 from __future__ import annotations
@@ -30,14 +32,21 @@ async def on_press(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def main() -> None:
-    app = (
+    pool = int(os.environ.get("BENCH_POOL", "16"))
+    builder = (
         ApplicationBuilder()
         .token(os.environ["BOT_TOKEN"])
         .base_url(os.environ["TELEGRAM_API_URL"])
         .concurrent_updates(int(os.environ.get("BENCH_CONCURRENCY", "16")))
-        .connection_pool_size(int(os.environ.get("BENCH_POOL", "16")))
-        .build()
     )
+    if os.environ.get("BENCH_TRANSPORT") == "aiohttp":  # the bot's transport, nothing else
+        from bot.runtime.request import AiohttpRequest
+
+        builder = builder.request(AiohttpRequest(connection_pool_size=pool))
+        builder = builder.get_updates_request(AiohttpRequest(connection_pool_size=1))
+    else:  # stock python-telegram-bot: HTTPXRequest
+        builder = builder.connection_pool_size(pool)
+    app = builder.build()
     app.add_handler(CallbackQueryHandler(on_press))
     app.run_polling(allowed_updates=Update.ALL_TYPES)
 

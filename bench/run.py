@@ -3,6 +3,7 @@
 Over ~300 lines on purpose: every benchmark shares one harness and one report.
 
     python -m bench.run channel [--readers 2000]   # a burst of presses under a channel post
+    python -m bench.run webhook [--readers 2000]   # the same burst, by polling and by webhook
     python -m bench.run quiz [--learners 200]      # learners answering as fast as replies come
     python -m bench.run human [--learners 200]     # 1 s pause before each press, RATE_LIMIT=on
     python -m bench.run daily [--subscribers 10000] # /daily deliveries due at one minute
@@ -23,6 +24,7 @@ import json
 import os
 import random
 import signal
+import socket
 import sqlite3
 import sys
 import tempfile
@@ -33,7 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from bot.core.bank import load_bank
+from bot.runtime.webhook import SECRET_HEADER
 from bot.ui import render
 from tests.fakes import CHANNEL_ID, FakeBotApi, FakeUser, StoredMessage
 
@@ -235,25 +240,95 @@ class Answers:
 # ---------------------------------------------------------------- channel burst
 
 
+class Hook:
+    """Telegram's side of webhook mode: POSTs updates to the bot, at most ``connections`` at
+    once (setWebhook's ``max_connections``, 40 by default)."""
+
+    PATH = "/tg/bench"
+    SECRET = "bench-secret-0123456789"
+
+    def __init__(self, connections: int = 40) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.connections = connections
+        self.http: aiohttp.ClientSession | None = None
+
+    def env(self) -> dict[str, str]:
+        return {
+            "WEBHOOK_URL": f"https://bench.example{self.PATH}",
+            "WEBHOOK_LISTEN": "127.0.0.1",
+            "PORT": str(self.port),
+            "WEBHOOK_SECRET": self.SECRET,
+        }
+
+    async def open(self) -> None:
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.connections))
+
+    async def listening(self, within: float = 30) -> None:
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+            else:
+                writer.close()
+                return
+
+    async def close(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+
+    async def post(self, update: dict[str, Any], fake: FakeBotApi) -> None:
+        assert self.http is not None
+        body = json.dumps(update).encode()
+        fake.delivered_at.setdefault(update["update_id"], time.monotonic())
+        async with self.http.post(
+            f"http://127.0.0.1:{self.port}{self.PATH}",
+            data=body,
+            headers={"Content-Type": "application/json", SECRET_HEADER: self.SECRET},
+        ) as response:
+            await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"webhook answered {response.status}")
+
+
 async def channel_burst(
-    kind: str, readers: int, concurrency: int, pool: int = 16
+    kind: str, readers: int, concurrency: int, pool: int = 16, *, webhook: bool = False
 ) -> dict[str, Any]:
     fake = FakeBotApi(TOKEN)
     await fake.start()
     watch = Answers()
     fake.listeners.append(watch)
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
+    hook = Hook() if webhook else None
     try:
         if kind == "bot":
             await populate(workdir / "bot.sqlite3", answers=100_000, users=10_000)
         env = base_env(fake, workdir, rate_limit=True, concurrency=concurrency, pool=pool)
         env["BENCH_MODE"] = "channel"
+        if kind == "bare-aiohttp":
+            env["BENCH_TRANSPORT"] = "aiohttp"
+        if hook is not None:
+            env.update(hook.env())
+            await hook.open()
         proc = await start(
             "bench.bot_process" if kind == "bot" else "bench.bare_app", env, workdir
         )
-        await ready(fake)
+        if hook is not None:
+            await fake.wait_for("setWebhook", timeout=60)
+            await hook.listening()
+        else:
+            await ready(fake)
         if kind == "bot":
-            fake.send_text(ADMIN, f"/post_now {QUESTION}")
+            command = fake.text_payload(ADMIN, f"/post_now {QUESTION}")
+            if hook is not None:
+                await hook.post(fake.new_update(command), fake)
+            else:
+                fake.send_text(ADMIN, f"/post_now {QUESTION}")
             await fake.wait_until(lambda: bool(fake.channel_posts()), timeout=30)
             post = fake.channel_posts()[0]
             data = next(b["callback_data"] for b in post.buttons() if "callback_data" in b)
@@ -266,10 +341,16 @@ async def channel_burst(
             data = "a1:1:0"
         await asyncio.sleep(1.0)
         cpu0 = proc.cpu_seconds()
-        queries = [
-            fake.press(FakeUser(20_000_000 + i, f"R{i}"), post, data) for i in range(readers)
-        ]
+        readers_ = [FakeUser(20_000_000 + i, f"R{i}") for i in range(readers)]
+        if hook is None:
+            queries = [fake.press(user, post, data) for user in readers_]
+        else:  # all at once, as Telegram would: up to 40 POSTs in flight
+            presses = [fake.press_update(user, post, data) for user in readers_]
+            queries = [q for q, _ in presses]
+            posting = asyncio.gather(*(hook.post(u, fake) for _, u in presses))
         await asyncio.wait_for(asyncio.gather(*(watch.wait(q) for q in queries)), 300)
+        if hook is not None:
+            await posting
         cpu1 = proc.cpu_seconds()
         delivered = [fake.delivered_at[fake.query_update[q]] for q in queries]
         latencies = [
@@ -305,6 +386,8 @@ async def channel_burst(
         await proc.stop()
         return result
     finally:
+        if hook is not None:
+            await hook.close()
         await fake.stop()
 
 
@@ -401,6 +484,8 @@ async def quizzes(
     try:
         env = base_env(fake, workdir, rate_limit=rate_limit, concurrency=concurrency, pool=pool)
         env["BENCH_MODE"] = "quiz"
+        if kind == "bare-aiohttp":
+            env["BENCH_TRANSPORT"] = "aiohttp"
         proc = await start(
             "bench.bot_process" if kind == "bot" else "bench.bare_app", env, workdir
         )
@@ -672,10 +757,21 @@ async def main_async(args: argparse.Namespace) -> None:
         rows = [
             await channel_burst("bot", args.readers, args.concurrency),
             await channel_burst("bare", args.readers, c, p),
+            await channel_burst("bare-aiohttp", args.readers, c, p),
         ]
         rows[1]["kind"] = f"bare (best: {c} updates, pool {p})"
-        rows[0]["vs_floor"] = round(rows[0]["answers_per_s"] / rows[1]["answers_per_s"], 2)
+        rows[2]["kind"] = f"bare on the bot's transport ({c} updates, pool {p})"
+        for row in (rows[0], rows[2]):
+            row["vs_floor"] = round(row["answers_per_s"] / rows[1]["answers_per_s"], 2)
         results["channel burst"] = rows
+    if args.which in ("webhook", "all"):
+        # The same burst delivered both ways to the bot, 40 POSTs in flight for the webhook.
+        rows = [
+            await channel_burst("bot", args.readers, args.concurrency),
+            await channel_burst("bot", args.readers, args.concurrency, webhook=True),
+        ]
+        rows[0]["kind"], rows[1]["kind"] = "bot, long polling", "bot, webhook (40 connections)"
+        results["channel burst, polling and webhook"] = rows
     if args.which in ("quiz", "all"):
         rounds = args.rounds or 10
 
@@ -688,11 +784,14 @@ async def main_async(args: argparse.Namespace) -> None:
                 lambda c, p: run_quiz("bare", args.learners // 4, c, p, 3), "quiz"
             )
         rows = [
-            await run_quiz("bot", args.learners, args.concurrency, 16),
+            await run_quiz("bot", args.learners, args.concurrency, args.pool),
             await run_quiz("bare", args.learners, c, p),
+            await run_quiz("bare-aiohttp", args.learners, c, p),
         ]
         rows[1]["kind"] = f"bare (best: {c} updates, pool {p})"
-        rows[0]["vs_floor"] = round(rows[0]["answers_per_s"] / rows[1]["answers_per_s"], 2)
+        rows[2]["kind"] = f"bare on the bot's transport ({c} updates, pool {p})"
+        for row in (rows[0], rows[2]):
+            row["vs_floor"] = round(row["answers_per_s"] / rows[1]["answers_per_s"], 2)
         results["quizzes, RATE_LIMIT=off"] = rows
     if args.which in ("human", "all"):
         # Four rounds: at 30 messages a second overall, 200 learners need ~30 s of sends.
@@ -742,12 +841,15 @@ async def main_async(args: argparse.Namespace) -> None:
 def main() -> None:
     _driver_core()
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("which", choices=["channel", "quiz", "human", "daily", "bigdb", "all"])
+    parser.add_argument(
+        "which", choices=["channel", "webhook", "quiz", "human", "daily", "bigdb", "all"]
+    )
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--readers", type=int, default=2000)
     parser.add_argument("--learners", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=0, help="10 (quiz), 4 (human)")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--pool", type=int, default=16, help="the bot's HTTP pool")
     parser.add_argument(
         "--no-floor-sweep",
         dest="floor_sweep",

@@ -348,18 +348,32 @@ class FakeBotApi:
     def press(self, user: FakeUser, message: StoredMessage, data: str) -> str:
         """A user presses a button with ``data`` under ``message``; returns the query id."""
         query_id = str(next(self._query_ids) + 10**12)
-        self.query_update[query_id] = self._push(
-            {
-                "callback_query": {
-                    "id": query_id,
-                    "from": user.as_dict(),
-                    "chat_instance": str(message.chat.id),
-                    "message": message.as_dict(),
-                    "data": data,
-                }
-            }
-        )
+        payload = self._press_payload(query_id, user, message, data)
+        self.query_update[query_id] = self._push(payload)
         return query_id
+
+    def press_update(
+        self, user: FakeUser, message: StoredMessage, data: str
+    ) -> tuple[str, dict[str, Any]]:
+        """The same press as an update to POST to a webhook: (query id, update)."""
+        query_id = str(next(self._query_ids) + 10**12)
+        update = self.new_update(self._press_payload(query_id, user, message, data))
+        self.query_update[query_id] = update["update_id"]
+        return query_id, update
+
+    @staticmethod
+    def _press_payload(
+        query_id: str, user: FakeUser, message: StoredMessage, data: str
+    ) -> dict[str, Any]:
+        return {
+            "callback_query": {
+                "id": query_id,
+                "from": user.as_dict(),
+                "chat_instance": str(message.chat.id),
+                "message": message.as_dict(),
+                "data": data,
+            }
+        }
 
     def migrate_group(self, old: Chat, new_id: int) -> Chat:
         """``old`` (a basic group) becomes a supergroup: new id, messages kept (as Telegram

@@ -18,7 +18,9 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.request import HTTPXRequest, RequestData
+from telegram.request import RequestData
+
+from bot.runtime.request import AiohttpRequest
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,8 @@ def readable(entries: list[Any]) -> tuple[list[Any], list[int]]:
     return out, dropped
 
 
-class UpdatesRequest(HTTPXRequest):
-    """``HTTPXRequest`` for ``getUpdates`` that never hands PTB an update it cannot parse."""
+class UpdatesRequest(AiohttpRequest):
+    """``AiohttpRequest`` for ``getUpdates`` that never hands PTB an update it cannot parse."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

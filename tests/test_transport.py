@@ -1,0 +1,96 @@
+"""The HTTP transport (``bot.runtime.request``): PTB's ``BaseRequest`` on aiohttp, against the
+fake Bot API over real HTTP. What matters is that a failure says whether the request could
+have reached Telegram, because the retry rules (and "post exactly once") depend on it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from telegram import Bot
+from telegram.error import BadRequest, NetworkError, TimedOut
+
+from bot.runtime.request import AiohttpRequest, NotSent, RetryingRequest
+from tests.conftest import TOKEN
+from tests.fakes import CHANNEL_ID, FakeBotApi
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_requests_and_api_errors_go_through_ptb_as_usual(fake_api: FakeBotApi) -> None:
+    async with Bot(TOKEN, base_url=fake_api.base_url, request=AiohttpRequest()) as bot:
+        me = await bot.get_me()
+        assert me.username
+        sent = await bot.send_message(CHANNEL_ID, "<b>hi</b> &amp; bye", parse_mode="HTML")
+        assert fake_api.messages[(CHANNEL_ID, sent.message_id)].text == "<b>hi</b> &amp; bye"
+        with pytest.raises(BadRequest):  # the fake's 400, parsed by PTB
+            await bot.send_message(CHANNEL_ID, "<b>unclosed", parse_mode="HTML")
+
+
+async def test_no_free_connection_in_time_is_not_sent_and_never_reaches_the_api(
+    fake_api: FakeBotApi,
+) -> None:
+    """The only pooled connection is stuck: the next request is refused before it is sent,
+    so it may be retried safely (NotSent), and the fake never sees it."""
+    gate = fake_api.hold("sendMessage")
+    request = RetryingRequest(
+        connection_pool_size=1, pool_timeout=0.2, connect_timeout=0.2, retries=1, backoff=0.01
+    )
+    async with Bot(TOKEN, base_url=fake_api.base_url, request=request) as bot:
+        stuck = asyncio.create_task(bot.send_message(CHANNEL_ID, "first"))
+        await fake_api.wait_until(lambda: bool(fake_api.holds), timeout=5)
+        await asyncio.sleep(0.1)
+        seen = len(fake_api.calls_to("getMe"))  # the one Bot.initialize made
+        with pytest.raises(NotSent):
+            await bot.get_me()
+        assert len(fake_api.calls_to("getMe")) == seen
+        gate.set()
+        await stuck
+    assert [c.params["text"] for c in fake_api.calls_to("sendMessage")] == ["first"]
+
+
+async def test_a_channel_post_that_timed_out_after_it_went_out_is_not_repeated(
+    fake_api: FakeBotApi,
+) -> None:
+    """The post landed but the answer never came: the transport says TimedOut (an unknown
+    outcome), and nothing sends it a second time."""
+    fake_api.fail("sendMessage", 200, delay=1.0, after_effect=True)
+    request = RetryingRequest(read_timeout=0.3, retries=3, backoff=0.01)
+    async with Bot(TOKEN, base_url=fake_api.base_url, request=request) as bot:
+        started = time.monotonic()
+        with pytest.raises(TimedOut):
+            await bot.send_message(CHANNEL_ID, "once")
+        assert time.monotonic() - started < 1.0  # the read timeout, not the server's delay
+        await asyncio.sleep(1.2)
+    assert len(fake_api.calls_to("sendMessage")) == 1
+
+
+async def test_a_dropped_connection_is_a_network_error_and_an_edit_is_retried(
+    fake_api: FakeBotApi,
+) -> None:
+    async with Bot(
+        TOKEN, base_url=fake_api.base_url, request=RetryingRequest(backoff=0.01)
+    ) as bot:
+        sent = await bot.send_message(CHANNEL_ID, "before")
+        fake_api.fail("editMessageText", 0, after_effect=True)  # applied, then the line drops
+        # The repeat reaches Telegram, which says the message already reads so
+        # (services.messages.edit takes that as done).
+        with pytest.raises(BadRequest, match="not modified"):
+            await bot.edit_message_text("after", chat_id=CHANNEL_ID, message_id=sent.message_id)
+        assert len(fake_api.calls_to("editMessageText")) == 2
+        assert fake_api.messages[(CHANNEL_ID, sent.message_id)].text == "after"
+        fake_api.fail("sendMessage", 0, after_effect=True)
+        with pytest.raises(NetworkError) as caught:  # a channel post: never blindly repeated
+            await bot.send_message(CHANNEL_ID, "maybe")
+        assert not isinstance(caught.value, NotSent)
+    assert [c.params["text"] for c in fake_api.calls_to("sendMessage")] == ["before", "maybe"]
+
+
+async def test_an_uninitialized_transport_refuses_and_shutdown_is_idempotent() -> None:
+    request = AiohttpRequest()
+    with pytest.raises(RuntimeError):
+        await request.do_request("http://127.0.0.1:9/bot1:x/getMe", "POST")
+    await request.initialize()
+    await request.shutdown()
+    await request.shutdown()
