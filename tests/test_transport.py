@@ -9,7 +9,7 @@ import time
 
 import pytest
 from telegram import Bot
-from telegram.error import BadRequest, NetworkError, TimedOut
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 
 from bot.runtime.request import AiohttpRequest, NotSent, RetryingRequest
 from tests.conftest import TOKEN
@@ -26,6 +26,17 @@ async def test_requests_and_api_errors_go_through_ptb_as_usual(fake_api: FakeBot
         assert fake_api.messages[(CHANNEL_ID, sent.message_id)].text == "<b>hi</b> &amp; bye"
         with pytest.raises(BadRequest):  # the fake's 400, parsed by PTB
             await bot.send_message(CHANNEL_ID, "<b>unclosed", parse_mode="HTML")
+
+
+async def test_a_file_goes_as_multipart_with_the_other_parameters(fake_api: FakeBotApi) -> None:
+    """The bot uploads nothing today; PTB would (sendDocument), so the transport sends files
+    as multipart form data, as the Bot API requires, beside the JSON-encoded fields."""
+    async with Bot(TOKEN, base_url=fake_api.base_url, request=AiohttpRequest()) as bot:
+        with pytest.raises(TelegramError):  # the fake has no sendDocument: its 404
+            await bot.send_document(CHANNEL_ID, b"backup bytes", filename="b.sqlite3")
+    (call,) = fake_api.calls_to("sendDocument")
+    assert call.params["chat_id"] == CHANNEL_ID
+    assert "b.sqlite3" in str(call.params["document"])
 
 
 async def test_no_free_connection_in_time_is_not_sent_and_never_reaches_the_api(

@@ -32,6 +32,7 @@ gain from it; the answer is best effort (``services.messages.answer_press``).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from typing import Any
@@ -62,6 +63,9 @@ class NotSent(NetworkError):
 
 class OutcomeUnknown(NetworkError):
     """Telegram answered 5xx: the request may or may not have taken effect."""
+
+
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -127,17 +131,23 @@ class AiohttpRequest(BaseRequest):
             sock_connect=connect,
             sock_read=read,
         )
-        data: aiohttp.FormData | dict[str, str] | None = None
-        if request_data is not None:
-            data = request_data.json_parameters
-            files = request_data.multipart_data
-            if files:
-                form = aiohttp.FormData(data)
-                for name, (filename, content, mimetype) in files.items():
-                    form.add_field(name, content, filename=filename, content_type=mimetype)
-                data = form
+        data: aiohttp.FormData | bytes | None = None
+        headers = None
+        if request_data is not None and request_data.contains_files:
+            form = aiohttp.FormData(request_data.json_parameters)
+            for name, (filename, content, mimetype) in request_data.multipart_data.items():
+                form.add_field(name, content, filename=filename, content_type=mimetype)
+            data = form
+        elif request_data is not None and request_data.parameters:
+            # One JSON body, which the Bot API takes for every method but uploads
+            # (https://core.telegram.org/bots/api#making-requests): cheaper to build than
+            # form fields, each percent-encoded JSON.
+            data = json.dumps(request_data.parameters).encode()
+            headers = JSON_HEADERS
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as res:
+            async with self._session.request(
+                method, url, data=data, headers=headers, timeout=timeout
+            ) as res:
                 return res.status, await res.read()
         except aiohttp.ConnectionTimeoutError as err:
             raise TimedOut("Connect or pool timeout: the request was not sent") from err
