@@ -121,4 +121,8 @@ def run_bot(settings: Settings, bank: QuestionBank) -> None:
         asyncio.run(run_webhook(app, settings, ALLOWED_UPDATES))
         return
     # Only what the bot handles: fewer updates to fetch, and none of a type it cannot read.
-    app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+    app.run_polling(
+        allowed_updates=ALLOWED_UPDATES,
+        drop_pending_updates=False,
+        poll_interval=settings.poll_interval,
+    )
