@@ -1,7 +1,8 @@
 """Logging for operators: one line per event, and never the token.
 
-PTB logs the API URL (which carries the token) at DEBUG and httpx logs every request URL at
-INFO, so besides quieting httpx, every formatted line, tracebacks included, is redacted.
+PTB logs the API URL (which carries the token) at DEBUG, httpx (PTB's default client, not ours)
+logs every request URL at INFO, and a client error may quote the URL; so besides quieting httpx,
+every formatted line, tracebacks included, is redacted.
 """
 
 from __future__ import annotations
