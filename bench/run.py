@@ -247,11 +247,12 @@ class Hook:
     PATH = "/tg/bench"
     SECRET = "bench-secret-0123456789"
 
-    def __init__(self, connections: int = 40) -> None:
+    def __init__(self, connections: int = 40, *, answer_in_reply: bool = False) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
         self.connections = connections
+        self.answer_in_reply = answer_in_reply
         self.http: aiohttp.ClientSession | None = None
 
     def env(self) -> dict[str, str]:
@@ -260,6 +261,7 @@ class Hook:
             "WEBHOOK_LISTEN": "127.0.0.1",
             "PORT": str(self.port),
             "WEBHOOK_SECRET": self.SECRET,
+            "WEBHOOK_ANSWER_IN_REPLY": "on" if self.answer_in_reply else "off",
         }
 
     async def open(self) -> None:
@@ -291,20 +293,27 @@ class Hook:
             data=body,
             headers={"Content-Type": "application/json", SECRET_HEADER: self.SECRET},
         ) as response:
-            await response.read()
+            body = await response.read()
             if response.status != 200:
                 raise RuntimeError(f"webhook answered {response.status}")
+        fake.webhook_reply(body)  # a method in the response: Telegram performs it
 
 
 async def channel_burst(
-    kind: str, readers: int, concurrency: int, pool: int = 16, *, webhook: bool = False
+    kind: str,
+    readers: int,
+    concurrency: int,
+    pool: int = 16,
+    *,
+    webhook: bool = False,
+    answer_in_reply: bool = False,
 ) -> dict[str, Any]:
     fake = FakeBotApi(TOKEN)
     await fake.start()
     watch = Answers()
     fake.listeners.append(watch)
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
-    hook = Hook() if webhook else None
+    hook = Hook(answer_in_reply=answer_in_reply) if webhook else None
     try:
         if kind == "bot":
             await populate(workdir / "bot.sqlite3", answers=100_000, users=10_000)
@@ -769,8 +778,13 @@ async def main_async(args: argparse.Namespace) -> None:
         rows = [
             await channel_burst("bot", args.readers, args.concurrency),
             await channel_burst("bot", args.readers, args.concurrency, webhook=True),
+            await channel_burst(
+                "bot", args.readers, args.concurrency, webhook=True, answer_in_reply=True
+            ),
         ]
-        rows[0]["kind"], rows[1]["kind"] = "bot, long polling", "bot, webhook (40 connections)"
+        rows[0]["kind"] = "bot, long polling"
+        rows[1]["kind"] = "bot, webhook (40 connections)"
+        rows[2]["kind"] = "bot, webhook, answers in the response"
         results["channel burst, polling and webhook"] = rows
     if args.which in ("quiz", "all"):
         rounds = args.rounds or 10

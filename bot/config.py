@@ -90,6 +90,7 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)  # None: generated at start
     webhook_listen: str = "0.0.0.0"  # noqa: S104 - the operator's proxy forwards to us (§2)
     port: int = DEFAULT_PORT
+    webhook_answer_in_reply: bool = False  # answer presses in the webhook's HTTP response
     # Not from the environment: knobs tests and benchmarks turn.
     tally_interval: float = 15.0  # seconds between two edits of a post's tally
     quiz_expiry_minutes: int = 60
@@ -209,6 +210,9 @@ class Settings:
                 "WEBHOOK_LISTEN must be an address to bind such as 0.0.0.0, "
                 f"not {webhook_listen!r}."
             )
+        in_reply_raw = (get("WEBHOOK_ANSWER_IN_REPLY") or "off").lower()
+        if in_reply_raw not in ("on", "off"):
+            problems.append(f"WEBHOOK_ANSWER_IN_REPLY must be on or off, not {in_reply_raw!r}.")
         port = DEFAULT_PORT
         if (raw_port := get("PORT")) is not None:
             if re.fullmatch(r"\d{1,5}", raw_port) and 1 <= int(raw_port) <= 65535:
@@ -234,6 +238,7 @@ class Settings:
             webhook_secret=webhook_secret,
             webhook_listen=webhook_listen,
             port=port,
+            webhook_answer_in_reply=in_reply_raw == "on",
         )
 
     def signature(self, channel_username: str | None) -> str:

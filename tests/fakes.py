@@ -275,6 +275,25 @@ class FakeBotApi:
         ``thread_id``: in that topic of a forum supergroup."""
         return self._push(self.text_payload(user, text, chat, thread_id=thread_id))
 
+    def webhook_reply(self, body: bytes) -> None:
+        """What Telegram does with a webhook response that names a method: performs it, and
+        tells nobody how it went (https://core.telegram.org/bots/api#making-requests-when-
+        getting-updates)."""
+        try:
+            data = json.loads(body) if body else None
+        except ValueError:
+            return
+        if not isinstance(data, dict) or not isinstance(data.get("method"), str):
+            return
+        params = {k: v for k, v in data.items() if k != "method"}
+        status, payload = self._dispatch(data["method"], params)
+        call = Call(
+            data["method"], params, time.monotonic(), status, "" if status == 200 else str(payload)
+        )
+        self.calls.append(call)
+        if status != 200:
+            self.rejected.append(call)
+
     def new_update(self, payload: dict[str, Any]) -> dict[str, Any]:
         """An update with a fresh ``update_id``, not queued for getUpdates (to POST it)."""
         return {"update_id": next(self._update_ids), **payload}

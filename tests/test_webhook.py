@@ -27,7 +27,7 @@ from bot.core.models import QuestionBank
 from bot.handlers import ALLOWED_UPDATES
 from bot.runtime.webhook import MAX_BODY, SECRET_HEADER, run_webhook
 from tests.conftest import ALICE, BOB, ROOT, TOKEN
-from tests.fakes import SECRET_TOKEN_RE, FakeBotApi
+from tests.fakes import SECRET_TOKEN_RE, FakeBotApi, FakeUser, StoredMessage
 from tests.helpers import answer_buttons, start_bot
 
 pytestmark = pytest.mark.e2e
@@ -71,6 +71,14 @@ class Hook:
             await response.read()
             return response.status
 
+    async def post_for_reply(self, update: dict[str, Any]) -> tuple[int, bytes]:
+        """POST as Telegram does, and do what the response body asks, as Telegram does."""
+        headers = {"Content-Type": "application/json", SECRET_HEADER: self.secret}
+        async with self.http.post(self.url(), json=update, headers=headers) as response:
+            body = await response.read()
+        self.fake.webhook_reply(body)
+        return response.status, body
+
     async def send(self, payload: dict[str, Any]) -> dict[str, Any]:
         update = self.fake.new_update(payload)
         assert await self.post(update) == 200
@@ -79,6 +87,23 @@ class Hook:
 
 @pytest.fixture
 async def hook(
+    fake_api: FakeBotApi, settings: Settings, real_bank: QuestionBank
+) -> AsyncIterator[Hook]:
+    async for running in _hook(fake_api, settings, real_bank):
+        yield running
+
+
+@pytest.fixture
+async def hook_in_reply(
+    fake_api: FakeBotApi, settings: Settings, real_bank: QuestionBank
+) -> AsyncIterator[Hook]:
+    """The same, with WEBHOOK_ANSWER_IN_REPLY=on."""
+    settings = dataclasses.replace(settings, webhook_answer_in_reply=True)
+    async for running in _hook(fake_api, settings, real_bank):
+        yield running
+
+
+async def _hook(
     fake_api: FakeBotApi, settings: Settings, real_bank: QuestionBank
 ) -> AsyncIterator[Hook]:
     port = free_port()
@@ -131,6 +156,69 @@ async def test_an_update_with_the_secret_is_answered_and_a_press_goes_through_th
         "answerCallbackQuery", lambda c: str(c.params["callback_query_id"]) == query_id
     )
     assert call.params.get("text")  # right or wrong, with the explanation
+
+
+def press_on(question: StoredMessage, user: FakeUser, query_id: str) -> dict[str, Any]:
+    return {
+        "callback_query": {
+            "id": query_id,
+            "from": user.as_dict(),
+            "chat_instance": str(user.id),
+            "message": question.as_dict(),
+            "data": answer_buttons(question)[0]["callback_data"],
+        }
+    }
+
+
+async def open_question(hook: Hook, user: FakeUser) -> StoredMessage:
+    fake = hook.fake
+    await hook.send(fake.text_payload(user, "/quiz 2"))
+    await fake.wait_until(lambda: any(answer_buttons(m) for m in fake.messages_in(user.id)))
+    return next(m for m in fake.messages_in(user.id) if answer_buttons(m))
+
+
+async def test_with_answer_in_reply_a_press_is_answered_inside_the_webhook_response(
+    hook_in_reply: Hook,
+) -> None:
+    hook, fake = hook_in_reply, hook_in_reply.fake
+    question = await open_question(hook, ALICE)
+    status, body = await hook.post_for_reply(fake.new_update(press_on(question, ALICE, "901")))
+    reply = json.loads(body)
+    assert status == 200 and reply["method"] == "answerCallbackQuery"
+    assert reply["callback_query_id"] == "901" and reply["text"]  # right or wrong, and why
+    assert "901" in fake.answered_queries  # what Telegram did with it
+    assert [c.status for c in fake.calls_to("answerCallbackQuery")] == [200]  # no request
+    await fake.wait_until(lambda: "Question 2/2" in fake.messages_in(ALICE.id)[-1].text)
+
+
+async def test_with_answer_in_reply_a_slow_press_is_answered_by_a_request_instead(
+    hook_in_reply: Hook,
+) -> None:
+    """Alice's earlier /score is stuck on its send, so her press waits its turn past the
+    response's wait: the response goes back empty, and the answer comes as a request."""
+    hook, fake = hook_in_reply, hook_in_reply.fake
+    question = await open_question(hook, ALICE)
+    gate = fake.hold("sendMessage")
+    await hook.send(fake.text_payload(ALICE, "/score"))
+    await asyncio.sleep(0.1)
+    status, body = await hook.post_for_reply(fake.new_update(press_on(question, ALICE, "902")))
+    assert (status, body) == (200, b"")
+    assert "902" not in fake.answered_queries
+    gate.set()
+    call = await fake.wait_for(
+        "answerCallbackQuery", lambda c: str(c.params["callback_query_id"]) == "902"
+    )
+    assert call.status == 200 and call.params.get("text")
+    assert len(fake.calls_to("answerCallbackQuery")) == 1  # answered once, not twice
+
+
+async def test_without_answer_in_reply_the_response_is_empty(hook: Hook) -> None:
+    question = await open_question(hook, BOB)
+    status, body = await hook.post_for_reply(hook.fake.new_update(press_on(question, BOB, "903")))
+    assert (status, body) == (200, b"")
+    await hook.fake.wait_for(
+        "answerCallbackQuery", lambda c: str(c.params["callback_query_id"]) == "903"
+    )
 
 
 @pytest.mark.parametrize("secret", [None, "", "wrong", "x" * 300])

@@ -33,6 +33,7 @@ from telegram.error import TelegramError
 from bot.config import ConfigError, Settings
 from bot.core.limits import CACHE_BOUND
 from bot.runtime.context import BotApp
+from bot.runtime.replies import IN_REPLY
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1024 * 1024
 # In-flight requests get this long to finish once a stop signal came (CONTRACT §9: exit in 10 s).
 SHUTDOWN_GRACE = 3.0
+# WEBHOOK_ANSWER_IN_REPLY: how long a press's response waits for its answer. A press is
+# answered in milliseconds; holding a connection longer would slow Telegram's delivery (it
+# keeps at most max_connections requests open), so a slower press is answered by a request.
+IN_REPLY_WAIT = 0.25
 
 
 def new_secret() -> str:
@@ -52,8 +57,11 @@ def new_secret() -> str:
 class WebhookServer:
     """Serves POST ``path``; a request with the right secret and a real update is queued."""
 
-    def __init__(self, app: BotApp, path: str, secret: str) -> None:
+    def __init__(
+        self, app: BotApp, path: str, secret: str, *, answer_in_reply: bool = False
+    ) -> None:
         self._app = app
+        self._answer_in_reply = answer_in_reply
         self._secret = secret.encode()
         self._recent: set[int] = set()  # update ids already queued (Telegram may redeliver)
         self._warned = False
@@ -102,8 +110,20 @@ class WebhookServer:
         if len(self._recent) >= CACHE_BOUND:
             self._recent.clear()
         self._recent.add(update.update_id)
+        if not self._answer_in_reply or update.callback_query is None:
+            await self._app.update_queue.put(update)
+            return web.Response(status=200)
+        query_id = update.callback_query.id
+        waiting = IN_REPLY.offer(query_id)
         await self._app.update_queue.put(update)
-        return web.Response(status=200)
+        try:
+            async with asyncio.timeout(IN_REPLY_WAIT):
+                return web.json_response(await asyncio.shield(waiting))
+        except TimeoutError:
+            IN_REPLY.withdraw(query_id)  # from now on the press is answered by a request
+            if waiting.done():  # answered in the very tick the wait ran out
+                return web.json_response(waiting.result())
+            return web.Response(status=200)
 
     def _parse(self, body: bytes) -> Update | None:
         try:
@@ -135,7 +155,9 @@ async def run_webhook(
     for sig in stop_signals:
         loop.add_signal_handler(sig, stop.set)
     secret = settings.webhook_secret or new_secret()
-    server = WebhookServer(app, settings.webhook_path, secret)
+    server = WebhookServer(
+        app, settings.webhook_path, secret, answer_in_reply=settings.webhook_answer_in_reply
+    )
     try:
         await app.initialize()
         if app.post_init is not None:

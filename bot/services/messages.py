@@ -20,6 +20,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError
 
 from bot.runtime.context import BotContext
+from bot.runtime.replies import IN_REPLY
 from bot.ui import callback_data as cd
 from bot.ui.render import Rendered
 
@@ -125,6 +126,13 @@ async def answer_press(
     The press is committed before this is called: what follows it must run whatever happens
     to the answer, so a lost answer is logged and swallowed, never raised.
     """
+    params: dict[str, Any] = {"callback_query_id": query.id}
+    if text:
+        params["text"] = text
+    if show_alert:
+        params["show_alert"] = True
+    if IN_REPLY.take(query.id, params):  # webhook mode: the answer rides in the response
+        return True
     try:
         await query.answer(text, show_alert=show_alert)
     except BadRequest as exc:
