@@ -5,10 +5,13 @@ have reached Telegram, because the retry rules (and "post exactly once") depend 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from urllib.parse import parse_qs
 
 import pytest
-from telegram import Bot
+from aiohttp import web
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 
 from bot.runtime.request import AiohttpRequest, NotSent, RetryingRequest
@@ -26,6 +29,40 @@ async def test_requests_and_api_errors_go_through_ptb_as_usual(fake_api: FakeBot
         assert fake_api.messages[(CHANNEL_ID, sent.message_id)].text == "<b>hi</b> &amp; bye"
         with pytest.raises(BadRequest):  # the fake's 400, parsed by PTB
             await bot.send_message(CHANNEL_ID, "<b>unclosed", parse_mode="HTML")
+
+
+async def test_the_body_is_the_form_ptb_itself_sends() -> None:
+    """Whatever serves stock PTB serves us: a form body with each field JSON-encoded, as
+    HTTPXRequest sends it (a Bot API server need not take JSON bodies to work with us)."""
+    seen: dict[str, tuple[str, dict[str, list[str]]]] = {}
+    me = {"id": 1, "is_bot": True, "first_name": "B", "username": "b_bot"}
+
+    async def capture(request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        seen[method] = (request.content_type, parse_qs((await request.read()).decode()))
+        if method == "getMe":
+            return web.json_response({"ok": True, "result": me})
+        chat = {"id": -100123, "type": "supergroup", "title": "G"}
+        message = {"message_id": 7, "date": 0, "chat": chat, "text": "x"}
+        return web.json_response({"ok": True, "result": message})
+
+    server = web.Application()
+    server.router.add_post("/bot{token}/{method}", capture)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base_url = f"http://127.0.0.1:{runner.addresses[0][1]}/bot"
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Ünïcode & co", callback_data="x")]])
+    try:
+        async with Bot(TOKEN, base_url=base_url, request=AiohttpRequest()) as bot:
+            await bot.send_message(-100123, "a&b=c <b>ü</b>", reply_markup=markup)
+    finally:
+        await runner.cleanup()
+    content_type, fields = seen["sendMessage"]
+    assert content_type == "application/x-www-form-urlencoded"
+    assert fields["chat_id"] == ["-100123"]
+    assert fields["text"] == ["a&b=c <b>ü</b>"]
+    assert json.loads(fields["reply_markup"][0]) == markup.to_dict()
 
 
 async def test_a_file_goes_as_multipart_with_the_other_parameters(fake_api: FakeBotApi) -> None:
