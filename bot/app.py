@@ -88,7 +88,9 @@ def build_application(
             request
             or RetryingRequest(connection_pool_size=settings.connection_pool_size, pool_timeout=10)
         )
-        .get_updates_request(updates_request or UpdatesRequest(read_timeout=30))
+        .get_updates_request(
+            updates_request or UpdatesRequest(read_timeout=30, pause=settings.poll_pause)
+        )
     )
     builder = builder.rate_limiter(FloodLimiter(enabled=settings.rate_limit))
     app: BotApp = builder.build()
@@ -121,8 +123,4 @@ def run_bot(settings: Settings, bank: QuestionBank) -> None:
         asyncio.run(run_webhook(app, settings, ALLOWED_UPDATES))
         return
     # Only what the bot handles: fewer updates to fetch, and none of a type it cannot read.
-    app.run_polling(
-        allowed_updates=ALLOWED_UPDATES,
-        drop_pending_updates=False,
-        poll_interval=settings.poll_interval,
-    )
+    app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)

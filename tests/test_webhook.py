@@ -210,6 +210,17 @@ async def test_with_answer_in_reply_a_slow_press_is_answered_by_a_request_instea
     )
     assert call.status == 200 and call.params.get("text")
     assert len(fake.calls_to("answerCallbackQuery")) == 1  # answered once, not twice
+    # Presses were queueing, so for a second responses are not held: the next press (a
+    # fast one) is answered by a request too.
+    await fake.wait_until(
+        lambda: any("Question 2/2" in m.text for m in fake.messages_in(ALICE.id))
+    )
+    second = next(m for m in fake.messages_in(ALICE.id) if "Question 2/2" in m.text)
+    status, body = await hook.post_for_reply(fake.new_update(press_on(second, ALICE, "904")))
+    assert (status, body) == (200, b"")
+    await fake.wait_for(
+        "answerCallbackQuery", lambda c: str(c.params["callback_query_id"]) == "904"
+    )
 
 
 async def test_without_answer_in_reply_the_response_is_empty(hook: Hook) -> None:

@@ -13,6 +13,7 @@ could not read that batch.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -46,9 +47,10 @@ def readable(entries: list[Any]) -> tuple[list[Any], list[int]]:
 class UpdatesRequest(AiohttpRequest):
     """``AiohttpRequest`` for ``getUpdates`` that never hands PTB an update it cannot parse."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, pause: float = 0.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._asked: object = None  # the offset of the last batch that had updates
+        self.pause = pause
 
     async def do_request(
         self,
@@ -58,6 +60,11 @@ class UpdatesRequest(AiohttpRequest):
         *args: Any,
         **kwargs: Any,
     ) -> tuple[int, bytes]:
+        if self.pause and self._asked is not None and url.endswith("/getUpdates"):
+            # The last batch had updates, so more are likely on the way: let them gather into
+            # the next batch instead of fetching each with a request of its own. Here, not
+            # PTB's poll_interval, which would also slow PTB's backoff after errors.
+            await asyncio.sleep(self.pause)
         code, payload = await super().do_request(url, method, request_data, *args, **kwargs)
         if code != 200 or not url.endswith("/getUpdates"):
             return code, payload

@@ -34,10 +34,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import certifi
 from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
@@ -66,6 +68,7 @@ class OutcomeUnknown(NetworkError):
 
 
 FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+KEEPALIVE = 5.0  # seconds an idle connection is kept: httpx's default
 
 
 class AiohttpRequest(BaseRequest):
@@ -74,6 +77,11 @@ class AiohttpRequest(BaseRequest):
 
     aiohttp counts the wait for a free pooled connection in its ``connect`` timeout, so
     ``pool_timeout + connect_timeout`` bounds both; either way nothing was sent.
+
+    Where aiohttp's defaults differ from httpx's (PTB's client), httpx's are kept: idle
+    connections are closed after 5 s (a server or proxy that drops idle connections first
+    would otherwise break a post whose outcome then counts as unknown), proxies come from
+    HTTPS_PROXY and friends, certificates from certifi, and redirects are not followed.
     """
 
     def __init__(
@@ -82,11 +90,13 @@ class AiohttpRequest(BaseRequest):
         read_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,
+        media_write_timeout: float = 20.0,
     ) -> None:
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
         self._pool_timeout = pool_timeout
+        self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -96,9 +106,14 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                connector=aiohttp.TCPConnector(
+                    limit=self._pool_size,
+                    keepalive_timeout=KEEPALIVE,
+                    ssl=ssl.create_default_context(cafile=certifi.where()),
+                ),
                 cookie_jar=aiohttp.DummyCookieJar(),  # the Bot API sets no cookies
                 headers={"User-Agent": self.USER_AGENT},
+                trust_env=True,
             )
 
     async def shutdown(self) -> None:
@@ -112,7 +127,7 @@ class AiohttpRequest(BaseRequest):
         method: str,
         request_data: RequestData | None = None,
         read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,  # noqa: ARG002 - see below
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
@@ -123,17 +138,26 @@ class AiohttpRequest(BaseRequest):
             self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
         )
         pool = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
-        # aiohttp has no write timeout: a Bot API request body is small, and sock_read starts
-        # once it is written. An upload's slow write is bounded by the read timeout after it.
+        files = request_data is not None and request_data.contains_files
+        # aiohttp has no write timeout, and sock_read starts only once the body is written.
+        # A Bot API request body is small; an upload gets an overall bound instead.
+        total = None
+        if files:
+            write = (
+                self._media_write_timeout
+                if isinstance(write_timeout, DefaultValue) or write_timeout is None
+                else write_timeout
+            )
+            total = (connect or 0) + (pool or 0) + write + (read or 0)
         timeout = aiohttp.ClientTimeout(
-            total=None,
+            total=total,
             connect=None if connect is None and pool is None else (connect or 0) + (pool or 0),
             sock_connect=connect,
             sock_read=read,
         )
         data: aiohttp.FormData | bytes | None = None
         headers = None
-        if request_data is not None and request_data.contains_files:
+        if request_data is not None and files:
             form = aiohttp.FormData(request_data.json_parameters)
             for name, (filename, content, mimetype) in request_data.multipart_data.items():
                 form.add_field(name, content, filename=filename, content_type=mimetype)
@@ -146,7 +170,7 @@ class AiohttpRequest(BaseRequest):
             headers = FORM_HEADERS
         try:
             async with self._session.request(
-                method, url, data=data, headers=headers, timeout=timeout
+                method, url, data=data, headers=headers, timeout=timeout, allow_redirects=False
             ) as res:
                 return res.status, await res.read()
         except aiohttp.ConnectionTimeoutError as err:

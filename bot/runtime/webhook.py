@@ -47,6 +47,7 @@ SHUTDOWN_GRACE = 3.0
 # answered in milliseconds; holding a connection longer would slow Telegram's delivery (it
 # keeps at most max_connections requests open), so a slower press is answered by a request.
 IN_REPLY_WAIT = 0.25
+IN_REPLY_PAUSE = 1.0  # after a press that missed the wait, the next second's are not held
 
 
 def new_secret() -> str:
@@ -62,6 +63,7 @@ class WebhookServer:
     ) -> None:
         self._app = app
         self._answer_in_reply = answer_in_reply
+        self._in_reply_paused_until = 0.0
         self._secret = secret.encode()
         self._recent: set[int] = set()  # update ids already queued (Telegram may redeliver)
         self._warned = False
@@ -110,20 +112,31 @@ class WebhookServer:
         if len(self._recent) >= CACHE_BOUND:
             self._recent.clear()
         self._recent.add(update.update_id)
-        if not self._answer_in_reply or update.callback_query is None:
+        loop = asyncio.get_running_loop()
+        if (
+            not self._answer_in_reply
+            or update.callback_query is None
+            or loop.time() < self._in_reply_paused_until
+        ):
             await self._app.update_queue.put(update)
             return web.Response(status=200)
         query_id = update.callback_query.id
         waiting = IN_REPLY.offer(query_id)
-        await self._app.update_queue.put(update)
         try:
+            await self._app.update_queue.put(update)
             async with asyncio.timeout(IN_REPLY_WAIT):
                 return web.json_response(await asyncio.shield(waiting))
         except TimeoutError:
-            IN_REPLY.withdraw(query_id)  # from now on the press is answered by a request
             if waiting.done():  # answered in the very tick the wait ran out
                 return web.json_response(waiting.result())
+            # Presses are queueing: holding responses would only slow Telegram's delivery
+            # (at most max_connections open), so answer by request for a while.
+            self._in_reply_paused_until = loop.time() + IN_REPLY_PAUSE
             return web.Response(status=200)
+        finally:
+            # From here on the press is answered by a request (also when this handler is
+            # cancelled at shutdown, so no answer is handed to a response nobody sends).
+            IN_REPLY.withdraw(query_id)
 
     def _parse(self, body: bytes) -> Update | None:
         try:
