@@ -65,6 +65,38 @@ async def test_the_body_is_the_form_ptb_itself_sends() -> None:
     assert json.loads(fields["reply_markup"][0]) == markup.to_dict()
 
 
+async def test_a_proxy_from_the_environment_is_used_unless_no_proxy_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As with PTB's httpx client, HTTP(S)_PROXY is honoured and NO_PROXY bypasses it."""
+    hosts: list[str] = []
+
+    async def proxy(request: web.Request) -> web.Response:
+        # A proxied request names the whole URL in its request line.
+        hosts.append(request.raw_path)
+        return web.json_response({"ok": True, "result": True})
+
+    server = web.Application()
+    server.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    request = AiohttpRequest(connect_timeout=2)
+    await request.initialize()
+    try:
+        # Only the proxy can answer for a host that does not exist.
+        status, _ = await request.do_request("http://api.example.invalid/bot1:x/close", "POST")
+        assert status == 200 and hosts == ["http://api.example.invalid/bot1:x/close"]
+        status, _ = await request.do_request(f"http://localhost:{port}/bot1:x/close", "POST")
+        assert status == 200 and hosts[-1] == "/bot1:x/close"  # straight there
+    finally:
+        await request.shutdown()
+        await runner.cleanup()
+
+
 async def test_a_file_goes_as_multipart_with_the_other_parameters(fake_api: FakeBotApi) -> None:
     """The bot uploads nothing today; PTB would (sendDocument), so the transport sends files
     as multipart form data, as the Bot API requires, beside the JSON-encoded fields."""
