@@ -2,8 +2,8 @@
 does not retry.
 
 **Why aiohttp and not PTB's default ``HTTPXRequest``.** Measured against the local fake API
-(``python -m bench.run quiz``, and a plain loop of ``getMe`` calls from one PTB ``Bot``), httpx
-costs about 3.4 ms of CPU per request at 16 in flight and aiohttp about 0.5 ms: httpcore checks
+(``python -m bench.transport``: ``getMe`` calls from one PTB ``Bot``), httpx costs about 2.9 ms
+of CPU per request at 16 in flight and aiohttp about 0.36 ms: httpcore checks
 every pooled connection's socket on every request, and httpx builds a cookie jar, redirect and
 auth handling around each one. On the press path, where every answer is two or three requests,
 that was most of the bot's CPU. ``BaseRequest`` is PTB's documented extension point for another
