@@ -51,6 +51,10 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     """No test sees the developer's environment or .env; databases live under tmp_path."""
     for name in BOT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    # The bot honours proxy settings as PTB does; the fake API is on 127.0.0.1, directly.
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.chdir(tmp_path)
     yield
 

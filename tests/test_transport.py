@@ -82,8 +82,8 @@ async def test_a_proxy_from_the_environment_is_used_unless_no_proxy_says_otherwi
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     port = runner.addresses[0][1]
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("NO_PROXY", "localhost")
+    monkeypatch.setenv("HTTP_PROXY", f"127.0.0.1:{port}")  # no scheme: http:// is meant
+    monkeypatch.setenv("NO_PROXY", f"localhost:{port}")  # an entry with a port
     request = AiohttpRequest(connect_timeout=2)
     await request.initialize()
     try:
@@ -95,6 +95,44 @@ async def test_a_proxy_from_the_environment_is_used_unless_no_proxy_says_otherwi
     finally:
         await request.shutdown()
         await runner.cleanup()
+
+
+async def test_a_proxy_that_refuses_the_tunnel_is_not_sent_and_hides_its_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A proxy answering 407 to CONNECT: nothing reached Telegram, so the request counts as
+    not sent (a channel post may be tried again), and the proxy's password is not logged."""
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setenv("HTTPS_PROXY", f"http://user:s3cret@127.0.0.1:{port}")
+    request = RetryingRequest(retries=1, backoff=0.01)
+    await request.initialize()
+    try:
+        with pytest.raises(NotSent) as caught:
+            await request.do_request("https://api.example.invalid/bot1:x/sendMessage", "POST")
+        assert "s3cret" not in str(caught.value.__cause__)
+    finally:
+        await request.shutdown()
+        server.close()
+
+
+async def test_a_socks_proxy_is_refused_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
+    request = RetryingRequest(retries=0)
+    await request.initialize()
+    try:
+        with pytest.raises(NotSent) as caught:
+            await request.do_request("https://api.example.invalid/bot1:x/getMe", "POST")
+        assert "socks5:// proxies are not supported" in str(caught.value.__cause__)
+    finally:
+        await request.shutdown()
 
 
 async def test_a_file_goes_as_multipart_with_the_other_parameters(fake_api: FakeBotApi) -> None:

@@ -32,8 +32,10 @@ class InReplyAnswers:
         self._waiting[query_id] = future
         return future
 
-    def withdraw(self, query_id: str) -> None:
-        self._waiting.pop(query_id, None)
+    def withdraw(self, query_id: str, future: asyncio.Future[dict[str, Any]]) -> None:
+        """Remove ``future`` (and not another response's, should the id come twice)."""
+        if self._waiting.get(query_id) is future:
+            del self._waiting[query_id]
 
     def take(self, query_id: str, params: dict[str, Any]) -> bool:
         """Hand the answer to the waiting response; False if none waits (answer by request)."""

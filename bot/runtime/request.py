@@ -33,9 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import re
 import ssl
 import urllib.request
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -113,11 +116,18 @@ class AiohttpRequest(BaseRequest):
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._proxies:
             proxy = None
-            if not urllib.request.proxy_bypass(parts.hostname or ""):
+            # host:port, so that a NO_PROXY entry with a port matches as well as one without.
+            if not urllib.request.proxy_bypass(parts.netloc.rpartition("@")[2]):
                 found = urllib.request.getproxies()
                 proxy = found.get(parts.scheme) or found.get("all")
+            if proxy and "://" not in proxy:
+                proxy = "http://" + proxy  # HTTPS_PROXY=host:3128, as httpx and curl read it
             self._proxies[origin] = proxy
-        return self._proxies[origin]
+        proxy = self._proxies[origin]
+        if proxy and not proxy.startswith(("http://", "https://")):
+            # A socks5:// proxy would be spoken to as an HTTP proxy: refuse it plainly.
+            raise aiohttp.InvalidURL(f"{proxy.split('://')[0]}:// proxies are not supported")
+        return proxy
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
@@ -125,7 +135,7 @@ class AiohttpRequest(BaseRequest):
                 connector=aiohttp.TCPConnector(
                     limit=self._pool_size,
                     keepalive_timeout=KEEPALIVE,
-                    ssl=ssl.create_default_context(cafile=certifi.where()),
+                    ssl=_tls_context(),
                 ),
                 cookie_jar=aiohttp.DummyCookieJar(),  # the Bot API sets no cookies
                 headers={"User-Agent": self.USER_AGENT},
@@ -199,15 +209,37 @@ class AiohttpRequest(BaseRequest):
         except (aiohttp.ServerTimeoutError, TimeoutError) as err:
             raise TimedOut from err
         except aiohttp.ClientError as err:
-            # The class name says what broke, even when the message is empty.
-            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+            # The class name says what broke, even when the message is empty; a proxy's
+            # password, which aiohttp's proxy errors quote, never reaches the log.
+            text = _USERINFO.sub("//***@", str(err))
+            raise NetworkError(f"aiohttp.{type(err).__name__}: {text}") from err
+
+
+_USERINFO = re.compile(r"//[^/@\s]*@")
+
+
+def _tls_context() -> ssl.SSLContext:
+    """Certificates as httpx finds them: SSL_CERT_FILE, else SSL_CERT_DIR, else certifi's."""
+    cert_file, cert_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if cert_file and Path(cert_file).is_file():
+        return ssl.create_default_context(cafile=cert_file)
+    if cert_dir and Path(cert_dir).is_dir():
+        return ssl.create_default_context(capath=cert_dir)
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _not_delivered(exc: BaseException) -> bool:
-    """True when the request failed before anything reached the server: no connection, or
-    no pooled connection in time (aiohttp raises ConnectionTimeoutError for both)."""
+    """True when the request failed before anything reached the server: no connection, no
+    pooled connection in time (aiohttp raises ConnectionTimeoutError for both), a proxy that
+    refused the tunnel, or a proxy setting that is not a URL."""
     cause = exc.__cause__
-    return isinstance(cause, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
+    return isinstance(
+        cause,
+        aiohttp.ClientConnectorError
+        | aiohttp.ConnectionTimeoutError
+        | aiohttp.ClientHttpProxyError
+        | aiohttp.InvalidURL,
+    )
 
 
 def _repeat_is_harmless(endpoint: str, request_data: RequestData | None) -> bool:

@@ -136,7 +136,7 @@ class WebhookServer:
         finally:
             # From here on the press is answered by a request (also when this handler is
             # cancelled at shutdown, so no answer is handed to a response nobody sends).
-            IN_REPLY.withdraw(query_id)
+            IN_REPLY.withdraw(query_id, waiting)
 
     def _parse(self, body: bytes) -> Update | None:
         try:
