@@ -337,7 +337,7 @@ async def channel_burst(
             if hook is not None:
                 await hook.post(fake.new_update(command), fake)
             else:
-                fake.send_text(ADMIN, f"/post_now {QUESTION}")
+                fake.push_raw(command)
             await fake.wait_until(lambda: bool(fake.channel_posts()), timeout=30)
             post = fake.channel_posts()[0]
             data = next(b["callback_data"] for b in post.buttons() if "callback_data" in b)
@@ -738,6 +738,14 @@ def table(rows: list[dict[str, Any]]) -> str:
 FLOOR_GRID = [(c, p) for c in (1, 4, 16, 64, 256) for p in (1, 4, 16, 64)]
 
 
+def against_floor(rows: list[dict[str, Any]], concurrency: int, pool: int) -> None:
+    """Label the rows [bot, stock floor, floor on the bot's transport]; ratios to the floor."""
+    rows[1]["kind"] = f"bare (best: {concurrency} updates, pool {pool})"
+    rows[2]["kind"] = f"bare on the bot's transport ({concurrency} updates, pool {pool})"
+    for row in (rows[0], rows[2]):
+        row["vs_floor"] = round(row["answers_per_s"] / rows[1]["answers_per_s"], 2)
+
+
 async def best_floor(
     run: Callable[[int, int], Any], label: str
 ) -> tuple[int, int, list[dict[str, Any]]]:
@@ -768,10 +776,7 @@ async def main_async(args: argparse.Namespace) -> None:
             await channel_burst("bare", args.readers, c, p),
             await channel_burst("bare-aiohttp", args.readers, c, p),
         ]
-        rows[1]["kind"] = f"bare (best: {c} updates, pool {p})"
-        rows[2]["kind"] = f"bare on the bot's transport ({c} updates, pool {p})"
-        for row in (rows[0], rows[2]):
-            row["vs_floor"] = round(row["answers_per_s"] / rows[1]["answers_per_s"], 2)
+        against_floor(rows, c, p)
         results["channel burst"] = rows
     if args.which in ("webhook", "all"):
         # The same burst delivered both ways to the bot, 40 POSTs in flight for the webhook.
@@ -802,10 +807,7 @@ async def main_async(args: argparse.Namespace) -> None:
             await run_quiz("bare", args.learners, c, p),
             await run_quiz("bare-aiohttp", args.learners, c, p),
         ]
-        rows[1]["kind"] = f"bare (best: {c} updates, pool {p})"
-        rows[2]["kind"] = f"bare on the bot's transport ({c} updates, pool {p})"
-        for row in (rows[0], rows[2]):
-            row["vs_floor"] = round(row["answers_per_s"] / rows[1]["answers_per_s"], 2)
+        against_floor(rows, c, p)
         results["quizzes, RATE_LIMIT=off"] = rows
     if args.which in ("human", "all"):
         # Four rounds: at 30 messages a second overall, 200 learners need ~30 s of sends.

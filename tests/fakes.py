@@ -286,13 +286,9 @@ class FakeBotApi:
         if not isinstance(data, dict) or not isinstance(data.get("method"), str):
             return
         params = {k: v for k, v in data.items() if k != "method"}
-        status, payload = self._dispatch(data["method"], params)
-        call = Call(
-            data["method"], params, time.monotonic(), status, "" if status == 200 else str(payload)
-        )
-        self.calls.append(call)
-        if status != 200:
-            self.rejected.append(call)
+        _, call = self._perform(data["method"], params)
+        self._record(call)
+        asyncio.get_running_loop().create_task(self._notify())
 
     def new_update(self, payload: dict[str, Any]) -> dict[str, Any]:
         """An update with a fresh ``update_id``, not queued for getUpdates (to POST it)."""
@@ -549,20 +545,14 @@ class FakeBotApi:
             await asyncio.sleep(fault.delay)
         if fault is not None and not fault.after_effect:
             return await self._faulty(request, method, params, fault)
-        status, payload = self._dispatch(method, params)
-        call = Call(
-            method, params, time.monotonic(), status, "" if status == 200 else str(payload)
-        )
+        payload, call = self._perform(method, params)
+        status = call.status
         if fault is not None:  # the effect happened, but the client never hears of it
             call.status = 599
             self.calls.append(call)
             await self._notify()
             return await self._faulty(request, method, params, fault, record=False)
-        if status == 200:
-            self.calls.append(call)
-        else:
-            self.rejected.append(call)
-            self.calls.append(call)
+        self._record(call)
         await self._notify()
         if status == 200:
             return web.json_response({"ok": True, "result": payload})
@@ -649,6 +639,17 @@ class FakeBotApi:
     def _tell(self, method: str, subject: Any) -> None:
         for listener in self.listeners:
             listener(method, subject)
+
+    def _perform(self, method: str, params: dict[str, Any]) -> tuple[Any, Call]:
+        """Carry out a method call: (its result or error text, the call as recorded)."""
+        status, payload = self._dispatch(method, params)
+        error = "" if status == 200 else str(payload)
+        return payload, Call(method, params, time.monotonic(), status, error)
+
+    def _record(self, call: Call) -> None:
+        self.calls.append(call)
+        if call.status != 200:
+            self.rejected.append(call)
 
     def _dispatch(self, method: str, p: dict[str, Any]) -> tuple[int, Any]:
         handler = getattr(self, f"_m_{method}", None)

@@ -37,12 +37,17 @@ class InReplyAnswers:
         if self._waiting.get(query_id) is future:
             del self._waiting[query_id]
 
-    def take(self, query_id: str, params: dict[str, Any]) -> bool:
+    def take(self, query_id: str, text: str | None, *, show_alert: bool) -> bool:
         """Hand the answer to the waiting response; False if none waits (answer by request)."""
         future = self._waiting.pop(query_id, None)
         if future is None or future.done():
             return False
-        future.set_result({"method": "answerCallbackQuery", **params})
+        answer: dict[str, Any] = {"method": "answerCallbackQuery", "callback_query_id": query_id}
+        if text:
+            answer["text"] = text
+        if show_alert:
+            answer["show_alert"] = True
+        future.set_result(answer)
         return True
 
 

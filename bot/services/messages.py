@@ -126,14 +126,9 @@ async def answer_press(
     The press is committed before this is called: what follows it must run whatever happens
     to the answer, so a lost answer is logged and swallowed, never raised.
     """
-    params: dict[str, Any] = {"callback_query_id": query.id}
-    if text:
-        params["text"] = text
-    if show_alert:
-        params["show_alert"] = True
     # Webhook mode: the answer rides in the response. Not an over-long alert, which Telegram
     # would drop unseen there: as a request its BadRequest shows our bug (below).
-    if len(text or "") <= MAX_ALERT and IN_REPLY.take(query.id, params):
+    if len(text or "") <= MAX_ALERT and IN_REPLY.take(query.id, text, show_alert=show_alert):
         return True
     try:
         await query.answer(text, show_alert=show_alert)
