@@ -25,6 +25,7 @@ from bot.app import build_application
 from bot.config import ConfigError, Settings
 from bot.core.models import QuestionBank
 from bot.handlers import ALLOWED_UPDATES
+from bot.runtime.replies import InReplyAnswers
 from bot.runtime.webhook import MAX_BODY, SECRET_HEADER, run_webhook
 from tests.conftest import ALICE, BOB, ROOT, TOKEN
 from tests.fakes import SECRET_TOKEN_RE, FakeBotApi, FakeUser, StoredMessage
@@ -389,3 +390,22 @@ async def test_a_taken_port_is_one_sentence_not_a_traceback(
     assert proc.returncode == 2 and "Traceback" not in text
     assert "cannot listen" in text and "database closed" in text
     assert not fake_api.calls_to("setWebhook")
+
+
+async def test_an_answer_offered_to_a_withdrawn_response_goes_by_request() -> None:
+    """A response that gave up (timed out, or its handler was cancelled at shutdown) takes no
+    answer, and withdrawing an older response for the same id leaves the newer one waiting."""
+    slots = InReplyAnswers()
+    gone = slots.offer("1")
+    slots.withdraw("1", gone)
+    assert not slots.take("1", "Right!", show_alert=False)  # answered by a request instead
+    older, newer = slots.offer("2"), slots.offer("2")
+    slots.withdraw("2", older)
+    assert slots.take("2", "Right!", show_alert=True)
+    assert newer.result() == {
+        "method": "answerCallbackQuery",
+        "callback_query_id": "2",
+        "text": "Right!",
+        "show_alert": True,
+    }
+    assert not slots.take("2", "again", show_alert=False)  # one answer per response
