@@ -66,7 +66,19 @@ async def reply_in(
 
 async def settle(h: Harness) -> None:
     """Wait until every asking the scene sent has its message recorded."""
-    await asyncio.sleep(0.3)
+
+    async def unbound() -> int:
+        row = await h.data.store.database.one(
+            "SELECT COUNT(*) FROM askings WHERE message_id IS NULL"
+        )
+        assert row is not None
+        return int(row[0])
+
+    for _ in range(500):
+        if await unbound() == 0:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("an asking never had its message recorded")
 
 
 async def build_scene(h: Harness) -> Scene:
@@ -283,6 +295,9 @@ async def test_every_press_is_answered_while_every_send_and_edit_is_stuck(bot: H
     scene = await build_scene(bot)
     fake = bot.fake
     stuck = fake.hold("sendMessage", "editMessageText", "editMessageReplyMarkup")
+    # Alice's presses are handled in her order: her quiz answer first, then "More on" (which
+    # stops that quiz and opens one on the topic), so the answer counts.
+    queries = [await press_answer(bot, ALICE, scene.report, right=True)]  # private quiz
     presses = [
         (ALICE, scene.report, data_of(scene.report, "r1:")),
         (ALICE, scene.forget, cd.forget(False)),
@@ -290,8 +305,7 @@ async def test_every_press_is_answered_while_every_send_and_edit_is_stuck(bot: H
         (ALICE, scene.more, data_of(scene.more, "m1:")),
         (MALLORY, scene.channel, data_of(scene.channel, "a1:")),
     ]
-    queries = [fake.press(user, message, data) for user, message, data in presses]
-    queries.append(await press_answer(bot, ALICE, scene.report, right=True))  # private quiz
+    queries += [fake.press(user, message, data) for user, message, data in presses]
     queries.append(await press_answer(bot, ALICE, scene.group, right=True))  # group quiz
     for query in queries:
         await asyncio.wait_for(answered(bot, query), timeout=3)
@@ -303,3 +317,32 @@ async def test_every_press_is_answered_while_every_send_and_edit_is_stuck(bot: H
     await fake.wait_for("editMessageText", lambda c: "Kept everything" in c.params["text"])
     await next_question(bot, ALICE.id, 3)  # the private quiz moved on
     await next_question(bot, GROUP, 2)  # and so did the group's
+    # ... and "More on" sent the first question of its quiz.
+    await fake.wait_until(
+        lambda: any(
+            "Question 1/" in m.text and m.message_id > scene.report.message_id
+            for m in fake.messages_in(ALICE.id)
+        )
+    )
+
+
+async def test_more_on_takes_effect_in_the_pressers_order(bot: Harness) -> None:
+    """ "More on" stops the open quiz when it is pressed, not when its first question is sent:
+    an answer pressed after it, on the old quiz, meets that quiz over and counts nothing."""
+    scene = await build_scene(bot)
+    fake = bot.fake
+    before = await state(bot)
+    stuck = fake.hold("sendMessage", "editMessageText", "editMessageReplyMarkup")
+    more = fake.press(ALICE, scene.more, data_of(scene.more, "m1:"))
+    late = await press_answer(bot, ALICE, scene.report, right=True)
+    await asyncio.wait_for(answered(bot, more), timeout=3)
+    reply = await asyncio.wait_for(answered(bot, late), timeout=3)
+    assert reply.get("text") == "This quiz is over. /quiz starts a new one."
+    assert await state(bot) == before
+    stuck.set()
+    await fake.wait_until(
+        lambda: any(
+            "Question 1/" in m.text and m.message_id > scene.report.message_id
+            for m in fake.messages_in(ALICE.id)
+        )
+    )

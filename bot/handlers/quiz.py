@@ -153,14 +153,16 @@ async def on_more(context: BotContext, press: Press) -> Reply:
     message = press.query.message
     if q is None or message is None:
         return Reply("That question has left the bank.")
-    return Reply(
-        then=quiz.start_quiz(
-            context,
-            message.chat,
-            press.user,
-            topic=q.topic,
-            count=rules.DEFAULT_COUNT,
-            kind="quiz",
-            thread_id=topic_of(message),
-        )
+    # The session opens now, in the presser's order (a later press on the old quiz meets it
+    # stopped); only the first question's send follows the press.
+    thread_id = topic_of(message)
+    session = await quiz.begin_quiz(
+        context,
+        message.chat,
+        press.user,
+        topic=q.topic,
+        count=rules.DEFAULT_COUNT,
+        kind="quiz",
+        thread_id=thread_id,
     )
+    return Reply(then=quiz.ask_first(context, message.chat.id, session, thread_id))

@@ -55,6 +55,28 @@ async def start_quiz(
     thread_id: int | None = None,
 ) -> None:
     """Start a quiz; ``thread_id``: the forum topic it was asked for in (its messages go there)."""
+    session = await begin_quiz(
+        context, chat, user, topic=topic, count=count, kind=kind, ids=ids, thread_id=thread_id
+    )
+    await ask_first(context, chat.id, session, thread_id)
+
+
+async def begin_quiz(
+    context: BotContext,
+    chat: Chat,
+    user: User,
+    *,
+    topic: str | None,
+    count: int,
+    kind: str,
+    ids: list[str] | None = None,
+    thread_id: int | None = None,
+) -> Session | None:
+    """Open the quiz's session (stopping the chat's other one), or None with nothing to ask.
+
+    Split from the first send so that a press can change the state in its user's order and
+    leave only the send to what follows the press (a press never waits on a send).
+    """
     store, now = context.store, context.now()
     group = is_group(chat)
     if ids is None:
@@ -64,10 +86,7 @@ async def start_quiz(
         due = {} if group else await store.answers.due_dates(user.id)
         ids = rules.pick_questions(candidates, seen, due, count, context.data.rng)
     if not ids:
-        await send(
-            context, chat.id, "There are no quiz questions here yet.", message_thread_id=thread_id
-        )
-        return
+        return None
     if not user.is_bot:  # an anonymous admin's placeholder account is nobody's profile
         await store.users.touch_user(user.id, user.first_name, now)
     session_id = await store.quizzes.start_session(
@@ -89,6 +108,18 @@ async def start_quiz(
     )
     session = await store.quizzes.get_session(session_id)
     assert session is not None
+    return session
+
+
+async def ask_first(
+    context: BotContext, chat_id: int, session: Session | None, thread_id: int | None
+) -> None:
+    """Send a begun quiz's first question, or say there is nothing to ask."""
+    if session is None:
+        await send(
+            context, chat_id, "There are no quiz questions here yet.", message_thread_id=thread_id
+        )
+        return
     await ask_current(context, session)
 
 
