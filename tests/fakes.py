@@ -215,6 +215,7 @@ class FakeBotApi:
         # flood limiter or a slow network, for as long as a test likes.
         self.holds: dict[str, asyncio.Event] = {}
         self._cond = asyncio.Condition()
+        self._closing = False  # stop(): pending long polls return at once
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -229,6 +230,7 @@ class FakeBotApi:
         return f"{self.url}/bot"
 
     async def start(self) -> None:
+        self._closing = False
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
@@ -241,6 +243,9 @@ class FakeBotApi:
 
     async def stop(self) -> None:
         if self._runner is not None:
+            # A long poll still waiting would hold the server's cleanup for its whole timeout.
+            self._closing = True
+            await self._notify()
             await self._runner.cleanup()
             self._runner = None
 
@@ -627,7 +632,7 @@ class FakeBotApi:
             try:
                 async with asyncio.timeout(timeout):
                     async with self._cond:
-                        await self._cond.wait_for(lambda: bool(self._updates))
+                        await self._cond.wait_for(lambda: bool(self._updates) or self._closing)
             except TimeoutError:
                 pass
         batch = self._updates[: int(params.get("limit") or 100)]
