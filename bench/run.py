@@ -459,7 +459,13 @@ async def learner_bare(
     order = list(range(len(q.choices)))
     rendered = render.stack(
         render.quiz_feedback(
-            q, order=order, chosen_position=0, points=2, asking_id=1, bot_username="b"
+            q,
+            order=order,
+            chosen_position=0,
+            points=2,
+            asking_id=1,
+            bot_username="b",
+            choices=False,
         ),
         render.quiz_question(q, index=1, total=10, order=order, asking_id=1),
     )

@@ -33,35 +33,45 @@ async def test_answered_choices_stay_coloured_and_pressing_them_changes_nothing(
     fake, store = bot.fake, bot.data.store
     fake.send_text(ALICE, "/quiz 2")
     first = await next_question(bot, ALICE.id, 1)
-    shown = [b["text"] for b in answer_buttons(first)]
     await answered(bot, await press_answer(bot, ALICE, first, right=False))
     stacked = await next_question(bot, ALICE.id, 2)  # the same message, edited
     assert stacked.message_id == first.message_id
-    old = done_buttons(stacked)
-    assert len(old) == len(shown)  # the answered question's choices are still there
-    styles = [b.get("style") for b in old]
-    assert styles.count("success") == 1 and styles.count("danger") == 1
-    assert all(s in (None, "success", "danger") for s in styles)
-    green = next(b for b in old if b.get("style") == "success")
-    red = next(b for b in old if b.get("style") == "danger")
-    assert str(green["text"]).startswith("✅ ") and str(red["text"]).startswith("❌ ")
+    # Above the next question only its own choices: right and wrong are said in the text.
+    assert done_buttons(stacked) == []
+    second = [b["text"] for b in answer_buttons(stacked)]
+    assert 2 <= len(second) <= 6
+    assert "You chose:" in stacked.text and "Answer: <b>" in stacked.text
+    assert [b["text"] for b in stacked.buttons()][-2:] == [
+        "📖 Full answer ↑",
+        "⚑ Report a mistake ↑",
+    ]
     assert "Back in /review in 10 minutes" in stacked.text  # a miss: FSRS's 10-minute step
+
+    # The last answer has the message to itself: its choices stay, coloured and inert.
+    rows = await store.stats.count("answers")
+    await answered(bot, await press_answer(bot, ALICE, stacked, right=True))
+    await fake.wait_for("sendMessage", lambda c: "1/2 right" in c.params["text"])
+    assert await store.stats.count("answers") == rows + 1
+    old = done_buttons(stacked)
+    assert len(old) == len(second) and not answer_buttons(stacked)
+    styles = [b.get("style") for b in old]
+    assert styles.count("success") == 1 and styles.count("danger") == 0  # a right answer
+    assert all(s in (None, "success") for s in styles)
+    green = next(b for b in old if b.get("style") == "success")
+    assert str(green["text"]).startswith("✅ ")
+    assert "Back in /review in 2 days" in stacked.text  # a first right answer: days
 
     # Pressing an inert choice: "already answered", nothing recorded, nothing edited.
     rows, edits = await store.stats.count("answers"), stacked.edits
-    reply = await answered(bot, fake.press(ALICE, stacked, str(red["callback_data"])))
+    reply = await answered(bot, fake.press(ALICE, stacked, str(green["callback_data"])))
     assert reply.get("text") == ALREADY
     # Forged: someone else, and a d1 naming an asking not shown on this message.
     reply = await answered(bot, fake.press(BOB, stacked, str(green["callback_data"])))
     assert reply.get("text") == NOT_YOURS
     reply = await answered(bot, fake.press(ALICE, stacked, cd.done(999_999)))
     assert reply.get("text") == NOT_VALID
-    # The quiz goes on: question 2 is answered as if nothing had been pressed in between.
-    await answered(bot, await press_answer(bot, ALICE, stacked, right=True))
-    await fake.wait_for("sendMessage", lambda c: "1/2 right" in c.params["text"])
-    assert await store.stats.count("answers") == rows + 1
-    assert stacked.edits == edits + 1  # only question 2's answer edited it
-    assert "Back in /review in 2 days" in stacked.text  # a first right answer: days
+    assert await store.stats.count("answers") == rows
+    assert stacked.edits == edits
     assert not fake.rejected or all(c.method == "setMyCommands" for c in fake.rejected)
 
 

@@ -342,15 +342,6 @@ async def show_next(  # noqa: PLR0917 - one press's state, passed on as it is
 ) -> None:
     """After a private answer: one edit shows the feedback and the next question."""
     chat_id, message_id = shown_on(asking)
-    feedback = render.quiz_feedback(
-        q,
-        order=asking.order,
-        chosen_position=position,
-        points=answer.points,
-        asking_id=asking.id,
-        bot_username=context.bot.username,
-        back_in=answer.back_in,
-    )
     # Committed: the session moved one on, and counted a right answer.
     fresh = dataclasses.replace(
         session,
@@ -359,6 +350,18 @@ async def show_next(  # noqa: PLR0917 - one press's state, passed on as it is
         updated_at=context.now(),
     )
     upcoming = await prepare_question(context, fresh, message_id=message_id)
+    feedback = render.quiz_feedback(
+        q,
+        order=asking.order,
+        chosen_position=position,
+        points=answer.points,
+        asking_id=asking.id,
+        bot_username=context.bot.username,
+        back_in=answer.back_in,
+        # Above the next question only its choices are shown: two sets of choice buttons
+        # under one message read as one question with too many answers.
+        choices=upcoming is None,
+    )
     if upcoming is None:
         await edit(context.bot, chat_id, message_id, feedback)
         await finish(context, session.id)

@@ -375,9 +375,11 @@ def quiz_feedback(
     asking_id: int,
     bot_username: str,
     back_in: timedelta | None = None,
+    choices: bool = True,
 ) -> Rendered:
     """The question message after a private answer: right or wrong, the key, why, when it
-    comes back for review; its choices stay, coloured and inert."""
+    comes back for review; its choices stay, coloured and inert, unless ``choices`` is off
+    (stacked above the next question, whose own choices are the only ones to press)."""
     assert q.correct is not None
     shown = [q.choices[i] for i in order]
     right = order[chosen_position] == q.correct
@@ -394,8 +396,12 @@ def quiz_feedback(
         lines.append(why)
     if back_in is not None:
         lines.append(f"🔁 Back in /review in {esc(humanize(back_in))}")
-    rows = answered_buttons(
-        shown, right=order.index(q.correct), chosen=chosen_position, asking_id=asking_id
+    rows = (
+        answered_buttons(
+            shown, right=order.index(q.correct), chosen=chosen_position, asking_id=asking_id
+        )
+        if choices
+        else []
     )
     rows.append(
         [
