@@ -49,6 +49,27 @@ async def answered(h: Harness, query_id: str) -> dict[str, Any]:
     return call.params
 
 
+async def settled(h: Harness, timeout: float = 10.0) -> None:
+    """Wait until the bot has nothing left to do for the updates it took: none queued, none
+    being processed (PTB's own count), no follow-up of a press still running. Asserting that
+    nothing else happened is then sound, where a sleep would only make it likely."""
+    app = h.app
+    assert app is not None
+
+    def idle() -> bool:
+        return (
+            app.update_queue.empty()
+            and app.update_processor.current_concurrent_updates == 0
+            and not h.data.follow_ups
+        )
+
+    async with asyncio.timeout(timeout):
+        calm = 0
+        while calm < 5:  # a task started in this loop turn shows up a turn later
+            calm = calm + 1 if idle() else 0
+            await asyncio.sleep(0 if calm else 0.005)
+
+
 def quiz_messages(h: Harness, chat_id: int) -> list[StoredMessage]:
     return [m for m in h.fake.messages_in(chat_id) if answer_buttons(m)]
 

@@ -18,7 +18,7 @@ from bot.db.settings import Key
 from bot.ui import callback_data as cd
 from tests.conftest import ADMIN, ALICE, Harness
 from tests.fakes import CHANNEL_ID, FakeUser, StoredMessage
-from tests.helpers import answer_buttons, answered, next_question, press_answer
+from tests.helpers import answer_buttons, answered, next_question, press_answer, settled
 
 MALLORY = FakeUser(6666, "Mallory")
 GROUP = -100777
@@ -149,7 +149,7 @@ async def refused(h: Harness, user: FakeUser, message: StoredMessage, data: str)
     params = await answered(h, query)
     assert params.get("text"), (data, params)
     assert params.get("show_alert") is True, (data, params)
-    await asyncio.sleep(0.15)
+    await settled(h)
     after = [c.method for c in h.fake.calls[before_calls:] if c.method != "getUpdates"]
     assert after == ["answerCallbackQuery"], (data, message.chat.id, after)
     assert await state(h) == before_state, data
@@ -284,7 +284,7 @@ async def test_admin_commands_in_a_group_say_so_and_do_nothing(bot: Harness) -> 
         assert len(replies) == 1
         assert "private chat" in replies[0].text
         assert not replies[0].buttons()
-    await asyncio.sleep(0.2)
+    await settled(bot)
     assert fake.channel_posts() == []
     assert await bot.data.store.settings.get_kv(Key.PAUSED) is None
 
