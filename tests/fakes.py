@@ -216,6 +216,7 @@ class FakeBotApi:
         self.holds: dict[str, asyncio.Event] = {}
         self._cond = asyncio.Condition()
         self._closing = False  # stop(): pending long polls return at once
+        self.confirmed = 0  # the highest update_id a getUpdates offset has moved past
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -626,6 +627,8 @@ class FakeBotApi:
                 "use deleteWebhook to delete the webhook first",
             )
         offset = int(params.get("offset") or 0)
+        # PTB asks past an update only once it has queued it for its handlers.
+        self.confirmed = max(self.confirmed, offset - 1)
         timeout = min(float(params.get("timeout") or 0), 1.0)
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
         if not self._updates and timeout > 0:

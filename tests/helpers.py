@@ -49,16 +49,18 @@ async def answered(h: Harness, query_id: str) -> dict[str, Any]:
     return call.params
 
 
-async def settled(h: Harness, timeout: float = 10.0) -> None:
-    """Wait until the bot has nothing left to do for the updates it took: none queued, none
-    being processed (PTB's own count), no follow-up of a press still running. Asserting that
-    nothing else happened is then sound, where a sleep would only make it likely."""
+async def settled(h: Harness, *, update_id: int | None = None, timeout: float = 10.0) -> None:
+    """Wait until the bot has nothing left to do for the updates it took (``update_id``:
+    once it has queued that one, by the offset it asks for next): none queued, none being
+    processed (PTB's own count), no follow-up of a press still running. Asserting that nothing
+    else happened is then sound, where a sleep would only make it likely."""
     app = h.app
     assert app is not None
 
     def idle() -> bool:
         return (
-            app.update_queue.empty()
+            (update_id is None or h.fake.confirmed >= update_id)
+            and app.update_queue.empty()
             and app.update_processor.current_concurrent_updates == 0
             and not h.data.follow_ups
         )

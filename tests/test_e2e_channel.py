@@ -12,7 +12,7 @@ from bot.db.settings import Key
 from bot.services import channel
 from tests.conftest import ADMIN, ALICE, Harness
 from tests.fakes import Clock, FakeUser
-from tests.helpers import answer_buttons, answered
+from tests.helpers import answer_buttons, answered, settled
 
 pytestmark = pytest.mark.e2e
 
@@ -57,7 +57,7 @@ async def test_post_now_by_non_admin_posts_nothing(bot: Harness) -> None:
     bot.fake.send_text(ALICE, "/post_now")
     call = await bot.fake.wait_for("sendMessage", lambda c: c.params["chat_id"] == ALICE.id)
     assert "admins" in call.params["text"]
-    await asyncio.sleep(0.3)
+    await settled(bot)
     assert bot.fake.channel_posts() == []
 
 

@@ -14,7 +14,14 @@ import pytest
 from bot.runtime.request import NotSent, RetryingRequest
 from tests.conftest import ADMIN, ALICE, ROOT, Harness
 from tests.fakes import FakeBotApi, FakeUser
-from tests.helpers import answer_buttons, answered, next_question, press_answer, start_bot
+from tests.helpers import (
+    answer_buttons,
+    answered,
+    next_question,
+    press_answer,
+    settled,
+    start_bot,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +46,7 @@ async def test_quiz_survives_faults_on_each_method(bot: Harness, method: str, st
         "sendMessage", lambda c: "1/1 right" in c.params["text"], timeout=20
     )
     assert summary.status == 200
-    await asyncio.sleep(0.3)
+    await settled(bot)
     delivered = [c.params["text"] for c in fake.sent_to(ALICE.id) if c.status == 200]
     assert len([t for t in delivered if "Question 1/1" in t]) == 1  # asked once
     assert len([t for t in delivered if "1/1 right" in t]) == 1  # summed up once

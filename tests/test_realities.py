@@ -17,7 +17,7 @@ from bot.runtime.logs import ThrottleRepeats
 from bot.ui import render
 from tests.conftest import ADMIN, ALICE, Harness
 from tests.fakes import CHANNEL_ID, FakeUser
-from tests.helpers import answered, button, next_question
+from tests.helpers import answered, button, next_question, settled
 
 pytestmark = pytest.mark.e2e
 
@@ -74,7 +74,7 @@ async def test_bad_input_gets_a_usage_reply_never_a_page(
     await says(harness, ADMIN, "/start")
     reply = await says(harness, user, command)
     assert expect in reply, reply
-    await asyncio.sleep(0.2)
+    await settled(harness)
     assert not pages(harness)
     assert not refused(harness)
 
@@ -94,7 +94,7 @@ async def test_late_press_is_logged_not_paged(bot: Harness) -> None:
     await bot.fake.wait_for(
         "answerCallbackQuery", lambda c: str(c.params["callback_query_id"]) == query_id
     )
-    await asyncio.sleep(0.3)
+    await settled(bot)
     assert not pages(bot)
 
 
@@ -120,7 +120,7 @@ async def test_double_tap_on_forget_never_reaches_the_error_handler(
     second = bot.fake.press(ALICE, message, data)
     await answered(bot, first)
     await answered(bot, second)
-    await asyncio.sleep(0.3)
+    await settled(bot)
     assert "unhandled error" not in caplog.text
 
 
@@ -297,8 +297,8 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_quiz(bot: Harness) -> 
     first = await next_question(bot, old.id, 1)
     new = fake.migrate_group(old, -1004242)
     fake.service_message(ALICE, old, migrate_to_chat_id=new.id)
-    fake.service_message(ALICE, new, migrate_from_chat_id=old.id)
-    await asyncio.sleep(0.3)
+    last = fake.service_message(ALICE, new, migrate_from_chat_id=old.id)
+    await settled(bot, update_id=last)
     await answered(bot, fake.press(ALICE, first, first.buttons()[0]["callback_data"]))
     fake.press(ALICE, first, button(first, "n1:")["callback_data"])
     second = await next_question(bot, new.id, 2)

@@ -3,13 +3,12 @@ the same question reported twice, a flood of reports, a photo instead of a note.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import UTC, datetime
 
 from tests.conftest import ADMIN, ALICE, Harness
 from tests.fakes import Clock, StoredMessage
-from tests.helpers import answered, next_question, press_answer
+from tests.helpers import answered, next_question, press_answer, settled
 
 START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
@@ -81,7 +80,7 @@ async def test_a_pending_report_expires(harness: Harness) -> None:
     clock.advance(minutes=11)
     # An hour later this is small talk, not a report.
     assert "/quiz" in await alice_says(harness, "hello there")
-    await asyncio.sleep(0.2)
+    await settled(harness)
     assert reports_to_admin(harness) == []
 
 
