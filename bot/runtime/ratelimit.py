@@ -31,6 +31,7 @@ from typing import Any
 from aiolimiter import AsyncLimiter
 from telegram.ext import AIORateLimiter
 
+from bot.runtime import private
 from bot.runtime.updates import lend_slot
 
 MAX_TRACKED_CHATS = 10_000
@@ -123,9 +124,9 @@ class FloodLimiter(AIORateLimiter):
         else:  # RATE_LIMIT=off: no throttling, but 429s are still waited out
             super().__init__(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
         self._enabled = enabled
-        base: AsyncLimiter | None = getattr(self, "_base_limiter", None)
+        base = private.base_limiter(self)
         if base is not None:
-            self._base_limiter: Any = PriorityGate(base)
+            private.set_base_limiter(self, PriorityGate(base))
         self._burst = rates.per_chat_burst
         self._period = rates.per_chat_period
         self._chats: OrderedDict[int, AsyncLimiter] = OrderedDict()

@@ -44,9 +44,10 @@ from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 import certifi
-from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+from bot.runtime import private
 
 log = logging.getLogger(__name__)
 
@@ -158,11 +159,9 @@ class AiohttpRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
-        read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
-        connect = (
-            self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
-        )
-        pool = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
+        read = self._read_timeout if private.is_default(read_timeout) else read_timeout
+        connect = self._connect_timeout if private.is_default(connect_timeout) else connect_timeout
+        pool = self._pool_timeout if private.is_default(pool_timeout) else pool_timeout
         files = request_data is not None and request_data.contains_files
         # aiohttp has no write timeout, and sock_read starts only once the body is written.
         # A Bot API request body is small; an upload gets an overall bound instead.
@@ -170,7 +169,7 @@ class AiohttpRequest(BaseRequest):
         if files:
             write = (
                 self._media_write_timeout
-                if isinstance(write_timeout, DefaultValue) or write_timeout is None
+                if private.is_default(write_timeout) or write_timeout is None
                 else write_timeout
             )
             total = (connect or 0) + (pool or 0) + write + (read or 0)

@@ -24,7 +24,6 @@ import logging
 import secrets
 import signal
 from collections.abc import Sequence
-from typing import Any
 
 from aiohttp import web
 from telegram import Update
@@ -32,6 +31,7 @@ from telegram.error import TelegramError
 
 from bot.config import ConfigError, Settings
 from bot.core.limits import CACHE_BOUND
+from bot.runtime import private
 from bot.runtime.context import BotApp
 from bot.runtime.replies import IN_REPLY
 
@@ -81,8 +81,8 @@ class WebhookServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
-        server: Any = site._server  # aiohttp keeps the bound sockets here only
-        self.port = int(server.sockets[0].getsockname()[1]) if server else port
+        sockets = private.bound_sockets(site)
+        self.port = int(sockets[0].getsockname()[1]) if sockets else port
         return self.port
 
     async def stop(self) -> None:

@@ -19,6 +19,7 @@ from telegram import (
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError
 
+from bot.runtime import private
 from bot.runtime.context import BotContext
 from bot.runtime.replies import IN_REPLY
 from bot.ui import callback_data as cd
@@ -159,7 +160,7 @@ async def edit(bot: Bot, chat_id: int, message_id: int, rendered: Rendered) -> N
         # reads it, and parsing it, keyboards and all, was ~14% of a quiz answer's CPU
         # (bench/). It sets parse_mode itself and relies on arbitrary_callback_data being off
         # (bot.app builds it so), which edit_message_text would otherwise apply.
-        await bot._post("editMessageText", data)
+        await private.post(bot, "editMessageText", data)
     except BadRequest as exc:
         # A double press can race to the same edit; Telegram answers "message is not modified".
         if "not modified" not in str(exc).lower():

@@ -1,0 +1,53 @@
+"""Every use of a library's private parts, behind one wall.
+
+python-telegram-bot is pinned to the 22 series and aiohttp to 3.x; each function here leans on
+something those libraries do not promise. ``tests/test_private.py`` checks each assumption
+against the installed versions, so an upgrade that breaks one fails there, by name, rather than
+somewhere in a press. On upgrade: run that test first, then read the note of each failing one.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from aiohttp import web
+from aiolimiter import AsyncLimiter
+from telegram import Bot
+from telegram._utils.defaultvalue import DefaultValue
+from telegram.ext import AIORateLimiter
+
+
+def is_default(value: object) -> bool:
+    """Whether PTB passed its "not given" placeholder (``DEFAULT_NONE`` and kin) for a
+    timeout. On upgrade: PTB exports no public check; if ``DefaultValue`` moves, follow it."""
+    return isinstance(value, DefaultValue)
+
+
+def bound_sockets(site: web.TCPSite) -> list[socket.socket]:
+    """The sockets a started site listens on (to learn the port picked for ``port=0``).
+    On upgrade: aiohttp keeps them on ``site._server`` only; if it goes, bind the socket
+    ourselves and hand it to ``web.SockSite``."""
+    server: Any = getattr(site, "_server", None)
+    return list(server.sockets) if server is not None else []
+
+
+def base_limiter(limiter: AIORateLimiter) -> AsyncLimiter | None:
+    """The overall limiter PTB's rate limiter throttles every request through.
+    On upgrade: ``AIORateLimiter._base_limiter``; if it is renamed, the flood limiter's
+    priority gate (``ratelimit.PriorityGate``) silently stops applying: the test says so."""
+    found: AsyncLimiter | None = getattr(limiter, "_base_limiter", None)
+    return found
+
+
+def set_base_limiter(limiter: AIORateLimiter, replacement: Any) -> None:
+    """Put ``replacement`` where ``base_limiter`` found PTB's own (see there)."""
+    limiter._base_limiter = replacement
+
+
+async def post(bot: Bot, endpoint: str, data: dict[str, Any]) -> Any:
+    """``endpoint`` through the bot's request, rate limiter, defaults and errors, as its own
+    methods do, without parsing the result into objects (nobody reads an edit's Message).
+    On upgrade: ``Bot._post(endpoint, data)``; if it changes, call the public method instead
+    (``edit_message_text``) and accept the parse."""
+    return await bot._post(endpoint, data)
