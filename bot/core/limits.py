@@ -7,3 +7,5 @@ rather than evicted entry by entry: memory stays flat whatever the traffic.
 from __future__ import annotations
 
 CACHE_BOUND = 50_000  # entries in any one in-memory cache
+LOG_LINES_BOUND = 1_000  # distinct log lines a repeat throttle remembers (runtime/logs.py)
+CHAT_LIMITERS_BOUND = 10_000  # per-chat flood limiters kept, least recently used dropped first

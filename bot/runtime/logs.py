@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from telegram.error import InvalidToken
 
+from bot.core.limits import LOG_LINES_BOUND
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -44,8 +46,6 @@ class ThrottleRepeats(logging.Filter):
     through says how many were dropped. A fault that repeats every few milliseconds (a retry
     loop) then costs a line a minute, not gigabytes."""
 
-    MAX_KEYS = 1000  # distinct lines remembered; beyond that, start afresh
-
     def __init__(self, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.window = window
@@ -60,7 +60,7 @@ class ThrottleRepeats(logging.Filter):
         if seen is not None and now - seen[0] < self.window:
             seen[1] += 1
             return False
-        if len(self._seen) >= self.MAX_KEYS:
+        if len(self._seen) >= LOG_LINES_BOUND:  # beyond that, start afresh
             self._seen.clear()
         self._seen[key] = [now, 0]
         if seen is not None and seen[1]:

@@ -31,10 +31,9 @@ from typing import Any
 from aiolimiter import AsyncLimiter
 from telegram.ext import AIORateLimiter
 
+from bot.core.limits import CHAT_LIMITERS_BOUND
 from bot.runtime import private
 from bot.runtime.updates import lend_slot
-
-MAX_TRACKED_CHATS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +133,7 @@ class FloodLimiter(AIORateLimiter):
     def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
         limiter = self._chats.pop(chat_id, None) or AsyncLimiter(self._burst, self._period)
         self._chats[chat_id] = limiter  # most recently used last
-        while len(self._chats) > MAX_TRACKED_CHATS:
+        while len(self._chats) > CHAT_LIMITERS_BOUND:
             self._chats.popitem(last=False)
         return limiter
 
