@@ -16,9 +16,10 @@ from bot.core import daily as rules_daily
 from bot.core import schedule
 from bot.db import Store
 from bot.services import channel, jobs
+from bot.services.presses import NOT_VALID
 from tests.conftest import ALICE, BOB, ROOT, Harness
 from tests.fakes import Clock, FakeBotApi, FakeUser, StoredMessage
-from tests.helpers import answer_buttons, answered, press_answer, start_bot
+from tests.helpers import answer_buttons, answered, press_answer, right_position, start_bot
 from tests.test_e2e_quiz import score_line
 
 pytestmark = pytest.mark.e2e
@@ -365,3 +366,39 @@ async def test_background_sends_yield_to_everything_else() -> None:
     await asyncio.gather(*deliveries)
     assert order.index("reply") <= taken + 1
     assert len(order) == 31
+
+
+async def test_first_delivery_buttons_are_bound_to_their_message(morning: Harness) -> None:
+    """A daily question's data replayed on another message of the chat is refused (§6)."""
+    h = morning
+    await h.start(post_time=time(9, 0))
+    await says(h, ALICE, "/daily")
+    await says(h, ALICE, "/help")
+    other = h.fake.messages_in(ALICE.id)[-1]  # the /help reply: no daily buttons on it
+    assert isinstance(h.clock, Clock)
+    h.clock.advance(hours=2)
+    await tick(h)
+    await h.fake.wait_until(lambda: len(dailies(h, ALICE.id)) == 1)
+    message = dailies(h, ALICE.id)[0]
+    asking_id = int(answer_buttons(message)[0]["callback_data"].split(":")[1])
+    asking = await h.data.store.quizzes.get_asking(asking_id)
+    assert asking is not None and asking.message_id == message.message_id  # bound at the send
+    data = answer_buttons(message)[await right_position(h, message)]["callback_data"]
+    before = len(h.fake.calls)
+    replay = h.fake.press(ALICE, other, data)
+    refusal = await answered(h, replay)
+    assert refusal.get("show_alert") is True and refusal.get("text") == NOT_VALID
+    # The real press on the real message is graded, and only that message is edited; the
+    # replay (handled first: one user's updates go in order) changed nothing.
+    query = await press_answer(h, ALICE, message, right=True)
+    assert "Right" in (await answered(h, query)).get("text", "")
+    await h.fake.wait_for(
+        "editMessageText", lambda c: c.params["message_id"] == message.message_id
+    )
+    between = [c.method for c in h.fake.calls[before:] if c.method != "getUpdates"]
+    assert between[:2] == ["answerCallbackQuery", "answerCallbackQuery"]
+    edited = {c.params["message_id"] for c in h.fake.calls_to("editMessageText")}
+    assert other.message_id not in edited
+    await h.fake.wait_for("sendMessage", lambda c: "1/1 right" in c.params["text"])
+    _points, n, right, _ = await score_line(h, ALICE.id, ALICE)
+    assert (n, right) == (1, 1)  # the replay was not graded

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
@@ -122,12 +122,15 @@ async def deliver_one(data: BotData, bot: Bot, d: Delivery, chosen_at: datetime)
         log.warning("daily: resending to %s (in flight when the bot stopped)", d.user_id)
     already = await store.daily.answered_since(d.user_id, q.id, chosen_at)
     scored = q.quizzable and not already
-    _session, asking_id, kept = await store.daily.begin(
+    session_id, asking_id, kept = await store.daily.begin(
         d,
         order=rules.shuffled_order(len(q.choices), data.rng) if scored else None,
         choices_sig=q.choices_sig,
         now=now,
     )
+    # ``d`` was read before a first delivery's asking existed: settle with the one just made,
+    # so the message id binds its buttons to their message (contract §6).
+    d = replace(d, session_id=session_id, asking_id=asking_id)
     streak, _best = rules.streaks(
         await store.stats.answer_days(d.user_id), rules.local_day(now, data.zone_of(d.user_id))
     )
