@@ -15,7 +15,7 @@ import pytest
 from bot.core import daily as rules_daily
 from bot.core import schedule
 from bot.db import Store
-from bot.services import channel, jobs
+from bot.services import channel, daily, jobs
 from bot.services.presses import NOT_VALID
 from tests.conftest import ALICE, BOB, ROOT, Harness
 from tests.fakes import Clock, FakeBotApi, FakeUser, StoredMessage
@@ -402,3 +402,52 @@ async def test_first_delivery_buttons_are_bound_to_their_message(morning: Harnes
     await h.fake.wait_for("sendMessage", lambda c: "1/1 right" in c.params["text"])
     _points, n, right, _ = await score_line(h, ALICE.id, ALICE)
     assert (n, right) == (1, 1)  # the replay was not graded
+
+
+async def test_daily_off_and_forget_after_planning_deliver_nothing(morning: Harness) -> None:
+    """The day's rows are planned; then one says /daily off and one /forget: neither gets it."""
+    h = morning
+    await h.start(post_time=time(9, 0))
+    carol = FakeUser(1003, "Carol")
+    h.fake.private_chat(carol)
+    for user in (ALICE, BOB, carol):
+        await says(h, user, "/daily")
+    assert isinstance(h.clock, Clock)
+    h.clock.advance(hours=2)
+    assert await daily.plan(h.data, time(9, 0)) == 3  # planned, not yet sent
+    assert "no more" in await says(h, BOB, "/daily off")
+    assert await h.data.store.users.forget_user(carol.id) > 0
+    await tick(h)
+    await h.fake.wait_until(lambda: len(dailies(h, ALICE.id)) == 1)
+    assert sent_dailies(h, BOB.id) == sent_dailies(h, carol.id) == 0
+    assert await h.data.store.daily.count_status(DAY.isoformat(), "sent") == 1
+    # Subscribing again later that day does not owe the moment that passed before it.
+    await says(h, BOB, "/daily")
+    await tick(h)
+    assert sent_dailies(h, BOB.id) == 0
+    assert await h.data.store.daily.count_status(DAY.isoformat(), "sent") == 1
+
+
+async def test_daily_off_during_a_run_stops_that_users_delivery(morning: Harness) -> None:
+    """A run is under way (its first sends held at Telegram) when two subscribers leave."""
+    h = morning
+    await h.start(post_time=time(9, 0))
+    ids = await subscribe_many(h.data.store, h.fake, 30, MORNING)
+    assert isinstance(h.clock, Clock)
+    h.clock.advance(hours=1)
+    gate = h.fake.hold("sendMessage")
+    run = asyncio.create_task(tick(h))
+    day = DAY.isoformat()
+    async with asyncio.timeout(10):  # the run claims its first rows, then waits on Telegram
+        while await h.data.store.daily.count_status(day, "sending") < daily.IN_FLIGHT:
+            await asyncio.sleep(0.01)
+    leaving, forgetting = ids[-1], ids[-2]  # claimed last (oldest moment, then user id)
+    assert await h.data.store.daily.unsubscribe(leaving)
+    assert await h.data.store.users.forget_user(forgetting) > 0
+    gate.set()
+    await run
+    counts = deliveries_to(h.fake, ids)
+    assert sorted(counts) == ids[:-2]
+    assert set(counts.values()) == {1}
+    assert await h.data.store.daily.count_status(day, "sent") == len(ids) - 2
+    assert await h.data.store.daily.count_status(day, "pending") == 0

@@ -173,20 +173,33 @@ class Daily(Table):
 
     async def begin(
         self, d: Delivery, *, order: Sequence[int] | None, choices_sig: str, now: datetime
-    ) -> tuple[int | None, int | None, tuple[int, ...]]:
-        """Mark a row 'sending' (committed before the send); (session, asking, order).
+    ) -> tuple[int | None, int | None, tuple[int, ...]] | None:
+        """Claim a row: mark it 'sending' (committed before the send); (session, asking, order).
 
+        None when the row is no longer owed: the user said /daily off, or changed their time
+        (a moment before the subscription is not owed), or /forget took the row, after it was
+        planned. That is checked in the very statement that claims the row, so a run planned
+        minutes ago sends nothing to someone who left since; a cancelled row is deleted (a
+        new time later that day is then planned afresh).
         With ``order``, the row gets a one-question session of kind 'daily' and its asking,
         made once: a resend after a crash reuses them, so the answer still counts once.
         Unlike /quiz, a daily session stops no other quiz (and no other quiz stops it).
         """
         async with self._tx() as db:
-            if order is None:
+            cur = await db.execute(
+                "UPDATE daily_deliveries SET status = 'sending', updated_at = ? "
+                "WHERE day = ? AND user_id = ? AND EXISTS (SELECT 1 FROM daily_subscriptions s"
+                " WHERE s.user_id = daily_deliveries.user_id"
+                " AND s.since <= daily_deliveries.due_at)",
+                (iso(now), d.day, d.user_id),
+            )
+            if cur.rowcount == 0:
                 await db.execute(
-                    "UPDATE daily_deliveries SET status = 'sending', updated_at = ? "
-                    "WHERE day = ? AND user_id = ?",
-                    (iso(now), d.day, d.user_id),
+                    "DELETE FROM daily_deliveries WHERE day = ? AND user_id = ?",
+                    (d.day, d.user_id),
                 )
+                return None
+            if order is None:
                 return None, None, ()
             if d.asking_id is not None:
                 cur = await db.execute(
@@ -194,11 +207,6 @@ class Daily(Table):
                 )
                 row = await cur.fetchone()
                 if row is not None:
-                    await db.execute(
-                        "UPDATE daily_deliveries SET status = 'sending', updated_at = ? "
-                        "WHERE day = ? AND user_id = ?",
-                        (iso(now), d.day, d.user_id),
-                    )
                     kept = tuple(int(x) for x in row[0].split(",") if x != "")
                     return d.session_id, d.asking_id, kept
             cur = await db.execute(
@@ -221,9 +229,9 @@ class Daily(Table):
             )
             asking_id = cur.lastrowid
             await db.execute(
-                "UPDATE daily_deliveries SET status = 'sending', session_id = ?, asking_id = ?, "
-                "updated_at = ? WHERE day = ? AND user_id = ?",
-                (session_id, asking_id, iso(now), d.day, d.user_id),
+                "UPDATE daily_deliveries SET session_id = ?, asking_id = ? "
+                "WHERE day = ? AND user_id = ?",
+                (session_id, asking_id, d.day, d.user_id),
             )
             return session_id, asking_id, tuple(order)
 

@@ -122,12 +122,16 @@ async def deliver_one(data: BotData, bot: Bot, d: Delivery, chosen_at: datetime)
         log.warning("daily: resending to %s (in flight when the bot stopped)", d.user_id)
     already = await store.daily.answered_since(d.user_id, q.id, chosen_at)
     scored = q.quizzable and not already
-    session_id, asking_id, kept = await store.daily.begin(
+    claimed = await store.daily.begin(
         d,
         order=rules.shuffled_order(len(q.choices), data.rng) if scored else None,
         choices_sig=q.choices_sig,
         now=now,
     )
+    if claimed is None:  # /daily off, a new time or /forget since the row was planned
+        log.info("daily: delivery to %s cancelled (unsubscribed since it was planned)", d.user_id)
+        return "cancelled"
+    session_id, asking_id, kept = claimed
     # ``d`` was read before a first delivery's asking existed: settle with the one just made,
     # so the message id binds its buttons to their message (contract §6).
     d = replace(d, session_id=session_id, asking_id=asking_id)
