@@ -1,5 +1,8 @@
 """/daily: subscriptions, the day's question, and one delivery row per subscriber per day.
 
+A row's ``day`` is the subscriber's local date (core/daily.py says why), which is also the
+day whose question it carries.
+
 A delivery row is 'pending' when its moment has come, 'sending' from just before its send
 (committed first), then 'sent', 'blocked' (403: the user is unsubscribed in the same
 transaction), 'failed' (Telegram refused it), 'unknown' (no answer after the request went
@@ -35,6 +38,12 @@ class Delivery:
     status: str
     session_id: int | None
     asking_id: int | None
+    zone: str | None = None  # the subscriber's zone for their days; None: TIMEZONE
+
+
+# The zone a subscriber's days are counted in: their /timezone when they chose a time of their
+# own, TIMEZONE (NULL here) when they follow the channel's time or set no /timezone.
+_ZONE = "CASE WHEN s.at IS NULL THEN NULL ELSE u.timezone END"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,7 @@ def _delivery(row: sqlite3.Row) -> Delivery:
         status=row["status"],
         session_id=row["session_id"],
         asking_id=row["asking_id"],
+        zone=row["zone"],
     )
 
 
@@ -79,12 +89,21 @@ class Daily(Table):
         row = await self._one("SELECT COUNT(*) FROM daily_subscriptions")
         return int(row[0]) if row else 0
 
-    async def unplanned(self, day: str) -> list[Subscription]:
-        """Subscribers with no delivery row for ``day`` yet."""
+    async def zones(self) -> list[str | None]:
+        """The zones subscribers' days are counted in (None: TIMEZONE); a handful."""
+        rows = await self._all(
+            f"SELECT DISTINCT {_ZONE} FROM daily_subscriptions s "  # noqa: S608
+            "LEFT JOIN users u ON u.user_id = s.user_id"
+        )
+        return [r[0] for r in rows]
+
+    async def unplanned(self, day: str, zone: str | None) -> list[Subscription]:
+        """Subscribers whose days are counted in ``zone`` with no delivery row for ``day``."""
+        where = f"({_ZONE}) IS NULL" if zone is None else f"({_ZONE}) = ?"
         return await self._subscriptions(
-            "WHERE NOT EXISTS (SELECT 1 FROM daily_deliveries d "
+            f"WHERE {where} AND NOT EXISTS (SELECT 1 FROM daily_deliveries d "  # noqa: S608
             "WHERE d.day = ? AND d.user_id = s.user_id)",
-            (day,),
+            (day,) if zone is None else (zone, day),
         )
 
     async def _subscriptions(self, where: str, params: Sequence[object]) -> list[Subscription]:
@@ -148,12 +167,14 @@ class Daily(Table):
             )
             return cur.rowcount
 
-    async def open_rows(self, day: str, limit: int) -> list[Delivery]:
-        """The day's rows still to send, oldest moment first."""
+    async def open_rows(self, limit: int) -> list[Delivery]:
+        """The rows still to send, oldest moment first, with the zone their day is in."""
         rows = await self._all(
-            "SELECT * FROM daily_deliveries WHERE status IN ('pending', 'sending') AND day = ? "
-            "ORDER BY due_at, user_id LIMIT ?",
-            (day, limit),
+            f"SELECT d.*, {_ZONE} AS zone FROM daily_deliveries d "  # noqa: S608
+            "LEFT JOIN daily_subscriptions s ON s.user_id = d.user_id "
+            "LEFT JOIN users u ON u.user_id = d.user_id "
+            "WHERE d.status IN ('pending', 'sending') ORDER BY d.due_at, d.user_id LIMIT ?",
+            (limit,),
         )
         return [_delivery(r) for r in rows]
 
@@ -164,7 +185,7 @@ class Daily(Table):
         return int(row[0]) if row else 0
 
     async def expire_before(self, day: str, now: datetime) -> int:
-        """Rows of earlier days never sent: a days-old question is not delivered late."""
+        """Rows of days before ``day`` never sent: a days-old question is not delivered late."""
         return await self._write(
             "UPDATE daily_deliveries SET status = 'missed', updated_at = ? "
             "WHERE status IN ('pending', 'sending') AND day < ?",
