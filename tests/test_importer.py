@@ -11,6 +11,9 @@ import html
 import json
 import os
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,13 @@ from bot.core import importer
 from bot.core.bank import ID_RE, MAX_ID, MAX_QUESTION, check_bank, load_bank
 from bot.core.models import Question
 from bot.services import importing
-from bot.services.importing import ImportInputError, append_entry, entry_from_message, run_import
+from bot.services.importing import (
+    ImportInputError,
+    append_entry,
+    entry_from_message,
+    run_import,
+    write_atomic,
+)
 from bot.ui import markup, render
 from tests.helpers import run_cli
 
@@ -916,3 +925,124 @@ def test_round_trip_of_the_real_bank(tmp_path: Path) -> None:
     assert {q.id: q.answer for q in reread.questions.values()} == {
         q.id: q.answer for q in result.plan.entries
     }
+
+
+# ---------------------------------------------------------------- one FILE, several imports
+
+
+def many_posts(word: str, n: int) -> str:
+    """``n`` posts in the source format, questions distinct by ``word`` and number."""
+    return "".join(
+        f"{HEADER}\n\nWhat does the {word} widget number {i} return?\n\n"
+        f"Answer: The {word} widget number {i} returns {i}.\n\n"
+        f"tags: #Widgets\n{SEPARATOR}\nBy: @testchan ✨\n"
+        for i in range(n)
+    )
+
+
+def cli_import(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """``python -m bot import ARGS`` started (not waited for), as a user runs it."""
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_", "CONTENT_"))
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "import", *args],
+        cwd=cwd,
+        env={**base, "PYTHONPATH": str(ROOT), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def open_files(pid: int | str) -> list[str]:
+    """What process ``pid`` holds open (Linux: its /proc fd links)."""
+    links = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            links.append(str(fd.readlink()))
+        except OSError:  # closed meanwhile (the listing's own fd, for one)
+            continue
+    return links
+
+
+def has_open(pid: int, path: Path) -> bool:
+    try:
+        return str(path) in open_files(pid)
+    except OSError:
+        return False
+
+
+def wait_until_waiting(procs: Sequence[subprocess.Popen[str]], lock: Path) -> None:
+    """Until every process has the lock file open: each is waiting for the lock we hold."""
+    deadline = time.monotonic() + 60
+    while not all(has_open(p.pid, lock) for p in procs):
+        assert all(p.poll() is None for p in procs), "an import finished without the lock"
+        assert time.monotonic() < deadline, "an import never waited for the lock"
+        time.sleep(0.02)
+
+
+def questions_in(path: Path) -> list[str]:
+    root = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [q["question"] for q in root["questions"]]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
+def test_two_cli_imports_into_one_file_keep_both(tmp_path: Path) -> None:
+    """Both start while FILE is locked (as if a third import were writing it); each then
+    re-reads FILE under the lock, so nobody's entries are lost."""
+    content = known_bank(tmp_path / "content")
+    (tmp_path / "a.txt").write_text(many_posts("alpha", 150), encoding="utf-8")
+    (tmp_path / "b.txt").write_text(many_posts("beta", 150), encoding="utf-8")
+    out = content / "imported.yaml"
+    env = {"CONTENT_DIR": str(content)}
+    with importing.file_lock(out, 1):
+        procs = [cli_import(tmp_path, env, name) for name in ("a.txt", "b.txt")]
+        wait_until_waiting(procs, content / ".imported.yaml.lock")
+        # Meanwhile the lock's holder adds an entry of its own.
+        entry = entry_from_message(
+            "What is a lock file?\nAnswer: A file that says who writes.", []
+        )
+        assert entry is not None
+        write_atomic(out, importing.extend_text(None, [entry]))
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    for stdout, _ in results:
+        assert stdout.strip().splitlines()[-1] == "150 posts read · 150 imported · 0 skipped"
+    questions = questions_in(out)
+    assert len(questions) == len(set(questions)) == 301
+    assert check_bank(content)[1] == []
+
+
+def test_two_cli_imports_at_once_race_freely_and_keep_both(tmp_path: Path) -> None:
+    """The race as users meet it: two runs started together, nothing held by the test."""
+    content = known_bank(tmp_path / "content")
+    (tmp_path / "a.txt").write_text(many_posts("gamma", 200), encoding="utf-8")
+    (tmp_path / "b.txt").write_text(many_posts("delta", 200), encoding="utf-8")
+    env = {"CONTENT_DIR": str(content)}
+    procs = [cli_import(tmp_path, env, name) for name in ("a.txt", "b.txt")]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    assert len(set(questions_in(content / "imported.yaml"))) == 400
+    assert check_bank(content)[1] == []
+
+
+def test_a_symlinked_file_stays_a_link_and_its_target_is_extended(tmp_path: Path) -> None:
+    content = known_bank(tmp_path / "content")
+    shared = tmp_path / "shared" / "channel.yaml"
+    shared.parent.mkdir()
+    (tmp_path / "a.txt").write_text(many_posts("epsilon", 2), encoding="utf-8")
+    (tmp_path / "b.txt").write_text(many_posts("zeta", 3), encoding="utf-8")
+    link = content / "imported.yaml"
+    link.symlink_to(Path("..") / "shared" / "channel.yaml")  # relative, and dangling at first
+    first = run_cli("import", "a.txt", cwd=tmp_path, env={"CONTENT_DIR": str(content)})
+    assert first.returncode == 0, first.stderr
+    second = run_cli("import", "b.txt", cwd=tmp_path, env={"CONTENT_DIR": str(content)})
+    assert second.returncode == 0, second.stderr
+    assert link.is_symlink() and link.resolve() == shared.resolve()
+    assert len(questions_in(shared)) == 5
+    entry = entry_from_message("What is a symlink?\nAnswer: A name for another path.", [])
+    assert entry is not None and append_entry(link, entry, content_dir=content)
+    assert link.is_symlink() and len(questions_in(shared)) == 6
+    assert not list(content.glob(".imported.yaml.*.tmp")) and not list(shared.parent.glob("*.tmp"))
+    assert check_bank(content)[1] == []
