@@ -22,7 +22,15 @@ import pytest
 import yaml
 
 from bot.core import importer
-from bot.core.bank import ID_RE, MAX_ID, MAX_QUESTION, check_bank, load_bank
+from bot.core.bank import (
+    ID_RE,
+    MAX_CODE,
+    MAX_CODE_LINES,
+    MAX_ID,
+    MAX_QUESTION,
+    check_bank,
+    load_bank,
+)
 from bot.core.models import Question
 from bot.services import importing
 from bot.services.importing import (
@@ -1046,3 +1054,134 @@ def test_a_symlinked_file_stays_a_link_and_its_target_is_extended(tmp_path: Path
     assert link.is_symlink() and len(questions_in(shared)) == 6
     assert not list(content.glob(".imported.yaml.*.tmp")) and not list(shared.parent.glob("*.tmp"))
     assert check_bank(content)[1] == []
+
+
+# ---------------------------------------------------------------- over §3's limits
+
+
+def one_post(question: str, answer: str, code: str | None = None) -> str:
+    """A post in the source's text format; ``code`` goes under the question."""
+    below = f"\n\n{code}" if code is not None else ""
+    return (
+        f"{HEADER}\n\n{question}{below}\n\nAnswer: {answer}\n\n"
+        f"tags: #Limits\n{SEPARATOR}\nBy: @testchan ✨\n"
+    )
+
+
+def code_post(question: str, code: str) -> importer.Post:
+    """A post whose ``code`` under the question is a ``pre`` entity, as in an export."""
+    text = f"{HEADER}\n\n{question}\n{code}\n\nAnswer: It prints the numbers.\n"
+    start = text.index(code)
+    return importer.Post("message 1", text, (importer.Span(start, start + len(code), "pre"),))
+
+
+def drafted(post: importer.Post) -> importer.Draft:
+    draft = importer.parse_post(post)
+    assert isinstance(draft, importer.Draft), draft
+    return draft
+
+
+def test_code_over_the_limits_is_shortened_at_a_line_and_reported() -> None:
+    many = "\n".join(f"print({i})" for i in range(45))
+    draft = drafted(code_post("What does this print?", many))
+    assert draft.code == "\n".join(f"print({i})" for i in range(MAX_CODE_LINES))
+    (note,) = draft.notes
+    assert "had 45 lines" in note and f"kept its first {MAX_CODE_LINES} lines" in note
+    wide = "\n".join("x = " + "1" * 120 for _ in range(20))  # 20 lines, 2,479 characters
+    draft = drafted(code_post("What is x?", wide))
+    assert draft.code is not None and len(draft.code) <= MAX_CODE
+    assert draft.code == "\n".join(wide.split("\n")[:12])
+    (note,) = draft.notes
+    assert "kept its first 12 lines" in note
+    one_line = "s = '" + "y" * 2000 + "'"
+    draft = drafted(code_post("How long is s?", one_line))
+    assert draft.code == one_line[:MAX_CODE]
+    assert "cut mid-line" in draft.notes[0]
+
+
+def test_a_long_answer_is_cut_at_a_sentence_and_reported() -> None:
+    answer = "A sentence that explains a part of it. " * 30_000  # over 1 MB
+    draft = drafted(importer.posts_from_text(one_post("Why so long?", answer))[0])
+    assert len(draft.answer) <= importer.MAX_ANSWER
+    assert draft.answer.endswith("explains a part of it.")
+    assert len(draft.answer) > importer.MAX_ANSWER - 50  # as much as fits
+    (note,) = draft.notes
+    assert f"the answer had {len(answer.strip())} characters" in note
+    assert note.endswith("at a sentence boundary")
+
+
+def test_an_answer_without_a_boundary_says_it_was_cut_mid_sentence() -> None:
+    answer = "word " * 2_000  # no sentence end and no line break
+    draft = drafted(importer.posts_from_text(one_post("Why no end?", answer))[0])
+    assert len(draft.answer) <= importer.MAX_ANSWER and draft.answer.endswith("word…")
+    (note,) = draft.notes
+    assert "mid-sentence" in note and "sentence boundary" not in note
+
+
+def test_an_answer_cut_inside_a_code_block_keeps_the_block_closed(tmp_path: Path) -> None:
+    code = "\n".join(f"    total += {i}" for i in range(900))
+    answer = f"Add them up:\n```python\ntotal = 0\n{code}\n```\nThat is all."
+    draft = drafted(importer.posts_from_text(one_post("How to add?", answer))[0])
+    assert len(draft.answer) <= importer.MAX_ANSWER
+    assert draft.answer.endswith("\n```")
+    assert [b.kind for b in markup.parse(draft.answer)] == ["text", "code"]
+    assert "inside a code block" in draft.notes[0]
+    assert "sentence boundary" not in draft.notes[0]
+
+
+CONTEXT = (
+    "Our service calls a payment API that allows 100 requests per minute per merchant, "
+    "and a merchant's requests arrive in bursts after each sale. "
+)
+ASK = (
+    "The limiter must survive restarts and run across three workers, without a shared "
+    "clock and without dropping any request. How would you design it, and where would "
+    "the counters live?"
+)
+
+
+def test_a_question_shortened_from_the_front_keeps_its_context_in_the_answer() -> None:
+    question = CONTEXT + ASK
+    assert len(question) > MAX_QUESTION >= len(ASK)
+    draft = drafted(importer.posts_from_text(one_post(question, "Use a token bucket."))[0])
+    assert draft.question == ASK
+    assert draft.answer == f"{CONTEXT.strip()}\n\nUse a token bucket."
+    (note,) = draft.notes
+    assert "shortened to" in note and "at a sentence boundary" in note
+    assert f"its first {len(CONTEXT.strip())} characters moved to the top of the answer" in note
+
+
+def test_a_question_cut_mid_sentence_says_so_and_keeps_the_rest() -> None:
+    question = "Why does " + "this very long clause go on " * 15 + "and never stop?"
+    draft = drafted(importer.posts_from_text(one_post(question, "It is a test."))[0])
+    assert len(draft.question) <= MAX_QUESTION and draft.question.endswith("…")
+    (note,) = draft.notes
+    assert "mid-sentence" in note and "sentence boundary" not in note
+    rest = draft.answer.split("\n\n")[0]
+    assert rest.startswith("…") and rest.endswith("and never stop?")
+    assert f"{draft.question[:-1]} {rest[1:]}" == question
+
+
+def test_cli_shortens_and_reports_and_the_file_is_valid(tmp_path: Path) -> None:
+    content = known_bank(tmp_path / "content")
+    posts = [
+        one_post(CONTEXT + ASK, "Use a token bucket."),
+        one_post("Why so long?", "One more sentence for the pile. " * 40_000),
+        one_post("Why no end?", "word " * 2_000),
+    ]
+    (tmp_path / "posts.txt").write_text("".join(posts), encoding="utf-8")
+    run = run_cli("import", "posts.txt", cwd=tmp_path, env={"CONTENT_DIR": str(content)})
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.strip().splitlines()
+    assert lines[-1] == "3 posts read · 3 imported · 0 skipped"
+    context = next(line for line in lines if "moved to the top of the answer" in line)
+    assert context.startswith("line ") and "at a sentence boundary" in context
+    long = next(line for line in lines if "the answer had 1279999 characters" in line)
+    assert long.endswith("at a sentence boundary.")
+    cut = next(line for line in lines if "the answer had 9999 characters" in line)
+    assert "mid-sentence" in cut and "sentence boundary" not in cut
+    bank, problems = check_bank(content)
+    assert problems == []
+    entries = {q.question: q for q in bank.questions.values()}
+    assert entries[ASK].answer.startswith(CONTEXT.strip())
+    assert all(len(q.answer) <= importer.MAX_ANSWER for q in entries.values())
