@@ -23,6 +23,7 @@ from tests.helpers import answered, button
 from tests.test_importer import (
     cli_import,
     many_posts,
+    one_post,
     open_files,
     questions_in,
     wait_until_waiting,
@@ -245,3 +246,25 @@ async def test_add_while_another_import_holds_the_file_says_so_and_can_be_presse
     again = imp.fake.press(ADMIN, offer_message, add)
     assert (await answered(imp, again)).get("text") == "Added to the bank."
     assert "frozenset hash" in imported(imp).read_text()
+
+
+async def test_a_huge_imported_answer_is_sent_in_at_most_two_messages(imp: Harness) -> None:
+    """A 1 MB answer (a text file run together) used to make ``/start a_<id>`` send 257
+    messages; imported, it is bounded, and the bank takes it."""
+    content = imp.settings.content_dir
+    source = content.parent / "huge.txt"
+    answer = "A sentence of the huge answer. " * 33_000
+    source.write_text(one_post("Why is this answer so long?", answer), encoding="utf-8")
+    result = await asyncio.to_thread(importing.run_import, [source], imported(imp), content)
+    (entry,) = result.plan.entries
+    imp.fake.send_text(ADMIN, "/reload")
+    await imp.fake.wait_until(lambda: entry.id in imp.data.bank.questions)
+    before = len(imp.fake.sent_to(ALICE.id))
+    imp.fake.send_text(ALICE, f"/start a_{entry.id}")
+    imp.fake.send_text(ALICE, "/help")  # handled after the /start: its reply marks the end
+    await imp.fake.wait_until(
+        lambda: any("/quiz" in c.params["text"] for c in imp.fake.sent_to(ALICE.id)[before:])
+    )
+    sent = [c.params["text"] for c in imp.fake.sent_to(ALICE.id)[before:]]
+    answers = [t for t in sent if "huge answer" in t]
+    assert 1 <= len(answers) <= 2, [t[:80] for t in sent]
