@@ -97,13 +97,17 @@ class Daily(Table):
         )
         return [r[0] for r in rows]
 
-    async def unplanned(self, day: str, zone: str | None) -> list[Subscription]:
-        """Subscribers whose days are counted in ``zone`` with no delivery row for ``day``."""
-        where = f"({_ZONE}) IS NULL" if zone is None else f"({_ZONE}) = ?"
+    async def unplanned(self, day: str, zones: Sequence[str | None]) -> list[Subscription]:
+        """Subscribers whose days are counted in one of ``zones`` (all of them on the same
+        date now) with no delivery row for ``day``; the cheap test on the row comes first."""
+        named = [z for z in zones if z is not None]
+        tests = [f"({_ZONE}) IS NULL"] if None in zones else []
+        if named:
+            tests.append(f"({_ZONE}) IN ({', '.join('?' for _ in named)})")
         return await self._subscriptions(
-            f"WHERE {where} AND NOT EXISTS (SELECT 1 FROM daily_deliveries d "  # noqa: S608
-            "WHERE d.day = ? AND d.user_id = s.user_id)",
-            (day,) if zone is None else (zone, day),
+            "WHERE NOT EXISTS (SELECT 1 FROM daily_deliveries d "  # noqa: S608
+            f"WHERE d.day = ? AND d.user_id = s.user_id) AND ({' OR '.join(tests) or '0 = 1'})",
+            (day, *named),
         )
 
     async def _subscriptions(self, where: str, params: Sequence[object]) -> list[Subscription]:

@@ -64,15 +64,17 @@ def subscriber_at(sub: Subscription, channel_at: time) -> time:
 async def plan(data: BotData, channel_at: time) -> int:
     """Add a row for each subscriber whose moment has come on their local date; returns rows
     added. A plain /daily follows ``channel_at`` as it is now (in TIMEZONE); a time of the
-    subscriber's own is in their /timezone. Subscribers are read zone by zone, each with the
-    zone's current date, so a tick after everyone's row is planned reads no subscriber.
+    subscriber's own is in their /timezone. Subscribers are read by the date their zones are
+    on now (one to three reads), and a tick after everyone's row is planned returns none.
     """
     now = data.clock()
-    due: dict[date, list[tuple[int, datetime]]] = {}
+    by_date: dict[date, list[str | None]] = {}  # zones now on each date: at most three
     for name in await data.store.daily.zones():
-        zone = zone_named(data, name)
-        today = rules_daily.local_day(now, zone)
-        for sub in await data.store.daily.unplanned(today.isoformat(), name):
+        by_date.setdefault(rules_daily.local_day(now, zone_named(data, name)), []).append(name)
+    due: dict[date, list[tuple[int, datetime]]] = {}
+    for today, names in by_date.items():
+        for sub in await data.store.daily.unplanned(today.isoformat(), names):
+            zone = zone_named(data, sub.timezone if sub.at is not None else None)
             found = rules_daily.due_now(now, zone, subscriber_at(sub, channel_at), sub.since)
             if found is not None:
                 due.setdefault(found[0], []).append((sub.user_id, found[1]))
@@ -91,9 +93,10 @@ async def deliver_due(data: BotData, bot: Bot, running: Callable[[], bool]) -> R
     """Send the open rows until none is left, or the bot stops, or Telegram says wait."""
     state = RunState()
     now = data.clock()
-    # No zone's date is two days behind TIMEZONE's: rows that old are stale for everyone.
-    # A row of yesterday in its subscriber's zone is found stale one by one below.
-    oldest = rules_daily.local_day(now, data.settings.zone) - timedelta(days=1)
+    # Zones lie at most 26 hours apart, so no subscriber's date is two days behind
+    # TIMEZONE's: rows older than that are stale for everyone, at once. A row of an earlier
+    # date in its own subscriber's zone is found stale one by one below.
+    oldest = rules_daily.local_day(now, data.settings.zone) - timedelta(days=2)
     stale = await data.store.daily.expire_before(oldest.isoformat(), now)
     chosen_at: dict[str, datetime] = {}
     stop = asyncio.Event()
