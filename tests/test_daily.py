@@ -614,3 +614,32 @@ async def test_one_delivery_per_local_day_through_the_application(
     assert [by_day.get(day, 0) for day in days] == [1, 1, 1, 1], by_day
     asked = [await asked_question(h, m) for m in dailies(h, ALICE.id)]
     assert len(set(asked)) == len(asked) == 5
+
+
+async def test_a_row_whose_local_day_is_over_is_not_sent_late(harness: Harness) -> None:
+    """Planned at 23:00 in Los Angeles, then the bot was down past midnight there (the
+    channel's UTC date had not changed): it is marked missed, and that subscriber's next day
+    still gets its one question."""
+    h = harness
+    la = ZoneInfo("America/Los_Angeles")
+    h.clock = Clock(datetime(2026, 11, 20, 12, 0, tzinfo=la))
+    await h.start(post_time=time(9, 0), channel_id=None)
+    await says(h, ALICE, "/timezone America/Los_Angeles")
+    await says(h, ALICE, "/daily 23:00")
+    question = await channel.day_question(h.data, DAY)
+    assert question is not None
+    await h.stop()
+    store = await Store.open(h.settings.database_path)  # the row planned just before a crash
+    moment = datetime(2026, 11, 20, 23, 0, tzinfo=la)
+    await store.daily.plan(DAY.isoformat(), question[1], [(ALICE.id, moment)], moment)
+    await store.close()
+    assert isinstance(h.clock, Clock)
+    h.clock.advance(hours=12, minutes=30)  # 00:30 on the 21st in LA; 08:30 UTC on the 21st
+    await h.start(post_time=time(9, 0), channel_id=None)
+    await tick(h)
+    assert await h.data.store.daily.count_status(DAY.isoformat(), "missed") == 1
+    assert sent_dailies(h, ALICE.id) == 0
+    h.clock.advance(hours=22, minutes=31)  # 23:01 on the 21st in LA
+    await tick(h)
+    assert sent_dailies(h, ALICE.id) == 1
+    assert await h.data.store.daily.count_status("2026-11-21", "sent") == 1
