@@ -7,6 +7,7 @@ import asyncio
 import signal
 import sqlite3
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,10 +16,11 @@ import pytest
 from bot.core import daily as rules_daily
 from bot.core import schedule
 from bot.db import Store
-from bot.services import channel, jobs
+from bot.services import channel, daily, jobs
+from bot.services.presses import NOT_VALID
 from tests.conftest import ALICE, BOB, ROOT, Harness
 from tests.fakes import Clock, FakeBotApi, FakeUser, StoredMessage
-from tests.helpers import answer_buttons, answered, press_answer, start_bot
+from tests.helpers import answer_buttons, answered, press_answer, right_position, start_bot
 from tests.test_e2e_quiz import score_line
 
 pytestmark = pytest.mark.e2e
@@ -50,17 +52,82 @@ def test_parse_args_rejects(args: list[str]) -> None:
         rules_daily.parse_args(args)
 
 
-def test_due_on_maps_a_subscriber_time_to_the_channel_day() -> None:
-    utc, tokyo, la = ZoneInfo("UTC"), ZoneInfo("Asia/Tokyo"), ZoneInfo("America/Los_Angeles")
-    # 07:00 in Tokyo is 22:00 UTC of the day before: that channel day's moment is the next
-    # Tokyo date's 07:00.
-    moment = rules_daily.due_on(DAY, utc, tokyo, time(7, 0))
-    assert moment is not None
-    assert moment.astimezone(utc) == datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
-    moment = rules_daily.due_on(DAY, utc, la, time(20, 0))  # 04:00 UTC
-    assert moment is not None
-    assert moment.astimezone(utc) == datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
-    assert rules_daily.due_on(DAY, utc, utc, time(9, 0)) == datetime(2026, 11, 20, 9, tzinfo=UTC)
+def test_a_subscriber_gets_their_own_dates_question_at_their_time() -> None:
+    tokyo, la = ZoneInfo("Asia/Tokyo"), ZoneInfo("America/Los_Angeles")
+    # 07:00 in Tokyo on the 21st is 22:00 UTC on the 20th: it is the 21st's delivery.
+    at_tokyo = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
+    assert rules_daily.due_now(at_tokyo, tokyo, time(7, 0), MORNING) == (
+        date(2026, 11, 21),
+        at_tokyo,
+    )
+    assert rules_daily.due_now(at_tokyo - timedelta(seconds=1), tokyo, time(7, 0), MORNING) is None
+    # 20:00 in LA on the 20th is 04:00 UTC on the 21st: the 20th's delivery.
+    at_la = datetime(2026, 11, 21, 4, 0, tzinfo=UTC)
+    assert rules_daily.due_now(at_la, la, time(20, 0), MORNING) == (DAY, at_la)
+    # Not a moment before the subscription: the first one is the next.
+    assert rules_daily.due_now(at_la, la, time(20, 0), at_la + timedelta(seconds=1)) is None
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.mark.parametrize(
+    ("day", "at", "local"),
+    [
+        # Spring forward (02:00 -> 03:00): a time the clocks skip comes an hour later.
+        (date(2026, 3, 29), time(2, 30), time(3, 30)),
+        (date(2026, 3, 29), time(2, 0), time(3, 0)),
+        (date(2026, 3, 29), time(3, 0), time(3, 0)),
+        # Fall back (03:00 -> 02:00): a time the clocks go through twice comes the first time.
+        (date(2026, 10, 25), time(2, 30), time(2, 30)),
+    ],
+)
+def test_moment_on_a_dst_night(day: date, at: time, local: time) -> None:
+    moment = rules_daily.moment_on(day, BERLIN, at)
+    assert (moment.date(), moment.time()) == (day, local)
+    assert moment.utcoffset() == timedelta(hours=2)  # summer time: after the jump, before the fall
+    assert moment.astimezone(UTC).astimezone(BERLIN) == moment  # a time that exists
+
+
+ZONES = ("Europe/Berlin", "America/New_York", "UTC", "Australia/Sydney", "Asia/Kolkata")
+# Around every change of 2026 in those zones: New York (Mar 8, Nov 1), Europe (Mar 29,
+# Oct 25), Sydney (Apr 5, Oct 4); America/Santiago changes at midnight (Apr 5, Sep 6).
+WINDOWS = (
+    (date(2026, 3, 3), 11),
+    (date(2026, 3, 24), 16),
+    (date(2026, 9, 1), 10),
+    (date(2026, 9, 29), 11),
+    (date(2026, 10, 20), 17),
+)
+TIMES = tuple(time(h, m) for h, m in ((0, 0), (0, 30), (1, 59), (2, 0), (2, 30), (3, 0), (12, 0)))
+TIMES += (time(22, 30), time(23, 30), time(23, 50))  # a tick every 10 minutes catches each
+
+
+@pytest.mark.parametrize("zone_name", [*ZONES, "America/Santiago"])
+def test_one_moment_per_local_date_across_every_change(zone_name: str) -> None:
+    """Ticks every 10 minutes through each window: every local date is due exactly once, at
+    its time (or, in a gap, as late as the jump), and never at another date's moment."""
+    zone = ZoneInfo(zone_name)
+    for first, days in WINDOWS:
+        start = datetime.combine(first, time(0, 0), tzinfo=UTC)
+        for at in TIMES:
+            planned: dict[date, datetime] = {}
+            now = start
+            while now < start + timedelta(days=days):
+                found = rules_daily.due_now(now, zone, at, start)
+                if found is not None and found[0] not in planned:
+                    planned[found[0]] = found[1]
+                now += timedelta(minutes=10)
+            inner = [first + timedelta(days=i) for i in range(1, days - 1)]
+            for day in inner:
+                moment = planned.get(day)
+                assert moment is not None, (zone_name, at, day)
+                local = moment.astimezone(zone)
+                assert local.date() == day or local.time() < time(2), (zone_name, at, day)
+                gap = local.replace(tzinfo=None) - datetime.combine(day, at)
+                assert timedelta(0) <= gap <= timedelta(hours=1), (zone_name, at, day, local)
+            moments = sorted(planned.values())
+            assert all(b - a >= timedelta(hours=22) for a, b in pairwise(moments)), (zone_name, at)
 
 
 # ---------------------------------------------------------------- helpers
@@ -365,3 +432,214 @@ async def test_background_sends_yield_to_everything_else() -> None:
     await asyncio.gather(*deliveries)
     assert order.index("reply") <= taken + 1
     assert len(order) == 31
+
+
+async def test_first_delivery_buttons_are_bound_to_their_message(morning: Harness) -> None:
+    """A daily question's data replayed on another message of the chat is refused (§6)."""
+    h = morning
+    await h.start(post_time=time(9, 0))
+    await says(h, ALICE, "/daily")
+    await says(h, ALICE, "/help")
+    other = h.fake.messages_in(ALICE.id)[-1]  # the /help reply: no daily buttons on it
+    assert isinstance(h.clock, Clock)
+    h.clock.advance(hours=2)
+    await tick(h)
+    await h.fake.wait_until(lambda: len(dailies(h, ALICE.id)) == 1)
+    message = dailies(h, ALICE.id)[0]
+    asking_id = int(answer_buttons(message)[0]["callback_data"].split(":")[1])
+    asking = await h.data.store.quizzes.get_asking(asking_id)
+    assert asking is not None and asking.message_id == message.message_id  # bound at the send
+    data = answer_buttons(message)[await right_position(h, message)]["callback_data"]
+    before = len(h.fake.calls)
+    replay = h.fake.press(ALICE, other, data)
+    refusal = await answered(h, replay)
+    assert refusal.get("show_alert") is True and refusal.get("text") == NOT_VALID
+    # The real press on the real message is graded, and only that message is edited; the
+    # replay (handled first: one user's updates go in order) changed nothing.
+    query = await press_answer(h, ALICE, message, right=True)
+    assert "Right" in (await answered(h, query)).get("text", "")
+    await h.fake.wait_for(
+        "editMessageText", lambda c: c.params["message_id"] == message.message_id
+    )
+    between = [c.method for c in h.fake.calls[before:] if c.method != "getUpdates"]
+    assert between[:2] == ["answerCallbackQuery", "answerCallbackQuery"]
+    edited = {c.params["message_id"] for c in h.fake.calls_to("editMessageText")}
+    assert other.message_id not in edited
+    await h.fake.wait_for("sendMessage", lambda c: "1/1 right" in c.params["text"])
+    _points, n, right, _ = await score_line(h, ALICE.id, ALICE)
+    assert (n, right) == (1, 1)  # the replay was not graded
+
+
+async def test_daily_off_and_forget_after_planning_deliver_nothing(morning: Harness) -> None:
+    """The day's rows are planned; then one says /daily off and one /forget: neither gets it."""
+    h = morning
+    await h.start(post_time=time(9, 0))
+    carol = FakeUser(1003, "Carol")
+    h.fake.private_chat(carol)
+    for user in (ALICE, BOB, carol):
+        await says(h, user, "/daily")
+    assert isinstance(h.clock, Clock)
+    h.clock.advance(hours=2)
+    assert await daily.plan(h.data, time(9, 0)) == 3  # planned, not yet sent
+    assert "no more" in await says(h, BOB, "/daily off")
+    assert await h.data.store.users.forget_user(carol.id) > 0
+    await tick(h)
+    await h.fake.wait_until(lambda: len(dailies(h, ALICE.id)) == 1)
+    assert sent_dailies(h, BOB.id) == sent_dailies(h, carol.id) == 0
+    assert await h.data.store.daily.count_status(DAY.isoformat(), "sent") == 1
+    # Subscribing again later that day does not owe the moment that passed before it.
+    await says(h, BOB, "/daily")
+    await tick(h)
+    assert sent_dailies(h, BOB.id) == 0
+    assert await h.data.store.daily.count_status(DAY.isoformat(), "sent") == 1
+
+
+async def test_daily_off_during_a_run_stops_that_users_delivery(morning: Harness) -> None:
+    """A run is under way (its first sends held at Telegram) when two subscribers leave."""
+    h = morning
+    await h.start(post_time=time(9, 0))
+    ids = await subscribe_many(h.data.store, h.fake, 30, MORNING)
+    assert isinstance(h.clock, Clock)
+    h.clock.advance(hours=1)
+    gate = h.fake.hold("sendMessage")
+    run = asyncio.create_task(tick(h))
+    day = DAY.isoformat()
+    async with asyncio.timeout(10):  # the run claims its first rows, then waits on Telegram
+        while await h.data.store.daily.count_status(day, "sending") < daily.IN_FLIGHT:
+            await asyncio.sleep(0.01)
+    leaving, forgetting = ids[-1], ids[-2]  # claimed last (oldest moment, then user id)
+    assert await h.data.store.daily.unsubscribe(leaving)
+    assert await h.data.store.users.forget_user(forgetting) > 0
+    gate.set()
+    await run
+    counts = deliveries_to(h.fake, ids)
+    assert sorted(counts) == ids[:-2]
+    assert set(counts.values()) == {1}
+    assert await h.data.store.daily.count_status(day, "sent") == len(ids) - 2
+    assert await h.data.store.daily.count_status(day, "pending") == 0
+
+
+@pytest.mark.parametrize("channel_zone", ["Europe/Berlin", "America/New_York", "Australia/Sydney"])
+@pytest.mark.parametrize(("first", "days"), [(date(2026, 3, 24), 16), (date(2026, 10, 20), 17)])
+async def test_planning_across_dst_changes_one_row_per_local_date(
+    harness: Harness, channel_zone: str, first: date, days: int
+) -> None:
+    """The real planner on a driven clock, a tick every 30 minutes through a window with the
+    changes of all five zones: every subscriber (zones with and without DST on either side
+    of TIMEZONE, times in the gap, in the repeated hour and near midnight, and the channel's
+    own time, itself in the gap) has exactly one row per local date, carrying that date's
+    question."""
+    h = harness
+    start = datetime.combine(first, time(0, 0), tzinfo=UTC)
+    h.clock = Clock(start)
+    await h.start(timezone=channel_zone, post_time=time(2, 30), channel_id=None)
+    store = h.data.store
+    zone_of: dict[int, ZoneInfo] = {}
+    at_of: dict[int, time] = {}
+    uid = 500_000
+    for name in ZONES:
+        for at in (time(2, 30), time(0, 30), time(22, 30)):
+            uid += 1
+            await store.users.set_timezone(uid, f"S{uid}", name, start)
+            await store.daily.subscribe(uid, at.strftime("%H:%M"), start)
+            zone_of[uid], at_of[uid] = ZoneInfo(name), at
+    plain = uid + 1  # follows the channel's time (02:30 in TIMEZONE)
+    await store.users.set_timezone(plain, "Plain", "Asia/Kolkata", start)  # not its /daily zone
+    await store.daily.subscribe(plain, None, start)
+    zone_of[plain], at_of[plain] = ZoneInfo(channel_zone), time(2, 30)
+    assert isinstance(h.clock, Clock)
+    for _ in range(days * 48):
+        h.clock.advance(minutes=30)
+        await daily.plan(h.data, time(2, 30))
+    con = sqlite3.connect(h.settings.database_path)
+    try:
+        rows = con.execute("SELECT user_id, day, due_at, question_id FROM daily_deliveries")
+        planned: dict[int, dict[date, tuple[datetime, str]]] = {}
+        for user_id, day, due_at, question_id in rows:
+            planned.setdefault(user_id, {})[date.fromisoformat(day)] = (
+                datetime.fromisoformat(due_at),
+                question_id,
+            )
+        questions = dict(con.execute("SELECT day, question_id FROM daily_questions"))
+    finally:
+        con.close()
+    inner = [first + timedelta(days=i) for i in range(2, days - 1)]
+    assert sorted(planned) == sorted(zone_of)
+    for user_id, by_day in planned.items():
+        zone, at = zone_of[user_id], at_of[user_id]
+        for day in inner:
+            assert day in by_day, (user_id, str(zone), at, day)
+            moment, question_id = by_day[day]
+            # (In UTC: PEP 495 makes a time in a repeated hour unequal to any other zone's.)
+            expected = rules_daily.moment_on(day, zone, at).astimezone(UTC)
+            assert moment == expected, (str(zone), at, day)
+            assert question_id == questions[day.isoformat()]
+        assert len({q for _, q in by_day.values()}) == len(by_day)  # never one question twice
+
+
+@pytest.mark.parametrize(
+    ("channel_zone", "user_zone", "at", "first"),
+    [
+        # The issue's case: TIMEZONE falls back on the 25th; the subscriber's zone has no DST.
+        ("Europe/Berlin", "UTC", "22:30", date(2026, 10, 23)),
+        # The subscriber's zone springs forward on the 29th: the old rule missed the 30th.
+        ("UTC", "Europe/Berlin", "01:30", date(2026, 3, 27)),
+        # ... at their time (02:30 is skipped: it comes at 03:30).
+        ("UTC", "Europe/Berlin", "02:30", date(2026, 3, 27)),
+        # Both change, a week apart, on opposite sides of the day.
+        ("America/New_York", "Europe/Berlin", "23:30", date(2026, 10, 23)),
+    ],
+)
+async def test_one_delivery_per_local_day_through_the_application(
+    harness: Harness, channel_zone: str, user_zone: str, at: str, first: date
+) -> None:
+    """/timezone and /daily through the bot, then its delivery job every half hour for five
+    days: one daily question on each of the subscriber's days, each a different one."""
+    h = harness
+    zone = ZoneInfo(user_zone)
+    start = datetime.combine(first, time(12, 0), tzinfo=zone)
+    h.clock = Clock(start)
+    await h.start(timezone=channel_zone, post_time=time(9, 0), channel_id=None)
+    await says(h, ALICE, f"/timezone {user_zone}")
+    assert "Subscribed" in await says(h, ALICE, f"/daily {at}")
+    by_day: dict[date, int] = {}
+    assert isinstance(h.clock, Clock)
+    for _ in range(5 * 48):  # the bot ticks every 10 s; here every 30 minutes suffices
+        h.clock.advance(minutes=30)
+        before = sent_dailies(h, ALICE.id)
+        await tick(h)
+        day = h.clock().astimezone(zone).date()
+        by_day[day] = by_day.get(day, 0) + sent_dailies(h, ALICE.id) - before
+    days = [first + timedelta(days=i) for i in range(1, 5)]
+    assert [by_day.get(day, 0) for day in days] == [1, 1, 1, 1], by_day
+    asked = [await asked_question(h, m) for m in dailies(h, ALICE.id)]
+    assert len(set(asked)) == len(asked) == 5
+
+
+async def test_a_row_whose_local_day_is_over_is_not_sent_late(harness: Harness) -> None:
+    """Planned at 23:00 in Los Angeles, then the bot was down past midnight there (the
+    channel's UTC date had not changed): it is marked missed, and that subscriber's next day
+    still gets its one question."""
+    h = harness
+    la = ZoneInfo("America/Los_Angeles")
+    h.clock = Clock(datetime(2026, 11, 20, 12, 0, tzinfo=la))
+    await h.start(post_time=time(9, 0), channel_id=None)
+    await says(h, ALICE, "/timezone America/Los_Angeles")
+    await says(h, ALICE, "/daily 23:00")
+    question = await channel.day_question(h.data, DAY)
+    assert question is not None
+    await h.stop()
+    store = await Store.open(h.settings.database_path)  # the row planned just before a crash
+    moment = datetime(2026, 11, 20, 23, 0, tzinfo=la)
+    await store.daily.plan(DAY.isoformat(), question[1], [(ALICE.id, moment)], moment)
+    await store.close()
+    assert isinstance(h.clock, Clock)
+    h.clock.advance(hours=12, minutes=30)  # 00:30 on the 21st in LA; 08:30 UTC on the 21st
+    await h.start(post_time=time(9, 0), channel_id=None)
+    await tick(h)
+    assert await h.data.store.daily.count_status(DAY.isoformat(), "missed") == 1
+    assert sent_dailies(h, ALICE.id) == 0
+    h.clock.advance(hours=22, minutes=31)  # 23:01 on the 21st in LA
+    await tick(h)
+    assert sent_dailies(h, ALICE.id) == 1
+    assert await h.data.store.daily.count_status("2026-11-21", "sent") == 1

@@ -15,10 +15,19 @@ from pathlib import Path
 import pytest
 
 from bot.core.bank import check_bank
+from bot.services import importing
 from bot.ui import callback_data as cd
 from tests.conftest import ADMIN, ALICE, CONTENT, Harness
 from tests.fakes import StoredMessage
 from tests.helpers import answered, button
+from tests.test_importer import (
+    cli_import,
+    many_posts,
+    one_post,
+    open_files,
+    questions_in,
+    wait_until_waiting,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -189,3 +198,73 @@ async def test_add_and_skip_are_answered_while_sends_and_edits_are_stuck(imp: Ha
     stuck.set()
     await imp.fake.wait_until(lambda: not first.buttons() and not second.buttons())
     assert "/reload" in await reply_to(imp, ADMIN.id, count=3)
+
+
+def _lock_waiters(lock: Path) -> int:
+    """How many open files of this process are ``lock`` (ours, and the Add's thread's)."""
+    return open_files("self").count(str(lock))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
+async def test_cli_import_and_add_at_once_keep_both(imp: Harness) -> None:
+    """An import of 300 posts and the admin's Add start while FILE is locked (as when a third
+    import writes it); both re-read FILE under the lock: 300 + 1 entries, none lost."""
+    content = imp.settings.content_dir
+    out, lock = imported(imp), content / ".imported.yaml.lock"
+    source = content.parent / "posts.txt"
+    source.write_text(many_posts("omega", 300), encoding="utf-8")
+    offer_message = await offer(imp)
+    add = button(offer_message, "i1:")["callback_data"]
+    with importing.file_lock(out, 1):
+        cli = cli_import(content.parent, {"CONTENT_DIR": str(content)}, str(source))
+        await asyncio.to_thread(wait_until_waiting, [cli], lock)
+        query = imp.fake.press(ADMIN, offer_message, add)
+        async with asyncio.timeout(importing.ADD_WAIT - 1):  # the Add waits for the lock too
+            while _lock_waiters(lock) < 2:
+                await asyncio.sleep(0.01)
+    assert (await answered(imp, query)).get("text") == "Added to the bank."
+    stdout, stderr = await asyncio.to_thread(cli.communicate, timeout=120)
+    assert cli.returncode == 0, stderr
+    assert stdout.strip().splitlines()[-1] == "300 posts read · 300 imported · 0 skipped"
+    questions = questions_in(out)
+    assert len(set(questions)) == len(questions) == 301
+    assert any("frozenset hash" in q for q in questions)
+    assert check_bank(content)[1] == []
+
+
+async def test_add_while_another_import_holds_the_file_says_so_and_can_be_pressed_again(
+    imp: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importing, "ADD_WAIT", 0.2)
+    offer_message = await offer(imp)
+    add = button(offer_message, "i1:")["callback_data"]
+    with importing.file_lock(imported(imp), 1):
+        query = imp.fake.press(ADMIN, offer_message, add)
+        params = await answered(imp, query)
+    assert params.get("show_alert") is True and "another import" in str(params.get("text"))
+    assert not imported(imp).exists()
+    again = imp.fake.press(ADMIN, offer_message, add)
+    assert (await answered(imp, again)).get("text") == "Added to the bank."
+    assert "frozenset hash" in imported(imp).read_text()
+
+
+async def test_a_huge_imported_answer_is_sent_in_at_most_two_messages(imp: Harness) -> None:
+    """A 1 MB answer (a text file run together) used to make ``/start a_<id>`` send 257
+    messages; imported, it is bounded, and the bank takes it."""
+    content = imp.settings.content_dir
+    source = content.parent / "huge.txt"
+    answer = "A sentence of the huge answer. " * 33_000
+    source.write_text(one_post("Why is this answer so long?", answer), encoding="utf-8")
+    result = await asyncio.to_thread(importing.run_import, [source], imported(imp), content)
+    (entry,) = result.plan.entries
+    imp.fake.send_text(ADMIN, "/reload")
+    await imp.fake.wait_until(lambda: entry.id in imp.data.bank.questions)
+    before = len(imp.fake.sent_to(ALICE.id))
+    imp.fake.send_text(ALICE, f"/start a_{entry.id}")
+    imp.fake.send_text(ALICE, "/help")  # handled after the /start: its reply marks the end
+    await imp.fake.wait_until(
+        lambda: any("/quiz" in c.params["text"] for c in imp.fake.sent_to(ALICE.id)[before:])
+    )
+    sent = [c.params["text"] for c in imp.fake.sent_to(ALICE.id)[before:]]
+    answers = [t for t in sent if "huge answer" in t]
+    assert 1 <= len(answers) <= 2, [t[:80] for t in sent]

@@ -11,6 +11,9 @@ import html
 import json
 import os
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,10 +22,24 @@ import pytest
 import yaml
 
 from bot.core import importer
-from bot.core.bank import ID_RE, MAX_ID, MAX_QUESTION, check_bank, load_bank
+from bot.core.bank import (
+    ID_RE,
+    MAX_CODE,
+    MAX_CODE_LINES,
+    MAX_ID,
+    MAX_QUESTION,
+    check_bank,
+    load_bank,
+)
 from bot.core.models import Question
 from bot.services import importing
-from bot.services.importing import ImportInputError, append_entry, entry_from_message, run_import
+from bot.services.importing import (
+    ImportInputError,
+    append_entry,
+    entry_from_message,
+    run_import,
+    write_atomic,
+)
 from bot.ui import markup, render
 from tests.helpers import run_cli
 
@@ -916,3 +933,255 @@ def test_round_trip_of_the_real_bank(tmp_path: Path) -> None:
     assert {q.id: q.answer for q in reread.questions.values()} == {
         q.id: q.answer for q in result.plan.entries
     }
+
+
+# ---------------------------------------------------------------- one FILE, several imports
+
+
+def many_posts(word: str, n: int) -> str:
+    """``n`` posts in the source format, questions distinct by ``word`` and number."""
+    return "".join(
+        f"{HEADER}\n\nWhat does the {word} widget number {i} return?\n\n"
+        f"Answer: The {word} widget number {i} returns {i}.\n\n"
+        f"tags: #Widgets\n{SEPARATOR}\nBy: @testchan ✨\n"
+        for i in range(n)
+    )
+
+
+def cli_import(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """``python -m bot import ARGS`` started (not waited for), as a user runs it."""
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_", "CONTENT_"))
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "import", *args],
+        cwd=cwd,
+        env={**base, "PYTHONPATH": str(ROOT), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def open_files(pid: int | str) -> list[str]:
+    """What process ``pid`` holds open (Linux: its /proc fd links)."""
+    links = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            links.append(str(fd.readlink()))
+        except OSError:  # closed meanwhile (the listing's own fd, for one)
+            continue
+    return links
+
+
+def has_open(pid: int, path: Path) -> bool:
+    try:
+        return str(path) in open_files(pid)
+    except OSError:
+        return False
+
+
+def wait_until_waiting(procs: Sequence[subprocess.Popen[str]], lock: Path) -> None:
+    """Until every process has the lock file open: each is waiting for the lock we hold."""
+    deadline = time.monotonic() + 60
+    while not all(has_open(p.pid, lock) for p in procs):
+        assert all(p.poll() is None for p in procs), "an import finished without the lock"
+        assert time.monotonic() < deadline, "an import never waited for the lock"
+        time.sleep(0.02)
+
+
+def questions_in(path: Path) -> list[str]:
+    root = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [q["question"] for q in root["questions"]]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
+def test_two_cli_imports_into_one_file_keep_both(tmp_path: Path) -> None:
+    """Both start while FILE is locked (as if a third import were writing it); each then
+    re-reads FILE under the lock, so nobody's entries are lost."""
+    content = known_bank(tmp_path / "content")
+    (tmp_path / "a.txt").write_text(many_posts("alpha", 150), encoding="utf-8")
+    (tmp_path / "b.txt").write_text(many_posts("beta", 150), encoding="utf-8")
+    out = content / "imported.yaml"
+    env = {"CONTENT_DIR": str(content)}
+    with importing.file_lock(out, 1):
+        procs = [cli_import(tmp_path, env, name) for name in ("a.txt", "b.txt")]
+        wait_until_waiting(procs, content / ".imported.yaml.lock")
+        # Meanwhile the lock's holder adds an entry of its own.
+        entry = entry_from_message(
+            "What is a lock file?\nAnswer: A file that says who writes.", []
+        )
+        assert entry is not None
+        write_atomic(out, importing.extend_text(None, [entry]))
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    for stdout, _ in results:
+        assert stdout.strip().splitlines()[-1] == "150 posts read · 150 imported · 0 skipped"
+    questions = questions_in(out)
+    assert len(questions) == len(set(questions)) == 301
+    assert check_bank(content)[1] == []
+
+
+def test_two_cli_imports_at_once_race_freely_and_keep_both(tmp_path: Path) -> None:
+    """The race as users meet it: two runs started together, nothing held by the test."""
+    content = known_bank(tmp_path / "content")
+    (tmp_path / "a.txt").write_text(many_posts("gamma", 200), encoding="utf-8")
+    (tmp_path / "b.txt").write_text(many_posts("delta", 200), encoding="utf-8")
+    env = {"CONTENT_DIR": str(content)}
+    procs = [cli_import(tmp_path, env, name) for name in ("a.txt", "b.txt")]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    assert len(set(questions_in(content / "imported.yaml"))) == 400
+    assert check_bank(content)[1] == []
+
+
+def test_a_symlinked_file_stays_a_link_and_its_target_is_extended(tmp_path: Path) -> None:
+    content = known_bank(tmp_path / "content")
+    shared = tmp_path / "shared" / "channel.yaml"
+    shared.parent.mkdir()
+    (tmp_path / "a.txt").write_text(many_posts("epsilon", 2), encoding="utf-8")
+    (tmp_path / "b.txt").write_text(many_posts("zeta", 3), encoding="utf-8")
+    link = content / "imported.yaml"
+    link.symlink_to(Path("..") / "shared" / "channel.yaml")  # relative, and dangling at first
+    first = run_cli("import", "a.txt", cwd=tmp_path, env={"CONTENT_DIR": str(content)})
+    assert first.returncode == 0, first.stderr
+    second = run_cli("import", "b.txt", cwd=tmp_path, env={"CONTENT_DIR": str(content)})
+    assert second.returncode == 0, second.stderr
+    assert link.is_symlink() and link.resolve() == shared.resolve()
+    assert len(questions_in(shared)) == 5
+    entry = entry_from_message("What is a symlink?\nAnswer: A name for another path.", [])
+    assert entry is not None and append_entry(link, entry, content_dir=content)
+    assert link.is_symlink() and len(questions_in(shared)) == 6
+    assert not list(content.glob(".imported.yaml.*.tmp")) and not list(shared.parent.glob("*.tmp"))
+    assert check_bank(content)[1] == []
+
+
+# ---------------------------------------------------------------- over §3's limits
+
+
+def one_post(question: str, answer: str, code: str | None = None) -> str:
+    """A post in the source's text format; ``code`` goes under the question."""
+    below = f"\n\n{code}" if code is not None else ""
+    return (
+        f"{HEADER}\n\n{question}{below}\n\nAnswer: {answer}\n\n"
+        f"tags: #Limits\n{SEPARATOR}\nBy: @testchan ✨\n"
+    )
+
+
+def code_post(question: str, code: str) -> importer.Post:
+    """A post whose ``code`` under the question is a ``pre`` entity, as in an export."""
+    text = f"{HEADER}\n\n{question}\n{code}\n\nAnswer: It prints the numbers.\n"
+    start = text.index(code)
+    return importer.Post("message 1", text, (importer.Span(start, start + len(code), "pre"),))
+
+
+def drafted(post: importer.Post) -> importer.Draft:
+    draft = importer.parse_post(post)
+    assert isinstance(draft, importer.Draft), draft
+    return draft
+
+
+def test_code_over_the_limits_is_shortened_at_a_line_and_reported() -> None:
+    many = "\n".join(f"print({i})" for i in range(45))
+    draft = drafted(code_post("What does this print?", many))
+    assert draft.code == "\n".join(f"print({i})" for i in range(MAX_CODE_LINES))
+    (note,) = draft.notes
+    assert "had 45 lines" in note and f"kept its first {MAX_CODE_LINES} lines" in note
+    wide = "\n".join("x = " + "1" * 120 for _ in range(20))  # 20 lines, 2,479 characters
+    draft = drafted(code_post("What is x?", wide))
+    assert draft.code is not None and len(draft.code) <= MAX_CODE
+    assert draft.code == "\n".join(wide.split("\n")[:12])
+    (note,) = draft.notes
+    assert "kept its first 12 lines" in note
+    one_line = "s = '" + "y" * 2000 + "'"
+    draft = drafted(code_post("How long is s?", one_line))
+    assert draft.code == one_line[:MAX_CODE]
+    assert "cut mid-line" in draft.notes[0]
+
+
+def test_a_long_answer_is_cut_at_a_sentence_and_reported() -> None:
+    answer = "A sentence that explains a part of it. " * 30_000  # over 1 MB
+    draft = drafted(importer.posts_from_text(one_post("Why so long?", answer))[0])
+    assert len(draft.answer) <= importer.MAX_ANSWER
+    assert draft.answer.endswith("explains a part of it.")
+    assert len(draft.answer) > importer.MAX_ANSWER - 50  # as much as fits
+    (note,) = draft.notes
+    assert f"the answer had {len(answer.strip())} characters" in note
+    assert note.endswith("at a sentence boundary")
+
+
+def test_an_answer_without_a_boundary_says_it_was_cut_mid_sentence() -> None:
+    answer = "word " * 2_000  # no sentence end and no line break
+    draft = drafted(importer.posts_from_text(one_post("Why no end?", answer))[0])
+    assert len(draft.answer) <= importer.MAX_ANSWER and draft.answer.endswith("word…")
+    (note,) = draft.notes
+    assert "mid-sentence" in note and "sentence boundary" not in note
+
+
+def test_an_answer_cut_inside_a_code_block_keeps_the_block_closed(tmp_path: Path) -> None:
+    code = "\n".join(f"    total += {i}" for i in range(900))
+    answer = f"Add them up:\n```python\ntotal = 0\n{code}\n```\nThat is all."
+    draft = drafted(importer.posts_from_text(one_post("How to add?", answer))[0])
+    assert len(draft.answer) <= importer.MAX_ANSWER
+    assert draft.answer.endswith("\n```")
+    assert [b.kind for b in markup.parse(draft.answer)] == ["text", "code"]
+    assert "inside a code block" in draft.notes[0]
+    assert "sentence boundary" not in draft.notes[0]
+
+
+CONTEXT = (
+    "Our service calls a payment API that allows 100 requests per minute per merchant, "
+    "and a merchant's requests arrive in bursts after each sale. "
+)
+ASK = (
+    "The limiter must survive restarts and run across three workers, without a shared "
+    "clock and without dropping any request. How would you design it, and where would "
+    "the counters live?"
+)
+
+
+def test_a_question_shortened_from_the_front_keeps_its_context_in_the_answer() -> None:
+    question = CONTEXT + ASK
+    assert len(question) > MAX_QUESTION >= len(ASK)
+    draft = drafted(importer.posts_from_text(one_post(question, "Use a token bucket."))[0])
+    assert draft.question == ASK
+    assert draft.answer == f"{CONTEXT.strip()}\n\nUse a token bucket."
+    (note,) = draft.notes
+    assert "shortened to" in note and "at a sentence boundary" in note
+    assert f"its first {len(CONTEXT.strip())} characters moved to the top of the answer" in note
+
+
+def test_a_question_cut_mid_sentence_says_so_and_keeps_the_rest() -> None:
+    question = "Why does " + "this very long clause go on " * 15 + "and never stop?"
+    draft = drafted(importer.posts_from_text(one_post(question, "It is a test."))[0])
+    assert len(draft.question) <= MAX_QUESTION and draft.question.endswith("…")
+    (note,) = draft.notes
+    assert "mid-sentence" in note and "sentence boundary" not in note
+    rest = draft.answer.split("\n\n")[0]
+    assert rest.startswith("…") and rest.endswith("and never stop?")
+    assert f"{draft.question[:-1]} {rest[1:]}" == question
+
+
+def test_cli_shortens_and_reports_and_the_file_is_valid(tmp_path: Path) -> None:
+    content = known_bank(tmp_path / "content")
+    posts = [
+        one_post(CONTEXT + ASK, "Use a token bucket."),
+        one_post("Why so long?", "One more sentence for the pile. " * 40_000),
+        one_post("Why no end?", "word " * 2_000),
+    ]
+    (tmp_path / "posts.txt").write_text("".join(posts), encoding="utf-8")
+    run = run_cli("import", "posts.txt", cwd=tmp_path, env={"CONTENT_DIR": str(content)})
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.strip().splitlines()
+    assert lines[-1] == "3 posts read · 3 imported · 0 skipped"
+    context = next(line for line in lines if "moved to the top of the answer" in line)
+    assert context.startswith("line ") and "at a sentence boundary" in context
+    long = next(line for line in lines if "the answer had 1279999 characters" in line)
+    assert long.endswith("at a sentence boundary.")
+    cut = next(line for line in lines if "the answer had 9999 characters" in line)
+    assert "mid-sentence" in cut and "sentence boundary" not in cut
+    bank, problems = check_bank(content)
+    assert problems == []
+    entries = {q.question: q for q in bank.questions.values()}
+    assert entries[ASK].answer.startswith(CONTEXT.strip())
+    assert all(len(q.answer) <= importer.MAX_ANSWER for q in entries.values())

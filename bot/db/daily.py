@@ -1,5 +1,8 @@
 """/daily: subscriptions, the day's question, and one delivery row per subscriber per day.
 
+A row's ``day`` is the subscriber's local date (core/daily.py says why), which is also the
+day whose question it carries.
+
 A delivery row is 'pending' when its moment has come, 'sending' from just before its send
 (committed first), then 'sent', 'blocked' (403: the user is unsubscribed in the same
 transaction), 'failed' (Telegram refused it), 'unknown' (no answer after the request went
@@ -35,6 +38,12 @@ class Delivery:
     status: str
     session_id: int | None
     asking_id: int | None
+    zone: str | None = None  # the subscriber's zone for their days; None: TIMEZONE
+
+
+# The zone a subscriber's days are counted in: their /timezone when they chose a time of their
+# own, TIMEZONE (NULL here) when they follow the channel's time or set no /timezone.
+_ZONE = "CASE WHEN s.at IS NULL THEN NULL ELSE u.timezone END"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,7 @@ def _delivery(row: sqlite3.Row) -> Delivery:
         status=row["status"],
         session_id=row["session_id"],
         asking_id=row["asking_id"],
+        zone=row["zone"],
     )
 
 
@@ -79,12 +89,25 @@ class Daily(Table):
         row = await self._one("SELECT COUNT(*) FROM daily_subscriptions")
         return int(row[0]) if row else 0
 
-    async def unplanned(self, day: str) -> list[Subscription]:
-        """Subscribers with no delivery row for ``day`` yet."""
+    async def zones(self) -> list[str | None]:
+        """The zones subscribers' days are counted in (None: TIMEZONE); a handful."""
+        rows = await self._all(
+            f"SELECT DISTINCT {_ZONE} FROM daily_subscriptions s "  # noqa: S608
+            "LEFT JOIN users u ON u.user_id = s.user_id"
+        )
+        return [r[0] for r in rows]
+
+    async def unplanned(self, day: str, zones: Sequence[str | None]) -> list[Subscription]:
+        """Subscribers whose days are counted in one of ``zones`` (all of them on the same
+        date now) with no delivery row for ``day``; the cheap test on the row comes first."""
+        named = [z for z in zones if z is not None]
+        tests = [f"({_ZONE}) IS NULL"] if None in zones else []
+        if named:
+            tests.append(f"({_ZONE}) IN ({', '.join('?' for _ in named)})")
         return await self._subscriptions(
-            "WHERE NOT EXISTS (SELECT 1 FROM daily_deliveries d "
-            "WHERE d.day = ? AND d.user_id = s.user_id)",
-            (day,),
+            "WHERE NOT EXISTS (SELECT 1 FROM daily_deliveries d "  # noqa: S608
+            f"WHERE d.day = ? AND d.user_id = s.user_id) AND ({' OR '.join(tests) or '0 = 1'})",
+            (day, *named),
         )
 
     async def _subscriptions(self, where: str, params: Sequence[object]) -> list[Subscription]:
@@ -148,12 +171,14 @@ class Daily(Table):
             )
             return cur.rowcount
 
-    async def open_rows(self, day: str, limit: int) -> list[Delivery]:
-        """The day's rows still to send, oldest moment first."""
+    async def open_rows(self, limit: int) -> list[Delivery]:
+        """The rows still to send, oldest moment first, with the zone their day is in."""
         rows = await self._all(
-            "SELECT * FROM daily_deliveries WHERE status IN ('pending', 'sending') AND day = ? "
-            "ORDER BY due_at, user_id LIMIT ?",
-            (day, limit),
+            f"SELECT d.*, {_ZONE} AS zone FROM daily_deliveries d "  # noqa: S608
+            "LEFT JOIN daily_subscriptions s ON s.user_id = d.user_id "
+            "LEFT JOIN users u ON u.user_id = d.user_id "
+            "WHERE d.status IN ('pending', 'sending') ORDER BY d.due_at, d.user_id LIMIT ?",
+            (limit,),
         )
         return [_delivery(r) for r in rows]
 
@@ -164,7 +189,7 @@ class Daily(Table):
         return int(row[0]) if row else 0
 
     async def expire_before(self, day: str, now: datetime) -> int:
-        """Rows of earlier days never sent: a days-old question is not delivered late."""
+        """Rows of days before ``day`` never sent: a days-old question is not delivered late."""
         return await self._write(
             "UPDATE daily_deliveries SET status = 'missed', updated_at = ? "
             "WHERE status IN ('pending', 'sending') AND day < ?",
@@ -173,20 +198,33 @@ class Daily(Table):
 
     async def begin(
         self, d: Delivery, *, order: Sequence[int] | None, choices_sig: str, now: datetime
-    ) -> tuple[int | None, int | None, tuple[int, ...]]:
-        """Mark a row 'sending' (committed before the send); (session, asking, order).
+    ) -> tuple[int | None, int | None, tuple[int, ...]] | None:
+        """Claim a row: mark it 'sending' (committed before the send); (session, asking, order).
 
+        None when the row is no longer owed: the user said /daily off, or changed their time
+        (a moment before the subscription is not owed), or /forget took the row, after it was
+        planned. That is checked in the very statement that claims the row, so a run planned
+        minutes ago sends nothing to someone who left since; a cancelled row is deleted (a
+        new time later that day is then planned afresh).
         With ``order``, the row gets a one-question session of kind 'daily' and its asking,
         made once: a resend after a crash reuses them, so the answer still counts once.
         Unlike /quiz, a daily session stops no other quiz (and no other quiz stops it).
         """
         async with self._tx() as db:
-            if order is None:
+            cur = await db.execute(
+                "UPDATE daily_deliveries SET status = 'sending', updated_at = ? "
+                "WHERE day = ? AND user_id = ? AND EXISTS (SELECT 1 FROM daily_subscriptions s"
+                " WHERE s.user_id = daily_deliveries.user_id"
+                " AND s.since <= daily_deliveries.due_at)",
+                (iso(now), d.day, d.user_id),
+            )
+            if cur.rowcount == 0:
                 await db.execute(
-                    "UPDATE daily_deliveries SET status = 'sending', updated_at = ? "
-                    "WHERE day = ? AND user_id = ?",
-                    (iso(now), d.day, d.user_id),
+                    "DELETE FROM daily_deliveries WHERE day = ? AND user_id = ?",
+                    (d.day, d.user_id),
                 )
+                return None
+            if order is None:
                 return None, None, ()
             if d.asking_id is not None:
                 cur = await db.execute(
@@ -194,11 +232,6 @@ class Daily(Table):
                 )
                 row = await cur.fetchone()
                 if row is not None:
-                    await db.execute(
-                        "UPDATE daily_deliveries SET status = 'sending', updated_at = ? "
-                        "WHERE day = ? AND user_id = ?",
-                        (iso(now), d.day, d.user_id),
-                    )
                     kept = tuple(int(x) for x in row[0].split(",") if x != "")
                     return d.session_id, d.asking_id, kept
             cur = await db.execute(
@@ -221,9 +254,9 @@ class Daily(Table):
             )
             asking_id = cur.lastrowid
             await db.execute(
-                "UPDATE daily_deliveries SET status = 'sending', session_id = ?, asking_id = ?, "
-                "updated_at = ? WHERE day = ? AND user_id = ?",
-                (session_id, asking_id, iso(now), d.day, d.user_id),
+                "UPDATE daily_deliveries SET session_id = ?, asking_id = ? "
+                "WHERE day = ? AND user_id = ?",
+                (session_id, asking_id, d.day, d.user_id),
             )
             return session_id, asking_id, tuple(order)
 

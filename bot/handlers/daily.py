@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from telegram import Update
 
@@ -49,15 +48,10 @@ async def cmd_daily(update: Update, context: BotContext) -> None:
     await store.daily.subscribe(user.id, at, now)
     log.info("daily: user %s subscribed at %s", user.id, at or "the channel's time")
     zone = user_zone if args.at else channel_zone
-    today = rules_daily.channel_day(now, channel_zone)
-    moment = rules_daily.due_on(today, channel_zone, zone, args.at or channel_at)
-    first = "today" if moment is not None and moment >= now else "tomorrow"
-    if moment is None or moment < now:
-        moment = rules_daily.due_on(
-            today + timedelta(days=1), channel_zone, zone, args.at or channel_at
-        )
-    if moment is not None:
-        first += f" at {moment.astimezone(zone).strftime('%H:%M')}"
+    moment = rules_daily.next_moment(now, zone, args.at or channel_at)
+    local = moment.astimezone(zone)
+    first = "today" if local.date() == now.astimezone(zone).date() else "tomorrow"
+    first += f" at {local.strftime('%H:%M')}"
     await message.reply_text(
         render.daily_subscribed(at, channel_at.strftime("%H:%M"), str(zone), first)
     )

@@ -6,6 +6,9 @@ Parsing lives in ``bot.core.importer``; this module owns the files. FILE is only
 replaced whole, by a temporary file in its folder renamed over it, so a crash or a bad source
 leaves it as it was. Existing entries stay byte for byte: new entries are inserted as text
 after the last one, and the result is read back and compared before it replaces FILE.
+Every extension holds a lock on FILE shared by all processes (two CLI runs, the CLI and the
+bot's "Add") and reads FILE again under it, so no import overwrites another's entries. A FILE
+that is a symbolic link stays one: its target is what is extended.
 
 Over ~300 lines because reading sources, rendering YAML and extending FILE share one promise
 (FILE is valid, extended, never truncated, untouched on bad input) and are checked together.
@@ -18,8 +21,10 @@ import contextlib
 import json
 import os
 import re
+import sys
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -368,9 +373,98 @@ def file_topic(text: str | None) -> str:
 
 # ---------------------------------------------------------------- writing
 
+CLI_WAIT = 120.0  # seconds the CLI waits for another import of FILE to finish
+ADD_WAIT = 5.0  # the bot's "Add" waits less: its press is answered after it
+
+
+def _lock_path(path: Path) -> Path:
+    target = path.resolve()
+    return target.parent / f".{target.name}.lock"
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, wait: float) -> Iterator[None]:
+    """Hold FILE against every other import of it, in this process or another.
+
+    An advisory lock on a sidecar file (``.imported.yaml.lock`` beside FILE's target): FILE
+    itself cannot carry it, as it is replaced by a rename. The sidecar is removed on release;
+    a waiter that then gets the lock of a removed sidecar sees it is no longer the one at
+    the path and tries again, so two can never both hold it. POSIX ``flock``; on Windows
+    ``msvcrt.locking`` on the sidecar's first byte (there the sidecar stays: an open file
+    cannot be removed). ImportInputError after ``wait`` seconds, with nothing written.
+    """
+    lock = _lock_path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait
+    while True:
+        handle = lock.open("a+b")
+        try:
+            _acquire(handle.fileno(), path, deadline)
+            try:
+                current = os.path.samestat(os.fstat(handle.fileno()), lock.stat())
+            except FileNotFoundError:
+                current = False
+            if current:
+                break
+            _unlock(handle.fileno())
+        except BaseException:
+            handle.close()
+            raise
+        handle.close()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        _unlock(handle.fileno())
+        handle.close()
+
+
+def _acquire(fd: int, path: Path, deadline: float) -> None:
+    while not _try_lock(fd):
+        if time.monotonic() >= deadline:
+            raise ImportInputError(
+                f"Cannot extend {path}: another import is writing it; try again."
+            )
+        time.sleep(0.05)
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        os.lseek(fd, 0, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``: a temporary file in the same folder, fsync, rename."""
+    """Replace ``path`` with ``text``: a temporary file in the same folder, fsync, rename.
+
+    A symbolic link is followed: its target is replaced (in the target's folder, so the
+    rename stays on one file system) and the link stays a link.
+    """
+    path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
@@ -411,14 +505,14 @@ def run_import(sources: Sequence[Path], out: Path, content_dir: Path | None) -> 
     nothing new: running the same import twice leaves FILE as the first run wrote it.
     """
     posts = read_sources(sources)
-    old_text = _read_out(out)
-    known = known_questions(content_dir, out)
-    plan = importer.plan_import(posts, known, file_topic(old_text))
-    if not plan.entries:
-        return ImportResult(plan, out, written=False)
-    new_text = extend_text(old_text, plan.entries, str(out))
     try:
-        write_atomic(out, new_text)
+        with file_lock(out, CLI_WAIT):
+            old_text = _read_out(out)  # under the lock: another import may have just added
+            known = known_questions(content_dir, out)
+            plan = importer.plan_import(posts, known, file_topic(old_text))
+            if not plan.entries:
+                return ImportResult(plan, out, written=False)
+            write_atomic(out, extend_text(old_text, plan.entries, str(out)))
     except OSError as exc:
         raise ImportInputError(f"Cannot write {out}: {exc.strerror or exc}.") from None
     return ImportResult(plan, out, written=True)
@@ -440,8 +534,14 @@ def append_entry(path: Path, entry: Question, *, content_dir: Path | None = None
     """Add one entry to FILE atomically; False when its question is already there.
 
     With ``content_dir`` the whole bank is checked too. The id is re-derived when another
-    question holds it. Raises ImportInputError when FILE cannot be extended.
+    question holds it. Raises ImportInputError when FILE cannot be extended (or another
+    import holds it for longer than ``ADD_WAIT``).
     """
+    with file_lock(path, ADD_WAIT):
+        return _append_locked(path, entry, content_dir)
+
+
+def _append_locked(path: Path, entry: Question, content_dir: Path | None) -> bool:
     old_text = _read_out(path)
     known = known_questions(content_dir, path)
     key = importer.question_key(entry.question)
@@ -470,6 +570,7 @@ __all__ = [
     "append_entry",
     "entry_from_message",
     "extend_text",
+    "file_lock",
     "known_questions",
     "quote",
     "read_source",
