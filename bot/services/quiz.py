@@ -62,7 +62,9 @@ async def start_quiz(
         # A group gets a fresh random round; a learner gets unseen first, then what is due.
         seen = set() if group else await store.answers.seen_questions(user.id)
         due = {} if group else await store.answers.due_dates(user.id)
-        ids = rules.pick_questions(candidates, seen, due, count, context.data.rng)
+        ids = rules.pick_questions(
+            candidates, seen, due, count, context.data.rng, related=context.bank.related
+        )
     if not ids:
         await send(
             context, chat.id, "There are no quiz questions here yet.", message_thread_id=thread_id
