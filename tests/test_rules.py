@@ -164,6 +164,10 @@ def test_quiz_pick_keeps_related_entries_apart_and_prefers_an_unrelated_one() ->
         assert adjacent_related(picked, related) == [], picked
         two = rules.pick_questions(qs, set(), {}, 2, random.Random(seed), related=related)
         assert adjacent_related(two, related) == [], two
+    # Reviews: all of them, most overdue first, except that a twin waits one place.
+    due = {f"q{i}": T0 - timedelta(hours=10 - i) for i in range(6)}
+    assert rules.pick_due(qs, due, T0, related=related) == ["q0", "q4", "q1", "q5", "q2", "q3"]
+    assert rules.pick_due(qs, due, T0) == [f"q{i}" for i in range(6)]
 
 
 def test_dst_keeps_local_posting_time() -> None:

@@ -67,11 +67,18 @@ def pick_questions(
     return (spread(order, related) if related else order)[:count]
 
 
-def pick_due(candidates: Sequence[Question], due: dict[str, datetime], now: datetime) -> list[str]:
-    """Exactly the questions whose review is due, most overdue first."""
+def pick_due(
+    candidates: Sequence[Question],
+    due: dict[str, datetime],
+    now: datetime,
+    *,
+    related: Mapping[str, Set[str]] | None = None,
+) -> list[str]:
+    """Exactly the questions whose review is due, most overdue first (a related one waits
+    for the next unrelated one rather than follow its twin)."""
     ids = [q.id for q in candidates if q.id in due and due[q.id] <= now]
     ids.sort(key=lambda qid: due[qid])
-    return ids
+    return spread(ids, related) if related else ids
 
 
 def shuffled_order(n: int, rng: random.Random) -> list[int]:
