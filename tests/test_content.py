@@ -1,7 +1,12 @@
-"""The bank loader and validator (contract §3), and the shipped bank's own stricter rules."""
+"""The bank loader and validator (contract §3), and the shipped bank's own stricter rules.
+
+Over ~300 lines on purpose: every rule the shipped bank keeps (fact-check findings, cues,
+near-twins, rendering) is tested against the one loaded bank here, next to its fixtures.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -375,6 +380,19 @@ def test_absolute_words_cue_neither_way_in_any_topic(bank: QuestionBank) -> None
         assert gap <= bank_rules.MAX_ABSOLUTE_GAP_TOPIC, (topic, gap)
 
 
+def test_cue_threshold_fails_if_the_gap_grows_again(bank: QuestionBank) -> None:
+    """Thirty cue-carrying distractors, as many as round two brought in, break the rule."""
+    changed = dict(bank.questions)
+    prose = [q for q in bank.questions.values() if bank_rules.absolute_hits(q)[0]]
+    for q in prose[:30]:
+        wrong = next(i for i in range(len(q.choices)) if i != q.correct)
+        choices = list(q.choices)
+        choices[wrong] = "It always does, by definition"
+        changed[q.id] = dataclasses.replace(q, choices=tuple(choices))
+    m = bank_rules.measure(QuestionBank(changed))
+    assert abs(m.absolute_wrong - m.absolute_right) > bank_rules.MAX_ABSOLUTE_GAP
+
+
 def test_absolute_word_list_catches_the_cues_and_spares_terms() -> None:
     for cue in [
         "fixes it for any deployment",
@@ -431,6 +449,62 @@ def test_near_twin_check_finds_renamed_code_and_reworded_questions() -> None:
         twin("h", "Why does asyncio need an event loop?", "To run coroutines cooperatively"),
     ]
     assert near_twins(apart) == []
+
+
+# The round-two pairs as they were (the sort pair is TWIN_CODE above): the check must see them.
+OLD_IS_CORE = """\
+DEFAULT_PORT = 8080
+
+
+def is_default(port: int) -> bool:
+    return port is DEFAULT_PORT
+
+
+is_default(8080)          # True in a quick test
+is_default(int("8080"))   # False on CPython
+"""
+OLD_IS_INT = """\
+DEFAULT_PORT = 8080
+
+
+def is_default(port: int) -> bool:
+    return port is DEFAULT_PORT
+
+
+is_default(int("8080"))
+"""
+OLD_UNBOUND = """\
+count = {start}
+
+
+def bump():
+    try:
+        count += 1
+    except {caught} as e:
+        return type(e).__name__
+    return count
+
+
+print(bump(), count)
+"""
+
+
+def test_near_twin_check_finds_the_round_two_pairs() -> None:
+    pairs = [
+        (OLD_IS_CORE, OLD_IS_INT),
+        (
+            OLD_UNBOUND.format(start=10, caught="Exception"),
+            OLD_UNBOUND.format(start=0, caught="NameError"),
+        ),
+    ]
+    for one, other in pairs:
+        found = near_twins(
+            [
+                twin("a", "What is wrong with it?", "x", one),
+                twin("b", "What does this code print?", "y", other),
+            ]
+        )
+        assert [(a, b) for a, b, _ in found] == [("a", "b")]
 
 
 def test_shipped_bank_has_no_near_twins(bank: QuestionBank) -> None:
