@@ -537,3 +537,23 @@ def test_related_entries_are_never_next_to_each_other_in_the_channel_queue(
         assert sorted(order) == sorted(bank.questions)
         together = [(a, b) for a, b in itertools.pairwise(order) if b in related.get(a, ())]
         assert together == [], together
+
+
+def test_bank_covers_what_313_and_314_changed(bank: QuestionBank) -> None:
+    """Issue #26: at least 25 entries on 3.13-3.14, and each change interviews ask about."""
+    recent = [q for q in bank.questions.values() if {"Python 3.13", "Python 3.14"} & set(q.tags)]
+    assert len(recent) >= 25, len(recent)
+    text = "\n".join(answer_of(bank, q.id) for q in bank.questions.values())
+    for subject in [
+        "sys._is_gil_enabled()",
+        "annotationlib",
+        "PEP 750",
+        "concurrent.interpreters",
+        "PEP 765",
+        "new REPL",
+        "uuid7",
+        "compression.zstd",
+        "3.14.5",  # the incremental GC and its revert
+        "copy-and-patch",
+    ]:
+        assert subject in text, subject
