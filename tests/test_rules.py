@@ -138,6 +138,31 @@ def test_spread_keeps_order_but_parts_related_neighbours() -> None:
     assert related_spread(["a", "b"], related) == ["a", "b"]
 
 
+def naive_spread(ids: list[str], related: dict[str, frozenset[str]]) -> list[str]:
+    pending, out = list(ids), list[str]()
+    while pending:
+        near = related.get(out[-1], frozenset()) if out else frozenset()
+        pick = next((i for i, qid in enumerate(pending) if qid not in near), 0)
+        out.append(pending.pop(pick))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 11), unique=True, max_size=12),
+    st.lists(st.sets(st.integers(0, 11), max_size=4), max_size=4),
+    st.integers(0, 12),
+)
+def test_spread_is_the_simple_rule_in_one_pass(
+    order: list[int], groups: list[set[int]], limit: int
+) -> None:
+    ids = [f"q{i}" for i in order]
+    related = related_pairs([{f"q{i}" for i in g} for g in groups])
+    expected = naive_spread(ids, related)
+    assert related_spread(ids, related) == expected
+    assert related_spread(ids, related, limit) == expected[:limit]
+
+
 def test_queue_never_posts_two_related_entries_in_a_row() -> None:
     ids = [f"q{i}" for i in range(60)]
     related = related_pairs([{f"q{i}" for i in range(0, 12, 2)}, {"q1", "q3", "q5"}])

@@ -141,15 +141,32 @@ def related_ids(questions: Iterable[Question]) -> dict[str, frozenset[str]]:
     return {qid: frozenset(others) for qid, others in links.items()}
 
 
-def spread(ids: Sequence[str], related: Mapping[str, Set[str]]) -> list[str]:
+def spread(
+    ids: Iterable[str], related: Mapping[str, Set[str]], limit: int | None = None
+) -> list[str]:
     """``ids`` in the same order, except that an entry related to the one just placed waits
-    for the first unrelated one. Deterministic, and a no-op when nothing is related."""
-    pending = list(ids)
+    for the first unrelated one (the first ``limit`` of them). Deterministic, and a no-op when
+    nothing is related.
+
+    One pass: the entries that had to wait are kept apart and tried first at each step, so a
+    bank of thousands costs no more than its few related neighbours.
+    """
+    rest = iter(ids)
+    waiting: list[str] = []
     out: list[str] = []
-    while pending:
-        pick = 0
-        if out:
-            near = related.get(out[-1], frozenset())
-            pick = next((i for i, qid in enumerate(pending) if qid not in near), 0)
-        out.append(pending.pop(pick))
+    while limit is None or len(out) < limit:
+        near = related.get(out[-1], frozenset()) if out else frozenset()
+        pick = next((i for i, qid in enumerate(waiting) if qid not in near), None)
+        if pick is not None:
+            out.append(waiting.pop(pick))
+            continue
+        for qid in rest:
+            if qid not in near:
+                out.append(qid)
+                break
+            waiting.append(qid)
+        else:  # nothing unrelated is left: the oldest waiting entry goes next
+            if not waiting:
+                break
+            out.append(waiting.pop(0))
     return out

@@ -64,7 +64,7 @@ def pick_questions(
     seen_ids.sort(key=lambda qid: due.get(qid, far))
     order = unseen + seen_ids
     # Spread before cutting: a short quiz then takes an unrelated entry rather than a twin.
-    return (spread(order, related) if related else order)[:count]
+    return spread(order, related, count) if related else order[:count]
 
 
 def pick_due(
