@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from bot.config import NO_TOKEN_MESSAGE, ConfigError, Settings
 from bot.core import rules, schedule, srs
 from bot.core.models import Question, QuestionBank
+from bot.core.related import spread as related_spread
 from bot.ui import callback_data as cd
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -114,6 +116,83 @@ def test_queue_is_stable_complete_and_reshuffled_per_cycle() -> None:
     assert schedule.cycle_queue(ids, set(), "seed", 2) != first
     grown = schedule.cycle_queue([*ids, "new"], set(), "seed", 1)
     assert [x for x in grown if x != "new"] == first  # an addition slots in, order kept
+
+
+def related_pairs(groups: list[set[str]]) -> dict[str, frozenset[str]]:
+    out: dict[str, set[str]] = {}
+    for group in groups:
+        for qid in group:
+            out.setdefault(qid, set()).update(group - {qid})
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def adjacent_related(order: list[str], related: dict[str, frozenset[str]]) -> list[str]:
+    return [f"{a}~{b}" for a, b in itertools.pairwise(order) if b in related.get(a, ())]
+
+
+def test_spread_keeps_order_but_parts_related_neighbours() -> None:
+    related = related_pairs([{"a", "b", "c"}])
+    assert related_spread(["a", "b", "x", "c", "y"], related) == ["a", "x", "b", "y", "c"]
+    assert related_spread(["x", "y"], related) == ["x", "y"]  # nothing related: unchanged
+    # Nothing else to put between them: they stay (a quiz of two twins still runs).
+    assert related_spread(["a", "b"], related) == ["a", "b"]
+
+
+def naive_spread(ids: list[str], related: dict[str, frozenset[str]]) -> list[str]:
+    pending, out = list(ids), list[str]()
+    while pending:
+        near = related.get(out[-1], frozenset()) if out else frozenset()
+        pick = next((i for i, qid in enumerate(pending) if qid not in near), 0)
+        out.append(pending.pop(pick))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 11), unique=True, max_size=12),
+    st.lists(st.sets(st.integers(0, 11), max_size=4), max_size=4),
+    st.integers(0, 12),
+)
+def test_spread_is_the_simple_rule_in_one_pass(
+    order: list[int], groups: list[set[int]], limit: int
+) -> None:
+    ids = [f"q{i}" for i in order]
+    related = related_pairs([{f"q{i}" for i in g} for g in groups])
+    expected = naive_spread(ids, related)
+    assert related_spread(ids, related) == expected
+    assert related_spread(ids, related, limit) == expected[:limit]
+
+
+def test_queue_never_posts_two_related_entries_in_a_row() -> None:
+    ids = [f"q{i}" for i in range(60)]
+    related = related_pairs([{f"q{i}" for i in range(0, 12, 2)}, {"q1", "q3", "q5"}])
+    for cycle in range(1, 30):
+        full = schedule.cycle_queue(ids, set(), "seed", cycle, related)
+        assert sorted(full) == sorted(ids)
+        assert adjacent_related(full, related) == [], cycle
+        # Posting proceeds from the front; what is left keeps the full cycle's order.
+        assert schedule.cycle_queue(ids, set(full[:7]), "seed", cycle, related) == full[7:]
+    plain = schedule.cycle_queue(ids, set(), "seed", 1)
+    assert any(
+        adjacent_related(schedule.cycle_queue(ids, set(), "seed", c), related)
+        for c in range(1, 30)
+    )  # without the rule, twins do meet: the test can fail
+    assert sorted(plain) == sorted(ids)
+
+
+def test_quiz_pick_keeps_related_entries_apart_and_prefers_an_unrelated_one() -> None:
+    qs = [q(f"q{i}") for i in range(8)]
+    related = related_pairs([{"q0", "q1", "q2", "q3"}])
+    for seed in range(40):
+        picked = rules.pick_questions(qs, set(), {}, 5, random.Random(seed), related=related)
+        assert len(picked) == len(set(picked)) == 5
+        assert adjacent_related(picked, related) == [], picked
+        two = rules.pick_questions(qs, set(), {}, 2, random.Random(seed), related=related)
+        assert adjacent_related(two, related) == [], two
+    # Reviews: all of them, most overdue first, except that a twin waits one place.
+    due = {f"q{i}": T0 - timedelta(hours=10 - i) for i in range(6)}
+    assert rules.pick_due(qs, due, T0, related=related) == ["q0", "q4", "q1", "q5", "q2", "q3"]
+    assert rules.pick_due(qs, due, T0) == [f"q{i}" for i in range(6)]
 
 
 def test_dst_keeps_local_posting_time() -> None:

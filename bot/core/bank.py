@@ -351,7 +351,12 @@ def check_bank(directory: Path) -> tuple[QuestionBank, list[Problem]]:
         problems.append(Problem(str(directory), 0, "no *.yaml or *.yml question files found"))
     elif not questions and not problems:
         problems.append(Problem(str(directory), 0, "the bank has no questions"))
-    return QuestionBank(questions), problems
+    bank = QuestionBank(questions)
+    if not problems:
+        # Which entries to keep apart (core.related) is worked out here, where /reload runs
+        # in a worker thread, rather than on the event loop at the first quiz that needs it.
+        _ = bank.related
+    return bank, problems
 
 
 def load_bank(directory: Path) -> QuestionBank:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 DIFFICULTIES = ("easy", "medium", "hard")
 
@@ -66,6 +67,13 @@ class QuestionBank:
 
     def get(self, qid: str) -> Question | None:
         return self.questions.get(qid)
+
+    @cached_property
+    def related(self) -> dict[str, frozenset[str]]:
+        """Entries not to serve next to each other (``core.related``), computed on first use."""
+        from bot.core.related import related_ids  # noqa: PLC0415 - it imports this module
+
+        return related_ids(self.questions.values())
 
     @property
     def topics(self) -> list[str]:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from bot.core.models import Question
+from bot.core.related import spread
 
 POINTS = {"easy": 1, "medium": 2, "hard": 3}
 DEFAULT_COUNT = 5
@@ -51,21 +52,33 @@ def pick_questions(
     due: dict[str, datetime],
     count: int,
     rng: random.Random,
+    *,
+    related: Mapping[str, Set[str]] | None = None,
 ) -> list[str]:
-    """Unseen questions first (shuffled), then seen ones soonest-due first."""
+    """Unseen questions first (shuffled), then seen ones soonest-due first; two entries of
+    one fact (``related``) are not asked back to back when anything else can go between."""
     unseen = [q.id for q in candidates if q.id not in seen]
     rng.shuffle(unseen)
     seen_ids = [q.id for q in candidates if q.id in seen]
     far = datetime.max.replace(tzinfo=UTC)
     seen_ids.sort(key=lambda qid: due.get(qid, far))
-    return (unseen + seen_ids)[:count]
+    order = unseen + seen_ids
+    # Spread before cutting: a short quiz then takes an unrelated entry rather than a twin.
+    return spread(order, related, count) if related else order[:count]
 
 
-def pick_due(candidates: Sequence[Question], due: dict[str, datetime], now: datetime) -> list[str]:
-    """Exactly the questions whose review is due, most overdue first."""
+def pick_due(
+    candidates: Sequence[Question],
+    due: dict[str, datetime],
+    now: datetime,
+    *,
+    related: Mapping[str, Set[str]] | None = None,
+) -> list[str]:
+    """Exactly the questions whose review is due, most overdue first (a related one waits
+    for the next unrelated one rather than follow its twin)."""
     ids = [q.id for q in candidates if q.id in due and due[q.id] <= now]
     ids.sort(key=lambda qid: due[qid])
-    return ids
+    return spread(ids, related) if related else ids
 
 
 def shuffled_order(n: int, rng: random.Random) -> list[int]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from bot.config import parse_time
+from bot.core.related import spread
 
 WARN_DAYS = 7
 
@@ -23,11 +24,23 @@ def queue_key(seed: str, cycle: int, question_id: str) -> bytes:
     return hashlib.blake2s(f"{seed}:{cycle}:{question_id}".encode(), digest_size=8).digest()
 
 
-def cycle_queue(question_ids: Iterable[str], done: set[str], seed: str, cycle: int) -> list[str]:
-    """The questions still to post in ``cycle``, in posting order."""
-    left = [qid for qid in question_ids if qid not in done]
-    left.sort(key=lambda qid: queue_key(seed, cycle, qid))
-    return left
+def cycle_queue(
+    question_ids: Iterable[str],
+    done: set[str],
+    seed: str,
+    cycle: int,
+    related: Mapping[str, Set[str]] | None = None,
+) -> list[str]:
+    """The questions still to post in ``cycle``, in posting order.
+
+    The whole cycle is ordered (and related entries spread apart) before the posted ones are
+    dropped, so the order does not depend on what is done: what is left posts in the order
+    the full cycle had, and two entries of one fact are never next to each other in it.
+    """
+    order = sorted(question_ids, key=lambda qid: queue_key(seed, cycle, qid))
+    if related:
+        order = spread(order, related)
+    return [qid for qid in order if qid not in done]
 
 
 def daily_slot(day: date) -> str:

@@ -61,7 +61,7 @@ async def cmd_review(update: Update, context: BotContext) -> None:
     now = context.now()
     due = await context.store.answers.due_dates(user.id)
     candidates = [q for q in context.bank.questions.values() if q.quizzable]
-    ids = rules.pick_due(candidates, due, now)[: rules.MAX_COUNT]
+    ids = rules.pick_due(candidates, due, now, related=context.bank.related)[: rules.MAX_COUNT]
     if not ids:
         upcoming = sorted(d for qid, d in due.items() if qid in context.bank and d > now)
         if upcoming:

@@ -66,7 +66,7 @@ async def _cycle(store: Store) -> int:
 async def _left_in(store: Store, bank: QuestionBank, seed: str, cycle: int) -> list[str]:
     # A day's question is spoken for once chosen, posted or not (see day_question).
     done = await store.channel.done_in_cycle(cycle) | await store.daily.chosen_in_cycle(cycle)
-    return schedule.cycle_queue(bank.questions, done, seed, cycle)
+    return schedule.cycle_queue(bank.questions, done, seed, cycle, bank.related)
 
 
 async def upcoming(data: BotData) -> tuple[int, list[str]]:
@@ -120,7 +120,7 @@ async def peek_next(store: Store, bank: QuestionBank) -> tuple[int, str] | None:
     left = await _left_in(store, bank, seed, cycle)
     if not left:  # the cycle is done: the next one starts with no question posted
         cycle += 1
-        left = schedule.cycle_queue(bank.questions, set(), seed, cycle)
+        left = schedule.cycle_queue(bank.questions, set(), seed, cycle, bank.related)
     return cycle, left[0]
 
 

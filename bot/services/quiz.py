@@ -84,7 +84,9 @@ async def begin_quiz(
         # A group gets a fresh random round; a learner gets unseen first, then what is due.
         seen = set() if group else await store.answers.seen_questions(user.id)
         due = {} if group else await store.answers.due_dates(user.id)
-        ids = rules.pick_questions(candidates, seen, due, count, context.data.rng)
+        ids = rules.pick_questions(
+            candidates, seen, due, count, context.data.rng, related=context.bank.related
+        )
     if not ids:
         return None
     if not user.is_bot:  # an anonymous admin's placeholder account is nobody's profile
