@@ -21,7 +21,7 @@ from bot.core import game as rules_game
 from bot.services import game
 from bot.ui import game as ui
 from tests.conftest import ADMIN, ALICE, BOB, Harness
-from tests.fakes import Clock, FakeUser, StoredMessage
+from tests.fakes import Chat, Clock, FakeUser, StoredMessage
 from tests.test_e2e_quiz import score_line
 
 pytestmark = pytest.mark.e2e
@@ -455,3 +455,38 @@ async def test_ten_ten_second_questions_stay_within_twenty_a_minute(play: Play) 
     sends = [c for c in p.fake.sent_to(GROUP) if c.status == 200]
     assert len(sends) == 10 + 1  # the questions and the podium
     no_rejections(p)
+
+
+async def test_a_game_ends_when_the_bot_is_removed_from_the_group(play: Play) -> None:
+    p = play
+    await p.say(ALICE, "/game 3 10")
+    await p.question(GROUP, 1)
+    before = len(p.fake.calls)
+    p.fake.bot_membership(p.fake.group(GROUP), "left", by=ALICE)
+    async with asyncio.timeout(10):
+        while await p.h.data.store.games.active(GROUP) is not None:
+            await asyncio.sleep(0.005)
+    assert not p.jobs()
+    assert not [c for c in p.fake.calls[before:] if c.method == "sendMessage"]
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_game(play: Play) -> None:
+    p = play
+    old = Chat(-4001, "group", title="Basic group")
+    p.fake.chats[old.id] = old
+    p.fake.send_text(ALICE, "/game 2 10", chat=old)
+    q1 = await p.question(old.id, 1)
+    await p.press(ALICE, q1, right=True)
+    new = p.fake.migrate_group(old, -1004001)  # sends to the old id now get migrate_to_chat_id
+    await p.run_until("close", 0)
+    q2 = await p.question(new.id, 2)
+    p.clock.advance(seconds=2)
+    assert await p.press(BOB, q2, right=True) == "✅ Right! +900 points"
+    await p.run_until("close", 1)
+    podium = str(p.fake.sent_to(new.id)[-1].params["text"])
+    assert "🥇 \u2068Alice\u2069: 1000 points" in podium
+    assert "🥈 \u2068Bob\u2069: 900 points" in podium
+    moved = await p.h.data.store.games.get(1)
+    assert moved is not None and moved.chat_id == new.id
+    refused = [c.error for c in p.fake.rejected if c.method != "setMyCommands"]
+    assert len(refused) == 1 and "upgraded to a supergroup" in refused[0]  # once, then followed

@@ -133,16 +133,20 @@ async def start_game(
         await _quietly(context, game_id, ask(context, game_id, 0))
 
 
+async def end_quietly(context: BotContext, game_id: int, why: str) -> None:
+    """The group cannot be written to any more: the game ends without a word there."""
+    _unschedule(context.job_queue, game_id)
+    if await context.store.games.end(game_id, "blocked", context.now()):
+        log.info("game %s ended: the group cannot be reached (%s)", game_id, why)
+
+
 async def _quietly(context: BotContext, game_id: int, step: Any) -> None:
     """A game step; a group that no longer lets the bot write (kicked, blocked: 403) ends the
     game quietly -- nothing to page anyone about, one log line."""
     try:
         await step
     except Forbidden as exc:
-        _unschedule(context.job_queue, game_id)
-        ended = await context.store.games.end(game_id, "blocked", context.now())
-        if ended:
-            log.info("game %s ended: the group cannot be reached (%s)", game_id, exc.message)
+        await end_quietly(context, game_id, exc.message)
 
 
 # ---------------------------------------------------------------- asking
