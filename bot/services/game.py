@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Chat, User
-from telegram.error import Forbidden
+from telegram.error import BadRequest, Forbidden
 
 from bot.core import game as rules_game
 from bot.core import rules, srs
@@ -468,7 +468,11 @@ async def may_stop(
     hit = cache.get(key)
     if hit is not None and now - hit[1] < ADMIN_CACHE_SECONDS:
         return hit[0]
-    member = await context.bot.get_chat_member(game.chat_id, user.id)
+    try:
+        member = await context.bot.get_chat_member(game.chat_id, user.id)
+    except BadRequest as exc:  # "user not found", "chat not found": not an admin we can see
+        log.info("getChatMember %s in %s: %s", user.id, game.chat_id, exc.message)
+        return False
     is_admin = member.status in ADMIN_STATUSES
     if len(cache) > CACHE_BOUND:
         cache.clear()
