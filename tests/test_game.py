@@ -490,3 +490,22 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_game(play: Play) -> No
     assert moved is not None and moved.chat_id == new.id
     refused = [c.error for c in p.fake.rejected if c.method != "setMyCommands"]
     assert len(refused) == 1 and "upgraded to a supergroup" in refused[0]  # once, then followed
+
+
+async def test_presses_are_answered_while_the_group_sends_are_stuck(play: Play) -> None:
+    """The door's promise: a press never waits on the group's send queue (a flood limiter)."""
+    p = play
+    await p.say(ALICE, "/game 2 10")
+    q1 = await p.question(GROUP, 1)
+    await p.press(ALICE, q1, right=True)
+    await p.run_until("close", 0)
+    q2 = await p.question(GROUP, 2)
+    stuck = p.fake.hold("sendMessage", "editMessageText")
+    p.clock.advance(seconds=1)
+    # Alice was the only player: her answer closes the question early, and the reveal and
+    # the podium hang; her press is answered all the same.
+    assert await asyncio.wait_for(p.press(ALICE, q2, right=True), 5) == "✅ Right! +950 points"
+    assert game_buttons(q2)
+    stuck.set()
+    await p.fake.wait_until(lambda: "Game over" in p.fake.sent_to(GROUP)[-1].params["text"])
+    no_rejections(p)
