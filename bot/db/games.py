@@ -198,11 +198,13 @@ class Games(Table):
 
     async def by_asking(self, asking_id: int) -> tuple[Game, GameQuestion] | None:
         """The game and question an asking belongs to (a press names the asking)."""
-        row = await self._one("SELECT * FROM game_questions WHERE asking_id = ?", (asking_id,))
-        if row is None:
-            return None
-        game = await self.get(row["game_id"])
-        return (game, _question(row)) if game else None
+        # One query (this is on every press); the two tables share no column name.
+        row = await self._one(
+            "SELECT g.*, q.* FROM game_questions q JOIN games g ON g.id = q.game_id "
+            "WHERE q.asking_id = ?",
+            (asking_id,),
+        )
+        return None if row is None else (_game(row), _question(row))
 
     async def last_question(self, game_id: int) -> GameQuestion | None:
         row = await self._one(
