@@ -509,3 +509,24 @@ async def test_presses_are_answered_while_the_group_sends_are_stuck(play: Play) 
     stuck.set()
     await p.fake.wait_until(lambda: "Game over" in p.fake.sent_to(GROUP)[-1].params["text"])
     no_rejections(p)
+
+
+async def test_a_deleted_question_or_a_lost_edit_does_not_stop_the_game(play: Play) -> None:
+    p = play
+    await p.say(ALICE, "/game 3 10")
+    q1 = await p.question(GROUP, 1)
+    await p.press(ALICE, q1, right=True)
+    del p.fake.messages[(GROUP, q1.message_id)]  # a group admin deleted it
+    await p.run_until("close", 0)
+    q2 = await p.question(GROUP, 2)  # the game went on
+    # The reveal's edit fails with an unknown outcome (502): the game resumes a moment later.
+    p.fake.fail("editMessageText", 502, times=20)
+    await p.run_until("close", 1)
+    assert [t.what for t in p.ticks()] == ["resume"]
+    p.fake.faults.clear()
+    await p.step()  # resume: question 2 is closed, so the next one comes
+    await p.step()
+    await p.question(GROUP, 3)
+    assert game_buttons(q2)  # its reveal was lost; the game did not wait for it
+    row = await p.h.data.store.games.active(GROUP)
+    assert row is not None

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Chat, User
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, NetworkError
 
 from bot.core import game as rules_game
 from bot.core import rules, srs
@@ -47,7 +47,7 @@ class Tick:
 
     game_id: int
     position: int
-    what: str  # "refresh" | "close" | "next"
+    what: str  # "refresh" | "close" | "next" | "resume"
     at: datetime
 
 
@@ -140,13 +140,25 @@ async def end_quietly(context: BotContext, game_id: int, why: str) -> None:
         log.info("game %s ended: the group cannot be reached (%s)", game_id, why)
 
 
+RESUME_AFTER = timedelta(seconds=5)
+
+
 async def _quietly(context: BotContext, game_id: int, step: Any) -> None:
-    """A game step; a group that no longer lets the bot write (kicked, blocked: 403) ends the
-    game quietly -- nothing to page anyone about, one log line."""
+    """A game step, which never leaves its game stuck.
+
+    A group that no longer lets the bot write (kicked, blocked: 403) or refuses the game's
+    messages (its topic deleted or closed) ends the game quietly: nothing anyone could act
+    on, one log line. A send or edit whose outcome is unknown (the request layer has retried
+    what was safe to retry) resumes the game a moment later, as a restart would.
+    """
     try:
         await step
-    except Forbidden as exc:
+    except (Forbidden, BadRequest) as exc:
         await end_quietly(context, game_id, exc.message)
+    except NetworkError as exc:
+        now = context.now()
+        log.warning("game %s: %s; resuming in %s", game_id, exc, RESUME_AFTER)
+        _schedule(context.job_queue, now, Tick(game_id, 0, "resume", now + RESUME_AFTER))
 
 
 # ---------------------------------------------------------------- asking
@@ -262,8 +274,17 @@ async def refresh(context: BotContext, game_id: int, position: int) -> None:
         answered=answered,
         intro=ui.intro(game.total, game.seconds) if position == 0 else None,
     )
-    await edit(context.bot, asking.chat_id, asking.message_id, rendered)
-    _sent(context, asking.chat_id)
+    await _edit(context, asking.chat_id, asking.message_id, rendered)
+
+
+async def _edit(context: BotContext, chat_id: int, message_id: int, rendered: Any) -> None:
+    """Edit a game's question; one that was deleted (by a group admin) does not stop the game."""
+    try:
+        await edit(context.bot, chat_id, message_id, rendered)
+    except BadRequest as exc:
+        log.info("game message %s in %s not edited: %s", message_id, chat_id, exc.message)
+        return
+    _sent(context, chat_id)
 
 
 # ---------------------------------------------------------------- closing
@@ -299,8 +320,7 @@ async def _reveal(context: BotContext, game: Game, position: int) -> None:
     wrong = [a.name or "someone" for a in rows if not a.correct]
     right.sort(key=lambda r: -r[1])
     rendered = ui.reveal(q, index=position, total=game.total, right=right, wrong=wrong)
-    await edit(context.bot, asking.chat_id, asking.message_id, rendered)
-    _sent(context, asking.chat_id)
+    await _edit(context, asking.chat_id, asking.message_id, rendered)
     log.info("game %s question %d closed: %d answered", game.id, position + 1, len(rows))
 
 
@@ -425,6 +445,8 @@ async def job_tick(context: BotContext) -> None:
             step = refresh(context, tick.game_id, tick.position)
         elif tick.what == "close":
             step = close(context, tick.game_id, tick.position)
+        elif tick.what == "resume":
+            step = _resume(context, tick.game_id)
         else:
             step = ask(context, tick.game_id, tick.position)
         await _quietly(context, tick.game_id, step)
@@ -435,21 +457,33 @@ async def restore(job_queue: Any, store: Any, now: datetime) -> int:
     remaining refreshes); one whose deadline passed while the bot was down closes now."""
     games = await store.games.all_active()
     for game in games:
-        last = await store.games.last_question(game.id)
-        if last is None:
-            _schedule(job_queue, now, Tick(game.id, 0, "next", now))
-        elif last.closed_at is not None:
-            _schedule(job_queue, now, Tick(game.id, last.position + 1, "next", now))
-        else:
-            opened, deadline = last.opened_at, last.deadline
-            if opened is None or deadline is None:  # stopped mid-send: it runs from now
-                opened, deadline = now, now + timedelta(seconds=game.seconds)
-                await store.games.open_question(
-                    game.id, last.position, opened_at=opened, deadline=deadline, refreshes=()
-                )
-            _plan_ticks(job_queue, now, game.id, last.position, opened, deadline, last.refreshes)
-        log.info("game %s resumed at question %d", game.id, 1 + (last.position if last else 0))
+        await _resume_game(job_queue, store, game, now)
     return len(games)
+
+
+async def _resume(context: BotContext, game_id: int) -> None:
+    game = await context.store.games.get(game_id)
+    if game is not None and game.status == "active":
+        _unschedule(context.job_queue, game_id)
+        await _resume_game(context.job_queue, context.store, game, context.now())
+
+
+async def _resume_game(job_queue: Any, store: Any, game: Game, now: datetime) -> None:
+    """Schedule what comes next for a game, from what the database says."""
+    last = await store.games.last_question(game.id)
+    if last is None:
+        _schedule(job_queue, now, Tick(game.id, 0, "next", now))
+    elif last.closed_at is not None:
+        _schedule(job_queue, now, Tick(game.id, last.position + 1, "next", now))
+    else:
+        opened, deadline = last.opened_at, last.deadline
+        if opened is None or deadline is None:  # stopped mid-send: it runs from now
+            opened, deadline = now, now + timedelta(seconds=game.seconds)
+            await store.games.open_question(
+                game.id, last.position, opened_at=opened, deadline=deadline, refreshes=()
+            )
+        _plan_ticks(job_queue, now, game.id, last.position, opened, deadline, last.refreshes)
+    log.info("game %s resumed at question %d", game.id, 1 + (last.position if last else 0))
 
 
 # ---------------------------------------------------------------- /stop's permission
