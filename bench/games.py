@@ -127,6 +127,7 @@ async def games_run(
             "presses": presses,
             "answered": len(latencies),
             "p50_ms": round(pct(latencies, 50) * 1000, 1),
+            "p90_ms": round(pct(latencies, 90) * 1000, 1),
             "p99_ms": round(pct(latencies, 99) * 1000, 1),
             "max_ms": round(max(latencies, default=0) * 1000, 1),
             "peak_msgs_per_group_per_min": max(
