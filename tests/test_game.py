@@ -22,6 +22,7 @@ from bot.services import game
 from bot.ui import game as ui
 from tests.conftest import ADMIN, ALICE, BOB, Harness
 from tests.fakes import Chat, Clock, FakeUser, StoredMessage
+from tests.telegram_html import check_message_text
 from tests.test_e2e_quiz import score_line
 
 pytestmark = pytest.mark.e2e
@@ -530,3 +531,23 @@ async def test_a_deleted_question_or_a_lost_edit_does_not_stop_the_game(play: Pl
     assert game_buttons(q2)  # its reveal was lost; the game did not wait for it
     row = await p.h.data.store.games.active(GROUP)
     assert row is not None
+
+
+def test_reveal_and_podium_fit_telegram_with_hundreds_of_players(real_bank: Any) -> None:
+    q = next(q for q in real_bank.questions.values() if q.quizzable and q.code)
+    names = [f"<{i}> & {'W' * 60}" for i in range(300)]
+    rendered = ui.reveal(
+        q,
+        index=0,
+        total=10,
+        right=[(n, 1000 - i) for i, n in enumerate(names[:200])],
+        wrong=names[200:],
+    )
+    assert check_message_text(rendered.text, "HTML") == ""
+    assert '<pre><code class="language-python">' in rendered.text  # code shown as everywhere
+    standings = rules_game.podium(
+        rules_game.Standing(i, n, 1000 - i, 1, 1, float(i)) for i, n in enumerate(names)
+    )
+    text = ui.podium(standings, asked=10, total=10, stopped=False)
+    assert check_message_text(text, "HTML") == ""
+    assert "more" in text and "&lt;0&gt; &amp;" in text
