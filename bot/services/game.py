@@ -412,6 +412,7 @@ async def on_choice(context: BotContext, press: Press) -> Reply:
             position=gq.position,
             points=points,
             elapsed_ms=max(0, round(elapsed * 1000)),
+            upsert_user=context.data.known_names.get(user.id) != user.first_name,
         )
     except QuestionClosed:
         return Reply(ui.TIMES_UP, alert=True)
