@@ -338,6 +338,10 @@ async def test_bad_arguments_and_private_chat(play: Play) -> None:
     await p.fake.wait_until(lambda: bool(p.fake.sent_to(ALICE.id)))
     assert p.fake.sent_to(ALICE.id)[-1].params["text"] == ui.GROUP_ONLY
     assert await p.h.data.store.games.active(GROUP) is None
+    # A topic as /quiz takes it: the game asks that topic's questions only.
+    await p.say(ALICE, "/game oop 2 10")
+    q1 = await p.question(GROUP, 1)
+    assert "Object-Oriented Python" in q1.text.split("\n")[2]
     no_rejections(p)
 
 
