@@ -79,6 +79,16 @@ def personal(callback: CommandCallback) -> CommandCallback:
     return guarded
 
 
+def game_first(callback: CommandCallback) -> CommandCallback:
+    """/stop ends a group's running game if there is one (handlers.game), else ``callback``."""
+
+    async def chained(update: Update, context: BotContext) -> None:
+        if not await game.cmd_stop(update, context):
+            await callback(update, context)
+
+    return chained
+
+
 def register(app: Any) -> None:
     # Commands are only read from messages, not edits: an edited "/quiz" must not start a
     # second quiz (Telegram sends edits as separate edited_message updates).
@@ -89,7 +99,7 @@ def register(app: Any) -> None:
         ("quiz", quiz.cmd_quiz),
         ("review", quiz.cmd_review),
         ("game", game.cmd_game),
-        ("stop", game.cmd_stop),  # a group's game first, else the quiz
+        ("stop", game_first(quiz.cmd_stop)),
         ("score", profile.cmd_score),
         ("leaderboard", profile.cmd_leaderboard),
         ("topics", profile.cmd_topics),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.core import game as rules_game
-from bot.handlers import quiz
 from bot.runtime.context import BotContext
 from bot.services import game
 from bot.services.messages import is_group, topic_of
@@ -48,20 +47,21 @@ async def cmd_game(update: Update, context: BotContext) -> None:
     )
 
 
-async def cmd_stop(update: Update, context: BotContext) -> None:
-    """/stop: a group's running game (its starter or an admin), else the quiz as before."""
+async def cmd_stop(update: Update, context: BotContext) -> bool:
+    """/stop of a group's running game (by its starter or an admin); False when no game runs
+    here, so that /stop goes on to the quiz (handlers.register chains them)."""
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
-    if message is None or user is None or chat is None:
-        return
-    running = await context.store.games.active(chat.id) if is_group(chat) else None
+    if message is None or user is None or chat is None or not is_group(chat):
+        return False
+    running = await context.store.games.active(chat.id)
     if running is None:
-        await quiz.cmd_stop(update, context)
-        return
+        return False
     sender_chat = message.sender_chat.id if message.sender_chat is not None else None
     if not await game.may_stop(context, running, user, sender_chat):
         await message.reply_text(ui.NOT_YOURS)
-        return
+        return True
     await game.stop(context, running)
+    return True
 
 
 async def on_choice(context: BotContext, press: Press) -> Reply:
