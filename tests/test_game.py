@@ -555,3 +555,11 @@ def test_reveal_and_podium_fit_telegram_with_hundreds_of_players(real_bank: Any)
     text = ui.podium(standings, asked=10, total=10, stopped=False)
     assert check_message_text(text, "HTML") == ""
     assert "more" in text and "&lt;0&gt; &amp;" in text
+
+
+async def test_stop_without_a_game_still_stops_the_quiz(play: Play) -> None:
+    p = play
+    await p.say(ALICE, "/quiz 2")
+    assert "Quiz over" in await p.say(BOB, "/stop")  # a group quiz: anyone, as before
+    assert "no quiz running" in await p.say(BOB, "/stop")
+    assert not p.fake.calls_to("getChatMember")
