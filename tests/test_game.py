@@ -4,6 +4,8 @@ Bot API, on a clock the test moves.
 The JobQueue's scheduler is paused: the test runs the game's jobs itself, in the order of
 the times they carry (the bot's clock), after moving the clock there. So a 10-question game
 of 10 s questions plays in a moment, and "when" is exactly what the bot's clock says.
+
+Over ~300 lines on purpose: one feature's whole contract, with the driver its tests share.
 """
 
 from __future__ import annotations
