@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +25,9 @@ import pytest
 from bot.core import game as rules_game
 from bot.services import game
 from bot.ui import game as ui
-from tests.conftest import ADMIN, ALICE, BOB, Harness
-from tests.fakes import Chat, Clock, FakeUser, StoredMessage
+from tests.conftest import ADMIN, ALICE, BOB, ROOT, Harness
+from tests.fakes import Chat, Clock, FakeBotApi, FakeUser, StoredMessage
+from tests.helpers import start_bot
 from tests.telegram_html import check_message_text
 from tests.test_e2e_quiz import score_line
 
@@ -565,3 +569,62 @@ async def test_stop_without_a_game_still_stops_the_quiz(play: Play) -> None:
     assert "Quiz over" in await p.say(BOB, "/stop")  # a group quiz: anyone, as before
     assert "no quiz running" in await p.say(BOB, "/stop")
     assert not p.fake.calls_to("getChatMember")
+
+
+async def test_kill_9_mid_question_and_the_game_goes_on(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path, real_bank: Any
+) -> None:
+    """A real ``python -m bot`` killed with SIGKILL while a question is open: the next start
+    closes it at its stored deadline with the points given before the kill, and plays on."""
+    env = {**env_for_subprocess, "PYTHONPATH": str(ROOT), "CHANNEL_ID": ""}
+    group = fake_api.group(GROUP)
+
+    def open_question(number: int) -> StoredMessage | None:
+        return next(
+            (m for m in fake_api.messages_in(GROUP) if f"Question {number}/" in m.text),
+            None,
+        )
+
+    def right_data(message: StoredMessage) -> str:
+        data = [str(b["callback_data"]) for b in game_buttons(message)]
+        con = sqlite3.connect(env["DATABASE_PATH"])
+        try:
+            qid, order = con.execute(
+                "SELECT question_id, choice_order FROM askings WHERE id = ?",
+                (int(data[0].split(":")[1]),),
+            ).fetchone()
+        finally:
+            con.close()
+        shown = [int(x) for x in order.split(",")]
+        return data[shown.index(real_bank.questions[qid].correct)]
+
+    proc = await start_bot(env, tmp_path, output=asyncio.subprocess.DEVNULL)
+    try:
+        fake_api.send_text(ALICE, "/game 2 10", chat=group)
+        await fake_api.wait_until(lambda: open_question(1) is not None, timeout=30)
+        q1 = open_question(1)
+        assert q1 is not None
+        query = fake_api.press(ALICE, q1, right_data(q1))
+        await fake_api.wait_for(
+            "answerCallbackQuery", lambda c: c.params.get("callback_query_id") == query
+        )
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+        assert game_buttons(q1)  # still open when the bot died
+        proc = await start_bot(env, tmp_path, output=asyncio.subprocess.DEVNULL)
+        await fake_api.wait_until(lambda: "closed" in q1.text, timeout=40)
+        assert re.search(r"\u2068Alice\u2069 \+(\d+)", q1.text)  # her press survived the kill
+        await fake_api.wait_until(lambda: open_question(2) is not None, timeout=30)
+        q2 = open_question(2)
+        assert q2 is not None
+        await fake_api.wait_until(lambda: bool(game_buttons(q2)), timeout=10)
+        fake_api.press(ALICE, q2, right_data(q2))  # the only player: closes it early
+        await fake_api.wait_until(
+            lambda: "Game over" in str(fake_api.sent_to(GROUP)[-1].params["text"]), timeout=40
+        )
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), 30)
+    podium = str(fake_api.sent_to(GROUP)[-1].params["text"])
+    assert "🥇 \u2068Alice\u2069" in podium and "2/2 right" in podium
