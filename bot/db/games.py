@@ -110,9 +110,15 @@ class Games(Table):
         seconds: int,
         now: datetime,
     ) -> int | None:
-        """A new active game, or None if the group already has one (one per group)."""
-        try:
-            return await self._insert(
+        """A new active game, or None if the group already has one (one per group: checked
+        in the transaction; the partial unique index games_one_active backs it up)."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "SELECT 1 FROM games WHERE chat_id = ? AND status = 'active'", (chat_id,)
+            )
+            if await cur.fetchone() is not None:
+                return None
+            cur = await db.execute(
                 "INSERT INTO games (chat_id, thread_id, starter_id, topic, question_ids, "
                 "seconds, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -125,8 +131,8 @@ class Games(Table):
                     iso(now),
                 ),
             )
-        except sqlite3.IntegrityError:  # games_one_active
-            return None
+            assert cur.lastrowid is not None
+            return cur.lastrowid
 
     async def get(self, game_id: int) -> Game | None:
         row = await self._one("SELECT * FROM games WHERE id = ?", (game_id,))
