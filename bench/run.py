@@ -8,6 +8,7 @@ Over ~300 lines on purpose: every benchmark shares one harness and one report.
     python -m bench.run human [--learners 200]     # 1 s pause before each press, RATE_LIMIT=on
     python -m bench.run daily [--subscribers 10000] # /daily deliveries due at one minute
     python -m bench.run bigdb                      # 1,000,000 answers from 100,000 users
+    python -m bench.run games [--groups 50]        # live games: 8 members a group, /game 5 10
     python -m bench.run all
 
 Each starts the bot (``bench/bot_process.py``: ``python -m bot``'s start-up) and the floor
@@ -836,6 +837,14 @@ async def main_async(args: argparse.Namespace) -> None:
         ]
     if args.which == "bigdb":
         results["a big database"] = [await bigdb(args.concurrency)]
+    if args.which == "games":  # not in "all": it plays real time (a minute or two)
+        from bench.games import games_run
+
+        results["live games, RATE_LIMIT=on, fake enforces 30 msg/s"] = [
+            await games_run(
+                args.groups, args.members, args.rounds or 5, args.seconds, args.concurrency
+            )
+        ]
     for title, rows in results.items():
         print(f"\n## {title}\n\n{table(rows)}")
     out = ROOT / "bench" / "results"
@@ -864,12 +873,16 @@ def main() -> None:
     _driver_core()
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument(
-        "which", choices=["channel", "webhook", "quiz", "human", "daily", "bigdb", "all"]
+        "which",
+        choices=["channel", "webhook", "quiz", "human", "daily", "bigdb", "games", "all"],
     )
+    parser.add_argument("--groups", type=int, default=50, help="games: groups playing")
+    parser.add_argument("--members", type=int, default=8, help="games: members a group")
+    parser.add_argument("--seconds", type=int, default=10, help="games: seconds a question")
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--readers", type=int, default=2000)
     parser.add_argument("--learners", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=0, help="10 (quiz), 4 (human)")
+    parser.add_argument("--rounds", type=int, default=0, help="10 (quiz), 4 (human), 5 (games)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--pool", type=int, default=16, help="the bot's HTTP pool")
     parser.add_argument(

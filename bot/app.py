@@ -26,7 +26,7 @@ from bot.runtime.ratelimit import FloodLimiter
 from bot.runtime.request import RetryingRequest
 from bot.runtime.updates import FairUpdateProcessor
 from bot.runtime.webhook import run_webhook
-from bot.services import channel, jobs
+from bot.services import channel, game, jobs
 from bot.ui.commands import bot_commands
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def build_application(
         # Bounded: a learner beyond the most recent CACHE_BOUND zones counts days in TIMEZONE.
         data.user_zones.update(await data.store_.users.user_timezones(CACHE_BOUND))
         await jobs.restore(app, data)
+        await game.restore(app.job_queue, data.store_, data.clock())
         await _set_commands(app, settings)
         if settings.channel_id:
             log.info("channel posts are signed %r", await channel.signature(data, app.bot))

@@ -33,6 +33,7 @@ MAX_ALERT = 200
 FLOOD_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
 TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 BLOCKED = "Forbidden: bot was blocked by the user"
+KICKED = "Forbidden: bot was kicked from the supergroup chat"
 
 # PTB sends every parameter as a form field; non-string values are JSON text. These keys are
 # always strings in the Bot API, so we never JSON-decode them ("42" stays the text "42").
@@ -214,6 +215,8 @@ class FakeBotApi:
         # Methods whose calls wait (unanswered) until their event is set: a send stuck in a
         # flood limiter or a slow network, for as long as a test likes.
         self.holds: dict[str, asyncio.Event] = {}
+        self.chat_admins: dict[int, set[int]] = defaultdict(set)  # group -> admins' user ids
+        self.kicked_from: set[int] = set()  # groups the bot was removed from: 403 there
         self._cond = asyncio.Condition()
         self._closing = False  # stop(): pending long polls return at once
         self.confirmed = 0  # the highest update_id a getUpdates offset has moved past
@@ -736,6 +739,8 @@ class FakeBotApi:
             return 400, "Bad Request: chat not found"
         if chat.type == "private" and chat.id in self.blocked_users:
             return 403, BLOCKED
+        if chat.id in self.kicked_from:
+            return 403, KICKED
         if chat.migrated_to is not None:
             return 400, {
                 "description": "Bad Request: group chat was upgraded to a supergroup chat",
@@ -796,7 +801,7 @@ class FakeBotApi:
 
     def _chat_key_blocked(self, p: dict[str, Any]) -> bool:
         chat = self._chat(p.get("chat_id"))
-        return chat is not None and chat.id in self.blocked_users
+        return chat is not None and (chat.id in self.blocked_users or chat.id in self.kicked_from)
 
     def _m_editMessageReplyMarkup(self, p: dict[str, Any]) -> tuple[int, Any]:
         if self._chat_key_blocked(p):
@@ -836,6 +841,28 @@ class FakeBotApi:
 
     def _m_sendChatAction(self, p: dict[str, Any]) -> tuple[int, Any]:
         return 200, True
+
+    def _m_getChatMember(self, p: dict[str, Any]) -> tuple[int, Any]:
+        """A ChatMember: "administrator" for ``chat_admins``, "member" for anyone else."""
+        chat = self._chat(p.get("chat_id"))
+        if chat is None:
+            return 400, "Bad Request: chat not found"
+        user_id = int(p.get("user_id", 0))
+        user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        if user_id not in self.chat_admins[chat.id]:
+            return 200, {"status": "member", "user": user}
+        rights = (
+            "can_manage_chat can_delete_messages can_manage_video_chats can_restrict_members "
+            "can_promote_members can_change_info can_invite_users can_post_stories "
+            "can_edit_stories can_delete_stories"
+        )
+        return 200, {
+            "status": "administrator",
+            "user": user,
+            "can_be_edited": False,
+            "is_anonymous": False,
+            **dict.fromkeys(rights.split(), False),
+        }
 
 
 def _error(status: int, description: str) -> web.Response:

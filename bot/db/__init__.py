@@ -15,6 +15,7 @@ from bot.db.answers import AnswerRecord, Answers
 from bot.db.channel import ChannelPost, ChannelPosts, ExtraPost
 from bot.db.connection import Database, from_iso, iso
 from bot.db.daily import Daily
+from bot.db.games import Games
 from bot.db.keyboards import Keyboard, Keyboards
 from bot.db.quizzes import Asking, Quizzes, Session
 from bot.db.settings import Settings
@@ -50,6 +51,7 @@ class Store:
         self.stats = Stats(database)
         self.keyboards = Keyboards(database)
         self.daily = Daily(database)
+        self.games = Games(database, self.answers)
 
     @classmethod
     async def open(cls, path: Path, *, busy_timeout: float = 10.0) -> Store:

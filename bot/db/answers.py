@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+
+import aiosqlite
 
 from bot.core.srs import Review
 from bot.db import totals
@@ -51,12 +54,18 @@ class Answers(Table):
             await asyncio.gather(self._flusher, return_exceptions=True)
 
     async def record_answer(
-        self, rec: AnswerRecord, *, advance_session: int | None = None, upsert_user: bool = True
+        self,
+        rec: AnswerRecord,
+        *,
+        advance_session: int | None = None,
+        upsert_user: bool = True,
+        also: Callable[[aiosqlite.Connection], Awaitable[None]] | None = None,
     ) -> bool:
         """Record one press exactly once and commit; True if it was new.
 
         For a private quiz, the same transaction closes the asking, counts a right answer on
-        the session and moves it on, so a crash can never leave half of that done.
+        the session and moves it on, so a crash can never leave half of that done. ``also``
+        runs in that transaction after a new answer (a live game's speed points, db.games).
         """
         async with self._tx() as db:
             cur = await db.execute(
@@ -110,6 +119,8 @@ class Answers(Table):
                     "(SELECT session_id FROM askings WHERE id = ?)",
                     (iso(rec.now), rec.asking_id),
                 )
+            if also is not None:
+                await also(db)
             return True
 
     async def record_channel_answer(self, rec: AnswerRecord, *, upsert_user: bool = True) -> bool:

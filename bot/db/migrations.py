@@ -284,6 +284,46 @@ MIGRATIONS: list[str | PythonStep] = [
     );
     CREATE INDEX reports_time ON reports (user_id, sent_at);
     """,
+    # 9: live games in groups (contract §11). One active game per group (the partial unique
+    # index); each question's times are kept to the microsecond, as text that sorts as time,
+    # so a restart resumes it with its deadline; a game answer is also an ``answers`` row
+    # (source 'quiz', so /score and the group's leaderboard count it), its speed points here.
+    """
+    CREATE TABLE games (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        thread_id INTEGER,
+        starter_id INTEGER NOT NULL,
+        topic TEXT,
+        question_ids TEXT NOT NULL,
+        seconds INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'active',
+        started_at TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE UNIQUE INDEX games_one_active ON games (chat_id) WHERE status = 'active';
+    CREATE TABLE game_questions (
+        game_id INTEGER NOT NULL REFERENCES games (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        asking_id INTEGER NOT NULL UNIQUE,
+        opened_at TEXT,
+        deadline TEXT,
+        closed_at TEXT,
+        refreshes TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (game_id, position)
+    );
+    CREATE TABLE game_answers (
+        asking_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        game_id INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        correct INTEGER NOT NULL,
+        points INTEGER NOT NULL,
+        elapsed_ms INTEGER NOT NULL,
+        PRIMARY KEY (asking_id, user_id)
+    );
+    CREATE INDEX game_answers_game ON game_answers (game_id, position);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

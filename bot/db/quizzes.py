@@ -131,7 +131,7 @@ class Quizzes(Table):
         """A group became a supergroup (a new chat id): its quizzes, buttons and answers move
         with it, so presses there are honoured and the group's leaderboard carries on."""
         async with self._tx() as db:
-            for table in ("quiz_sessions", "askings", "answers", "keyboards"):
+            for table in ("quiz_sessions", "askings", "answers", "keyboards", "games"):
                 await db.execute(
                     f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?",  # noqa: S608 - fixed names
                     (new, old),

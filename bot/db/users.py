@@ -119,6 +119,8 @@ class Users(Table):
                 "DELETE FROM reports WHERE user_id = ?",
                 "DELETE FROM daily_subscriptions WHERE user_id = ?",
                 "DELETE FROM daily_deliveries WHERE user_id = ?",
+                "DELETE FROM game_answers WHERE user_id = ?",
+                "UPDATE games SET starter_id = 0 WHERE starter_id = ?",
             ):
                 cur = await db.execute(sql, (user_id,))
                 total += cur.rowcount

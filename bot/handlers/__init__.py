@@ -14,7 +14,17 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import admin, channel_press, common, daily, imports, membership, profile, quiz
+from bot.handlers import (
+    admin,
+    channel_press,
+    common,
+    daily,
+    game,
+    imports,
+    membership,
+    profile,
+    quiz,
+)
 from bot.runtime.context import BotContext
 from bot.services import presses
 from bot.services.messages import answer_press, follow_up, sent_by_a_person
@@ -39,6 +49,7 @@ PRESS_ROUTES: dict[str, PressHandler] = {
     cd.FORGET: profile.on_forget,
     cd.HIDE: profile.on_hide,
     cd.IMPORT: imports.on_import,
+    cd.GAME: game.on_choice,
 }
 
 # The update types register() handles: Telegram sends only these (setWebhook / getUpdates
@@ -68,6 +79,16 @@ def personal(callback: CommandCallback) -> CommandCallback:
     return guarded
 
 
+def game_first(callback: CommandCallback) -> CommandCallback:
+    """/stop ends a group's running game if there is one (handlers.game), else ``callback``."""
+
+    async def chained(update: Update, context: BotContext) -> None:
+        if not await game.cmd_stop(update, context):
+            await callback(update, context)
+
+    return chained
+
+
 def register(app: Any) -> None:
     # Commands are only read from messages, not edits: an edited "/quiz" must not start a
     # second quiz (Telegram sends edits as separate edited_message updates).
@@ -77,7 +98,8 @@ def register(app: Any) -> None:
         ("help", common.cmd_help),
         ("quiz", quiz.cmd_quiz),
         ("review", quiz.cmd_review),
-        ("stop", quiz.cmd_stop),
+        ("game", game.cmd_game),
+        ("stop", game_first(quiz.cmd_stop)),
         ("score", profile.cmd_score),
         ("leaderboard", profile.cmd_leaderboard),
         ("topics", profile.cmd_topics),

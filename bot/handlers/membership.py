@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
 
 from bot.runtime.context import BotContext
-from bot.services import channel
+from bot.services import channel, game
 from bot.services.messages import is_group, migrate_chat
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,9 @@ async def on_my_chat_member(update: Update, context: BotContext) -> None:
         session = await context.store.quizzes.active_session(chat.id, None)
         if session is not None:
             await context.store.quizzes.end_session(session.id, "stopped", context.now())
+        running = await context.store.games.active(chat.id)
+        if running is not None:
+            await game.end_quietly(context, running.id, f"my status is now {status}")
         log.info("removed from group %s; its quiz (if any) ended", chat.id)
 
 

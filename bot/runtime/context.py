@@ -31,6 +31,21 @@ class GroupRefresh:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+@dataclass
+class GameRuntime:
+    """Live games' in-memory state (services.game); the database holds everything that must
+    survive a restart, this only what is cheap to lose."""
+
+    # Per group: when (bot clock, seconds) each game message of the last minute went out,
+    # to plan the next within 20 a minute (core.game).
+    sent: dict[int, list[float]] = field(default_factory=dict)
+    # Per game: one step at a time (a refresh edit must never land over the reveal).
+    locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+    # (chat, user) -> (is an admin, when Telegram said so): /stop asks getChatMember once
+    # a minute at most per member.
+    admins: dict[tuple[int, int], tuple[bool, float]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, slots=True)
 class PendingImport:
     """A forwarded channel post waiting for the admin's "Add" or "Skip" (handlers.imports)."""
@@ -73,6 +88,7 @@ class BotData:
     # where a press says the import expired). The lock keeps two appends from racing on FILE.
     pending_imports: dict[int, PendingImport] = field(default_factory=dict)
     import_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    games: GameRuntime = field(default_factory=GameRuntime)
 
     def zone_of(self, user_id: int) -> ZoneInfo:
         """The user's /timezone, or the bot's TIMEZONE: what decides when their day starts."""

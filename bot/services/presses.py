@@ -63,6 +63,9 @@ RULES: dict[str, Rule] = {
     cd.HIDE: Rule(private_only=True),
     cd.MORE: Rule(private_only=True),
     cd.IMPORT: Rule(private_only=True),  # and bound to the admin it was sent to (keyboards)
+    # A live game's choice: on that question's message in that group (the asking's chat and
+    # message, below); once per member (answers' key); before its deadline (services.game).
+    cd.GAME: Rule(asking_kinds=frozenset({"game"})),
 }
 
 
@@ -156,7 +159,7 @@ async def _check(query: CallbackQuery, context: BotContext) -> Press | str:
     # milliseconds, or a store that failed after the send) the asking's own chat suffices.
     if asking.message_id is not None and asking.message_id != message_id:
         return "asking of another message"
-    if data.kind == cd.ANSWER and data.int_arg(1) >= len(asking.order):
+    if data.kind in {cd.ANSWER, cd.GAME} and data.int_arg(1) >= len(asking.order):
         return "no such choice"
     if asking.kind == "preview" and not (own_private and user.id in context.settings.admin_ids):
         return "preview pressed by a non-admin"

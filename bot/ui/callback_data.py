@@ -20,6 +20,7 @@ HIDE = "h1"  # h1:1 | h1:0               hide from / show on leaderboards
 MORE = "m1"  # m1:<question_id>          a quiz on this question's topic
 DONE = "d1"  # d1:<asking_id>            an answered question's choice, kept styled: inert
 IMPORT = "i1"  # i1:<pending id>:add|skip  a forwarded channel post: add it to the bank or not
+GAME = "g1"  # g1:<asking_id>:<shown position>  a live game's choice (contract §11)
 
 # ASCII only (re.ASCII, and [0-9] rather than \d): "²" or "٣" is not a digit here, and an
 # id has at most 18 digits, so int() never sees anything but a small positive number.
@@ -32,11 +33,12 @@ _PATTERNS = {
     MORE: re.compile(r"m1:([a-z0-9-]{1,40})", re.ASCII),
     DONE: re.compile(r"d1:([1-9][0-9]{0,17})", re.ASCII),
     IMPORT: re.compile(r"i1:([1-9][0-9]{0,17}):(add|skip)", re.ASCII),
+    GAME: re.compile(r"g1:([1-9][0-9]{0,17}):([0-5])", re.ASCII),
 }
 
 # Buttons that name a stored asking (and are bound to its chat and message), and those bound
 # to a row of the keyboards table (the message's exact data and its owner).
-ASKING_KINDS = frozenset({ANSWER, NEXT, REPORT, DONE})
+ASKING_KINDS = frozenset({ANSWER, NEXT, REPORT, DONE, GAME})
 KEYBOARD_KINDS = frozenset({FORGET, HIDE, MORE, IMPORT})
 
 
@@ -59,6 +61,10 @@ def _check(data: str) -> str:
 
 def answer(asking_id: int, position: int) -> str:
     return _check(f"{ANSWER}:{asking_id}:{position}")
+
+
+def game_answer(asking_id: int, position: int) -> str:
+    return _check(f"{GAME}:{asking_id}:{position}")
 
 
 def next_question(asking_id: int) -> str:

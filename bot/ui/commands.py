@@ -6,13 +6,14 @@ from telegram import BotCommand
 
 PUBLIC_COMMANDS: list[tuple[str, str]] = [
     ("quiz", "a round of questions: /quiz [topic] [count]"),
+    ("game", "in a group: a timed game, /game [topic] [count] [seconds]"),
     ("review", "the questions due for review"),
     ("topics", "topics, question counts and your progress"),
     ("score", "your points, accuracy and streak"),
     ("leaderboard", "top 10 today, this week and all time"),
     ("timezone", "your time zone for streaks: /timezone Europe/Berlin"),
     ("daily", "a question every day: /daily [HH:MM|off]"),
-    ("stop", "end the current quiz"),
+    ("stop", "end the current quiz or game"),
     ("forget", "delete everything I keep about you"),
     ("help", "what I can do"),
     ("start", "welcome"),
