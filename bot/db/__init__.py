@@ -17,7 +17,7 @@ from bot.db.connection import Database, from_iso, iso
 from bot.db.daily import Daily
 from bot.db.keyboards import Keyboard, Keyboards
 from bot.db.quizzes import Asking, Quizzes, Session
-from bot.db.settings import Settings
+from bot.db.settings import KeyValues
 from bot.db.stats import Stats
 from bot.db.users import User, Users
 
@@ -42,7 +42,7 @@ class Store:
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        self.settings = Settings(database)
+        self.settings = KeyValues(database)
         self.users = Users(database)
         self.quizzes = Quizzes(database)
         self.answers = Answers(database)
