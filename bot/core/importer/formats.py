@@ -19,16 +19,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.core.importer.patterns import (
-    ANSWER_AT_START,
-    ANSWER_GLUED,
-    HASHTAG_LINE,
-    HEADER,
-    SEPARATOR,
-    SIGNATURE,
-    TAGS,
-    is_junk,
-)
+from bot.core.importer import patterns
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +214,7 @@ def posts_from_text(text: str) -> list[Post]:
         body = [
             (n, s)
             for n, s in current
-            if s.strip() and not SEPARATOR.match(s) and not SIGNATURE.match(s)
+            if s.strip() and not patterns.SEPARATOR.match(s) and not patterns.SIGNATURE.match(s)
         ]
         if body:
             posts.append(Post(f"line {body[0][0]}", "\n".join(s for _, s in current).strip()))
@@ -231,18 +222,18 @@ def posts_from_text(text: str) -> list[Post]:
 
     for number, line in enumerate(_clean(text).split("\n"), start=1):
         stripped = line.strip()
-        if is_junk(line):
+        if patterns.is_junk(line):
             close()
             continue
-        if HEADER.match(stripped):
+        if patterns.HEADER.match(stripped):
             close()
             current.append((number, line))
             continue
-        if SIGNATURE.match(line):
+        if patterns.SIGNATURE.match(line):
             current.append((number, line))
             close()
             continue
-        if SEPARATOR.match(line):
+        if patterns.SEPARATOR.match(line):
             current.append((number, line))
             ended = True
             continue
@@ -251,8 +242,8 @@ def posts_from_text(text: str) -> list[Post]:
             continue
         if ended:
             close()
-        glued = ANSWER_GLUED.search(line) is not None
-        if ANSWER_AT_START.match(line) or glued:
+        glued = patterns.ANSWER_GLUED.search(line) is not None
+        if patterns.ANSWER_AT_START.match(line) or glued:
             if answer_at is not None:
                 # A second question without a separator: it is the paragraph just before
                 # this "Answer:" (or on this very line, when "Answer:" is glued to it).
@@ -272,7 +263,9 @@ def posts_from_text(text: str) -> list[Post]:
                 current = moved
             answer_at = len(current)
         current.append((number, line))
-        if answer_at is not None and (TAGS.search(line) or HASHTAG_LINE.match(line)):
+        if answer_at is not None and (
+            patterns.TAGS.search(line) or patterns.HASHTAG_LINE.match(line)
+        ):
             ended = True
     close()
     return posts
