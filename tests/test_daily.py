@@ -13,10 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core import daily as rules_daily
-from bot.core import schedule
+from bot.core import daily_moments, schedule
 from bot.db import Store
-from bot.services import channel, daily, jobs
+from bot.services import channel, daily_delivery, jobs
 from bot.services.presses import NOT_VALID
 from tests.conftest import ALICE, BOB, ROOT, Harness
 from tests.fakes import Clock, FakeBotApi, FakeUser, StoredMessage
@@ -42,30 +41,32 @@ MORNING = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)  # before the 09:00 post and 
     ],
 )
 def test_parse_args(args: list[str], off: bool, at: time | None) -> None:
-    parsed = rules_daily.parse_args(args)
+    parsed = daily_moments.parse_args(args)
     assert (parsed.off, parsed.at) == (off, at)
 
 
 @pytest.mark.parametrize("args", [["25:00"], ["soon"], ["08:00", "x"], ["<b>"], ["9" * 50]])
 def test_parse_args_rejects(args: list[str]) -> None:
     with pytest.raises(ValueError, match=r"use /daily|not"):
-        rules_daily.parse_args(args)
+        daily_moments.parse_args(args)
 
 
 def test_a_subscriber_gets_their_own_dates_question_at_their_time() -> None:
     tokyo, la = ZoneInfo("Asia/Tokyo"), ZoneInfo("America/Los_Angeles")
     # 07:00 in Tokyo on the 21st is 22:00 UTC on the 20th: it is the 21st's delivery.
     at_tokyo = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
-    assert rules_daily.due_now(at_tokyo, tokyo, time(7, 0), MORNING) == (
+    assert daily_moments.due_now(at_tokyo, tokyo, time(7, 0), MORNING) == (
         date(2026, 11, 21),
         at_tokyo,
     )
-    assert rules_daily.due_now(at_tokyo - timedelta(seconds=1), tokyo, time(7, 0), MORNING) is None
+    assert (
+        daily_moments.due_now(at_tokyo - timedelta(seconds=1), tokyo, time(7, 0), MORNING) is None
+    )
     # 20:00 in LA on the 20th is 04:00 UTC on the 21st: the 20th's delivery.
     at_la = datetime(2026, 11, 21, 4, 0, tzinfo=UTC)
-    assert rules_daily.due_now(at_la, la, time(20, 0), MORNING) == (DAY, at_la)
+    assert daily_moments.due_now(at_la, la, time(20, 0), MORNING) == (DAY, at_la)
     # Not a moment before the subscription: the first one is the next.
-    assert rules_daily.due_now(at_la, la, time(20, 0), at_la + timedelta(seconds=1)) is None
+    assert daily_moments.due_now(at_la, la, time(20, 0), at_la + timedelta(seconds=1)) is None
 
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -83,7 +84,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
     ],
 )
 def test_moment_on_a_dst_night(day: date, at: time, local: time) -> None:
-    moment = rules_daily.moment_on(day, BERLIN, at)
+    moment = daily_moments.moment_on(day, BERLIN, at)
     assert (moment.date(), moment.time()) == (day, local)
     assert moment.utcoffset() == timedelta(hours=2)  # summer time: after the jump, before the fall
     assert moment.astimezone(UTC).astimezone(BERLIN) == moment  # a time that exists
@@ -114,7 +115,7 @@ def test_one_moment_per_local_date_across_every_change(zone_name: str) -> None:
             planned: dict[date, datetime] = {}
             now = start
             while now < start + timedelta(days=days):
-                found = rules_daily.due_now(now, zone, at, start)
+                found = daily_moments.due_now(now, zone, at, start)
                 if found is not None and found[0] not in planned:
                     planned[found[0]] = found[1]
                 now += timedelta(minutes=10)
@@ -480,7 +481,7 @@ async def test_daily_off_and_forget_after_planning_deliver_nothing(morning: Harn
         await says(h, user, "/daily")
     assert isinstance(h.clock, Clock)
     h.clock.advance(hours=2)
-    assert await daily.plan(h.data, time(9, 0)) == 3  # planned, not yet sent
+    assert await daily_delivery.plan(h.data, time(9, 0)) == 3  # planned, not yet sent
     assert "no more" in await says(h, BOB, "/daily off")
     assert await h.data.store.users.forget_user(carol.id) > 0
     await tick(h)
@@ -505,7 +506,7 @@ async def test_daily_off_during_a_run_stops_that_users_delivery(morning: Harness
     run = asyncio.create_task(tick(h))
     day = DAY.isoformat()
     async with asyncio.timeout(10):  # the run claims its first rows, then waits on Telegram
-        while await h.data.store.daily.count_status(day, "sending") < daily.IN_FLIGHT:
+        while await h.data.store.daily.count_status(day, "sending") < daily_delivery.IN_FLIGHT:
             await asyncio.sleep(0.01)
     leaving, forgetting = ids[-1], ids[-2]  # claimed last (oldest moment, then user id)
     assert await h.data.store.daily.unsubscribe(leaving)
@@ -550,7 +551,7 @@ async def test_planning_across_dst_changes_one_row_per_local_date(
     assert isinstance(h.clock, Clock)
     for _ in range(days * 48):
         h.clock.advance(minutes=30)
-        await daily.plan(h.data, time(2, 30))
+        await daily_delivery.plan(h.data, time(2, 30))
     con = sqlite3.connect(h.settings.database_path)
     try:
         rows = con.execute("SELECT user_id, day, due_at, question_id FROM daily_deliveries")
@@ -571,7 +572,7 @@ async def test_planning_across_dst_changes_one_row_per_local_date(
             assert day in by_day, (user_id, str(zone), at, day)
             moment, question_id = by_day[day]
             # (In UTC: PEP 495 makes a time in a repeated hour unequal to any other zone's.)
-            expected = rules_daily.moment_on(day, zone, at).astimezone(UTC)
+            expected = daily_moments.moment_on(day, zone, at).astimezone(UTC)
             assert moment == expected, (str(zone), at, day)
             assert question_id == questions[day.isoformat()]
         assert len({q for _, q in by_day.values()}) == len(by_day)  # never one question twice

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.bank import check_bank
-from bot.services import importing
+from bot.services import import_files, importing
 from bot.ui import callback_data as cd
 from tests.conftest import ADMIN, ALICE, CONTENT, Harness
 from tests.fakes import StoredMessage
@@ -215,7 +215,7 @@ async def test_cli_import_and_add_at_once_keep_both(imp: Harness) -> None:
     source.write_text(many_posts("omega", 300), encoding="utf-8")
     offer_message = await offer(imp)
     add = button(offer_message, "i1:")["callback_data"]
-    with importing.file_lock(out, 1):
+    with import_files.file_lock(out, 1):
         cli = cli_import(content.parent, {"CONTENT_DIR": str(content)}, str(source))
         await asyncio.to_thread(wait_until_waiting, [cli], lock)
         query = imp.fake.press(ADMIN, offer_message, add)
@@ -238,7 +238,7 @@ async def test_add_while_another_import_holds_the_file_says_so_and_can_be_presse
     monkeypatch.setattr(importing, "ADD_WAIT", 0.2)
     offer_message = await offer(imp)
     add = button(offer_message, "i1:")["callback_data"]
-    with importing.file_lock(imported(imp), 1):
+    with import_files.file_lock(imported(imp), 1):
         query = imp.fake.press(ADMIN, offer_message, add)
         params = await answered(imp, query)
     assert params.get("show_alert") is True and "another import" in str(params.get("text"))

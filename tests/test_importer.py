@@ -32,13 +32,13 @@ from bot.core.bank import (
     load_bank,
 )
 from bot.core.models import Question
-from bot.services import importing
+from bot.services import import_files, question_yaml
+from bot.services.import_files import write_atomic
 from bot.services.importing import (
     ImportInputError,
     append_entry,
     entry_from_message,
     run_import,
-    write_atomic,
 )
 from bot.ui import markup, render
 from tests.helpers import run_cli
@@ -726,7 +726,7 @@ def test_rendered_yaml_reads_back_exactly(tmp_path: Path, value: str) -> None:
     )
     folder = tmp_path / "bank"
     folder.mkdir()
-    (folder / "x.yaml").write_text(importing.extend_text(None, [q]), encoding="utf-8")
+    (folder / "x.yaml").write_text(question_yaml.extend_text(None, [q]), encoding="utf-8")
     bank, problems = check_bank(folder)
     assert problems == []
     got = bank.questions[q.id]
@@ -1004,7 +1004,7 @@ def test_two_cli_imports_into_one_file_keep_both(tmp_path: Path) -> None:
     (tmp_path / "b.txt").write_text(many_posts("beta", 150), encoding="utf-8")
     out = content / "imported.yaml"
     env = {"CONTENT_DIR": str(content)}
-    with importing.file_lock(out, 1):
+    with import_files.file_lock(out, 1):
         procs = [cli_import(tmp_path, env, name) for name in ("a.txt", "b.txt")]
         wait_until_waiting(procs, content / ".imported.yaml.lock")
         # Meanwhile the lock's holder adds an entry of its own.
@@ -1012,7 +1012,7 @@ def test_two_cli_imports_into_one_file_keep_both(tmp_path: Path) -> None:
             "What is a lock file?\nAnswer: A file that says who writes.", []
         )
         assert entry is not None
-        write_atomic(out, importing.extend_text(None, [entry]))
+        write_atomic(out, question_yaml.extend_text(None, [entry]))
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
     for stdout, _ in results:

@@ -18,7 +18,7 @@ from bot.db.daily import Daily
 from bot.db.games import Games
 from bot.db.keyboards import Keyboard, Keyboards
 from bot.db.quizzes import Asking, Quizzes, Session
-from bot.db.settings import Settings
+from bot.db.settings import KeyValues
 from bot.db.stats import Stats
 from bot.db.users import User, Users
 
@@ -43,7 +43,7 @@ class Store:
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        self.settings = Settings(database)
+        self.settings = KeyValues(database)
         self.users = Users(database)
         self.quizzes = Quizzes(database)
         self.answers = Answers(database)

@@ -1,7 +1,7 @@
 """/daily: subscriptions, the day's question, and one delivery row per subscriber per day.
 
-A row's ``day`` is the subscriber's local date (core/daily.py says why), which is also the
-day whose question it carries.
+A row's ``day`` is the subscriber's local date (core/daily_moments.py says why), which is
+also the day whose question it carries.
 
 A delivery row is 'pending' when its moment has come, 'sending' from just before its send
 (committed first), then 'sent', 'blocked' (403: the user is unsubscribed in the same

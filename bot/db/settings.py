@@ -16,7 +16,9 @@ class Key(StrEnum):
     PAUSED = "paused"  # "1" while /pause holds daily posts
 
 
-class Settings(Table):
+class KeyValues(Table):
+    """The kv table: one text value per ``Key`` (named apart from ``bot.config.Settings``)."""
+
     async def get_kv(self, key: Key) -> str | None:
         row = await self._one("SELECT value FROM kv WHERE key = ?", (key,))
         return str(row["value"]) if row else None

@@ -6,7 +6,7 @@ import logging
 
 from telegram import Update
 
-from bot.core import daily as rules_daily
+from bot.core import daily_moments
 from bot.runtime.context import BotContext
 from bot.services import jobs
 from bot.ui import render
@@ -23,7 +23,7 @@ async def cmd_daily(update: Update, context: BotContext) -> None:
         await message.reply_text(render.DAILY_PRIVATE_ONLY)
         return
     try:
-        args = rules_daily.parse_args(context.args or [])
+        args = daily_moments.parse_args(context.args or [])
     except ValueError:
         await message.reply_text(render.DAILY_USAGE)
         return
@@ -48,7 +48,7 @@ async def cmd_daily(update: Update, context: BotContext) -> None:
     await store.daily.subscribe(user.id, at, now)
     log.info("daily: user %s subscribed at %s", user.id, at or "the channel's time")
     zone = user_zone if args.at else channel_zone
-    moment = rules_daily.next_moment(now, zone, args.at or channel_at)
+    moment = daily_moments.next_moment(now, zone, args.at or channel_at)
     local = moment.astimezone(zone)
     first = "today" if local.date() == now.astimezone(zone).date() else "tomorrow"
     first += f" at {local.strftime('%H:%M')}"

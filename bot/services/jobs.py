@@ -19,7 +19,7 @@ from bot.core import schedule
 from bot.db.settings import Key
 from bot.runtime.context import BotContext, BotData
 from bot.runtime.pager import notify_admins
-from bot.services import channel, daily
+from bot.services import channel, daily_delivery
 from bot.ui.render import esc
 
 log = logging.getLogger(__name__)
@@ -72,15 +72,15 @@ async def job_deliver_daily(context: BotContext) -> None:
     taking rows when the bot stops (SIGTERM), so shutdown waits only for sends in flight.
     """
     assert context.job is not None
-    state: daily.RunState = context.job.data  # type: ignore[assignment]
+    state: daily_delivery.RunState = context.job.data  # type: ignore[assignment]
     if state.busy:
         return
     state.busy = True
     try:
         data = context.bot_data
-        await daily.plan(data, await daily_time(data))
+        await daily_delivery.plan(data, await daily_time(data))
         application = context.application
-        await daily.deliver_due(data, context.bot, lambda: application.running)
+        await daily_delivery.deliver_due(data, context.bot, lambda: application.running)
     finally:
         state.busy = False
 
@@ -266,6 +266,6 @@ async def restore(app: Any, data: BotData) -> None:
         interval=DELIVERY_TICK,
         first=0.5,
         name=DELIVERIES,
-        data=daily.RunState(),
+        data=daily_delivery.RunState(),
         job_kwargs={**LATE_OK, "max_instances": 2},
     )

@@ -1,7 +1,7 @@
 """/daily (contract §7): subscriptions, the day's question for each subscriber, deliveries.
 
 A delivery run plans a row for every subscriber whose moment has come on their local date
-(core/daily.py), then sends the open rows oldest first, a few at a time, inside
+(core/daily_moments.py), then sends the open rows oldest first, a few at a time, inside
 ``ratelimit.background()`` so everything else the bot sends goes first. Each row is
 committed 'sending' before its send and settled after, so a restart resends nothing that
 was sent; a row still 'sending' after a kill is sent again (it may arrive twice: the Bot
@@ -22,8 +22,7 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.config import parse_zone
-from bot.core import daily as rules_daily
-from bot.core import rules
+from bot.core import daily_moments, rules
 from bot.db.daily import Delivery, Subscription
 from bot.runtime.context import BotData
 from bot.runtime.ratelimit import background
@@ -70,12 +69,12 @@ async def plan(data: BotData, channel_at: time) -> int:
     now = data.clock()
     by_date: dict[date, list[str | None]] = {}  # zones now on each date: at most three
     for name in await data.store.daily.zones():
-        by_date.setdefault(rules_daily.local_day(now, zone_named(data, name)), []).append(name)
+        by_date.setdefault(daily_moments.local_day(now, zone_named(data, name)), []).append(name)
     due: dict[date, list[tuple[int, datetime]]] = {}
     for today, names in by_date.items():
         for sub in await data.store.daily.unplanned(today.isoformat(), names):
             zone = zone_named(data, sub.timezone if sub.at is not None else None)
-            found = rules_daily.due_now(now, zone, subscriber_at(sub, channel_at), sub.since)
+            found = daily_moments.due_now(now, zone, subscriber_at(sub, channel_at), sub.since)
             if found is not None:
                 due.setdefault(found[0], []).append((sub.user_id, found[1]))
     added = 0
@@ -96,7 +95,7 @@ async def deliver_due(data: BotData, bot: Bot, running: Callable[[], bool]) -> R
     # Zones lie at most 26 hours apart, so no subscriber's date is two days behind
     # TIMEZONE's: rows older than that are stale for everyone, at once. A row of an earlier
     # date in its own subscriber's zone is found stale one by one below.
-    oldest = rules_daily.local_day(now, data.settings.zone) - timedelta(days=2)
+    oldest = daily_moments.local_day(now, data.settings.zone) - timedelta(days=2)
     stale = await data.store.daily.expire_before(oldest.isoformat(), now)
     chosen_at: dict[str, datetime] = {}
     stop = asyncio.Event()
@@ -123,7 +122,7 @@ async def deliver_due(data: BotData, bot: Bot, running: Callable[[], bool]) -> R
             for d in rows:
                 # A day that is over where the subscriber lives (the bot was down at their
                 # time and all the rest of their day) is not delivered late.
-                if d.day < rules_daily.local_day(now, zone_named(data, d.zone)).isoformat():
+                if d.day < daily_moments.local_day(now, zone_named(data, d.zone)).isoformat():
                     await data.store.daily.finish(d, "missed", now)
                     stale += 1
                 else:
