@@ -262,6 +262,13 @@ async def test_a_request_without_the_right_secret_is_refused_and_changes_nothing
         pytest.param({"update_id": 5, "message": "nonsense"}, id="message-not-an-object"),
         pytest.param({"update_id": 5, "message": {"text": "/start"}}, id="message-missing-fields"),
         pytest.param(b"{" + b'"a":1,' * (MAX_BODY // 6) + b'"update_id":1}', id="huge"),
+        # json.loads recurses once per level: past Python's recursion limit it raises
+        # RecursionError, which is not a ValueError.
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, id="deeply-nested"),
+        pytest.param(
+            b'{"update_id": 1, "message": ' + b'{"a":' * 50_000 + b"1" + b"}" * 50_001,
+            id="deeply-nested-update",
+        ),
     ],
 )
 async def test_a_body_that_is_not_an_update_is_a_4xx_never_a_500(
@@ -272,6 +279,38 @@ async def test_a_body_that_is_not_an_update_is_a_4xx_never_a_500(
     await hook.send(hook.fake.text_payload(ALICE, "/help"))  # the server still works
     await hook.fake.wait_for("sendMessage", lambda c: c.params["chat_id"] == ALICE.id)
     assert len(replies_to(hook.fake, ALICE.id)) == 1
+
+
+async def raw_exchange(port: int, request: bytes) -> bytes:
+    """Send ``request`` as raw bytes (a header a client library would refuse to send) and
+    return the server's status line."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await asyncio.wait_for(reader.readline(), 10)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("value", [b"\xff\xfe", b"caf\xc3", "caf\u00e9".encode()])
+async def test_a_secret_header_that_is_not_ascii_is_403_not_500(hook: Hook, value: bytes) -> None:
+    body = json.dumps(hook.fake.new_update(hook.fake.text_payload(ALICE, "/start"))).encode()
+    request = (
+        f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n".encode()
+        + SECRET_HEADER.encode()
+        + b": "
+        + value
+        + b"\r\n\r\n"
+        + body
+    )
+    status_line = await raw_exchange(hook.port, request)
+    assert status_line.split()[1] == b"403", status_line
+    await hook.send(hook.fake.text_payload(ALICE, "/help"))  # nothing was taken
+    await hook.fake.wait_for("sendMessage", lambda c: c.params["chat_id"] == ALICE.id)
+    texts = replies_to(hook.fake, ALICE.id)
+    assert len(texts) == 1 and "Python interview practice" not in texts[0]
 
 
 async def test_unknown_path_is_404_and_other_methods_are_refused(hook: Hook) -> None:

@@ -92,8 +92,10 @@ class WebhookServer:
             await self._runner.cleanup()
 
     async def _on_post(self, request: web.Request) -> web.Response:
-        # The secret is checked before the body is read: a stranger costs us nothing.
-        given = request.headers.get(SECRET_HEADER, "").encode()
+        # The secret is checked before the body is read: a stranger costs us nothing. aiohttp
+        # decodes header bytes that are not UTF-8 to lone surrogates, which a strict encode
+        # refuses; replaced, they can only mismatch (the secret's alphabet is ASCII).
+        given = request.headers.get(SECRET_HEADER, "").encode(errors="replace")
         if not hmac.compare_digest(given, self._secret):
             # Once at WARNING (a proxy that drops the header shows up in the log); then quietly,
             # so strangers cannot flood the log.
@@ -142,6 +144,8 @@ class WebhookServer:
         try:
             data = json.loads(body)
         except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
+            return None
+        except RecursionError:  # nested deeper than json.loads can recurse: no update is
             return None
         update_id = data.get("update_id") if isinstance(data, dict) else None
         if type(update_id) is not int:  # bool is an int subclass, and no update id
