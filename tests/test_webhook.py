@@ -337,6 +337,18 @@ async def test_a_redelivered_update_is_acted_on_once(hook: Hook) -> None:
         ("WEBHOOK_URL", "https://example.com/"),
         ("WEBHOOK_URL", "https:///tg/x7q"),  # no host
         ("WEBHOOK_URL", "https://[::1/tg"),  # unparsable
+        # Paths the server would not match as Telegram sends them: aiohttp matches the
+        # decoded path (these got 404 for every update), reads {x} as a route variable, and
+        # "." segments and "//" are normalised on the way.
+        ("WEBHOOK_URL", "https://example.com/tg/a%20b"),
+        ("WEBHOOK_URL", "https://example.com/tg/caf%C3%A9"),
+        ("WEBHOOK_URL", "https://example.com/tg/café"),
+        ("WEBHOOK_URL", "https://example.com/tg/{x}"),
+        ("WEBHOOK_URL", "https://example.com/tg/a b"),
+        ("WEBHOOK_URL", "https://example.com/tg/../x"),
+        ("WEBHOOK_URL", "https://example.com/tg/./x"),
+        ("WEBHOOK_URL", "https://example.com/tg//x"),
+        ("WEBHOOK_URL", "https://example.com/tg/a;b=c"),
         ("WEBHOOK_SECRET", "has space"),
         ("WEBHOOK_SECRET", "x" * 257),
         ("WEBHOOK_SECRET", "ünïcode"),
@@ -369,6 +381,27 @@ def test_webhook_configuration_defaults_and_path() -> None:
     )
     assert (s.webhook_path, s.port, s.webhook_secret) == (PATH, 8080, "a-Z_9")
     assert "a-Z_9" not in repr(s)
+    for path in ("/tg/x7q/", "/a.b~c_d-e/F9", "/.well-known-ish/..x"):
+        s = Settings.from_env({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://e.com" + path})
+        assert s.webhook_path == path
+
+
+async def test_a_webhook_path_that_would_never_match_is_refused_at_start_in_one_sentence(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    env = {
+        **env_for_subprocess,
+        "PYTHONPATH": str(ROOT),
+        "WEBHOOK_URL": "https://example.com/tg/caf%C3%A9",
+        "WEBHOOK_LISTEN": "127.0.0.1",
+        "PORT": str(free_port()),
+    }
+    proc = await start_bot(env, tmp_path)
+    _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    text = stderr.decode()
+    assert proc.returncode == 2 and "Traceback" not in text
+    assert "WEBHOOK_URL's path must be" in text and "'/tg/caf%C3%A9'" in text
+    assert not fake_api.calls_to("setWebhook")
 
 
 async def test_real_process_in_webhook_mode_finishes_in_flight_work_on_sigterm(
