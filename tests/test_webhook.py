@@ -123,6 +123,65 @@ async def _hook(
     await asyncio.wait_for(task, 10)
 
 
+@pytest.mark.parametrize(
+    "status",
+    [
+        pytest.param(502, id="bad-gateway"),
+        pytest.param(504, id="gateway-timeout"),
+        pytest.param(0, id="connection-dropped"),
+    ],
+)
+async def test_a_transient_set_webhook_failure_is_retried_not_fatal(
+    fake_api: FakeBotApi, settings: Settings, real_bank: QuestionBank, status: int
+) -> None:
+    fake_api.fail("setWebhook", status)
+    async for hook in _hook(fake_api, settings, real_bank):
+        await fake_api.wait_for("setWebhook", lambda c: c.status == 200)
+        assert [c.status for c in fake_api.calls_to("setWebhook")] == [status or 599, 200]
+        assert fake_api.webhook is not None and fake_api.webhook["url"] == URL
+        await hook.send(fake_api.text_payload(ALICE, "/help"))
+        await fake_api.wait_for("sendMessage", lambda c: c.params["chat_id"] == ALICE.id)
+
+
+async def test_a_stop_signal_while_set_webhook_is_retried_ends_the_run(
+    fake_api: FakeBotApi, settings: Settings, real_bank: QuestionBank
+) -> None:
+    fake_api.fail("setWebhook", 502, times=1000)
+    settings = dataclasses.replace(
+        settings, webhook_url=URL, webhook_listen="127.0.0.1", port=free_port()
+    )
+    stop = asyncio.Event()
+    app = build_application(settings, real_bank)
+    task = asyncio.create_task(
+        run_webhook(app, settings, ALLOWED_UPDATES, stop=stop, stop_signals=())
+    )
+    await fake_api.wait_for("setWebhook", count=2)  # failed, and retried
+    stop.set()
+    await asyncio.wait_for(task, 10)  # returns (no error) without a successful setWebhook
+    assert not app.running and fake_api.webhook is None
+
+
+async def test_a_refused_set_webhook_stops_the_start_in_one_sentence(
+    fake_api: FakeBotApi,
+    settings: Settings,
+    real_bank: QuestionBank,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    refusal = "Bad Request: bad webhook: Failed to resolve host: Name or service not known"
+    monkeypatch.setattr(fake_api, "_m_setWebhook", lambda params: (400, refusal))
+    settings = dataclasses.replace(
+        settings, webhook_url=URL, webhook_listen="127.0.0.1", port=free_port()
+    )
+    app = build_application(settings, real_bank)
+    run = run_webhook(app, settings, ALLOWED_UPDATES, stop=asyncio.Event(), stop_signals=())
+    with pytest.raises(ConfigError) as caught:
+        await asyncio.wait_for(run, 10)
+    [problem] = caught.value.problems
+    assert problem.startswith(f"Telegram refused WEBHOOK_URL {URL}: ")
+    assert "failed to resolve host" in problem.lower()
+    assert len(fake_api.calls_to("setWebhook")) == 1  # not retried
+
+
 def replies_to(fake: FakeBotApi, chat_id: int) -> list[str]:
     return [c.params["text"] for c in fake.sent_to(chat_id) if c.status == 200]
 

@@ -21,6 +21,7 @@ import asyncio
 import hmac
 import json
 import logging
+import random
 import secrets
 import signal
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.config import ConfigError, Settings
 from bot.core.limits import CACHE_BOUND
@@ -48,6 +49,10 @@ SHUTDOWN_GRACE = 3.0
 # keeps at most max_connections requests open), so a slower press is answered by a request.
 IN_REPLY_WAIT = 0.25
 IN_REPLY_PAUSE = 1.0  # after a press that missed the wait, the next second's are not held
+# setWebhook failing for a reason that may pass (5xx, timeout, no connection): retried after
+# this long, doubling up to the cap, until it succeeds or a stop signal comes (CONTRACT §9).
+SET_WEBHOOK_BACKOFF = 0.5
+SET_WEBHOOK_BACKOFF_CAP = 60.0
 
 
 def new_secret() -> str:
@@ -157,6 +162,42 @@ class WebhookServer:
             return None
 
 
+async def _set_webhook(
+    app: BotApp, url: str, secret: str, allowed_updates: Sequence[str], stop: asyncio.Event
+) -> bool:
+    """Call setWebhook until it succeeds (True) or ``stop`` is set (False). A refusal (4xx:
+    a bad URL, a bad certificate) is the operator's to fix: ConfigError, one sentence."""
+    delay = SET_WEBHOOK_BACKOFF
+    while True:
+        try:
+            await app.bot.set_webhook(
+                url,
+                secret_token=secret,
+                allowed_updates=list(allowed_updates),
+                drop_pending_updates=False,
+            )
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            pause = wait.total_seconds() if not isinstance(wait, int) else float(wait)
+            log.warning("webhook: setWebhook answered 429; retry in %.0fs", pause)
+        except BadRequest as exc:  # a NetworkError subclass in PTB, but the URL's fault
+            raise ConfigError([f"Telegram refused WEBHOOK_URL {url}: {exc.message}"]) from exc
+        except NetworkError as exc:  # 5xx, timed out, no connection: it may pass
+            pause = delay * (0.5 + random.random())
+            delay = min(delay * 2, SET_WEBHOOK_BACKOFF_CAP)
+            log.warning("webhook: setWebhook failed (%s); retry in %.1fs", exc.message, pause)
+        except TelegramError as exc:
+            raise ConfigError([f"Telegram refused WEBHOOK_URL {url}: {exc.message}"]) from exc
+        else:
+            return True
+        try:
+            async with asyncio.timeout(pause):
+                await stop.wait()
+        except TimeoutError:
+            continue
+        return False
+
+
 async def run_webhook(
     app: BotApp,
     settings: Settings,
@@ -190,17 +231,8 @@ async def run_webhook(
                 ]
             ) from exc
         await app.start()
-        try:
-            await app.bot.set_webhook(
-                settings.webhook_url,
-                secret_token=secret,
-                allowed_updates=list(allowed_updates),
-                drop_pending_updates=False,
-            )
-        except TelegramError as exc:
-            raise ConfigError(
-                [f"Telegram refused WEBHOOK_URL {settings.webhook_url}: {exc.message}"]
-            ) from exc
+        if not await _set_webhook(app, settings.webhook_url, secret, allowed_updates, stop):
+            return  # a stop signal came while setWebhook was being retried
         log.info(
             "webhook: serving %s on %s:%d (updates: %s)",
             settings.webhook_path,
