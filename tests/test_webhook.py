@@ -10,10 +10,12 @@ import asyncio
 import dataclasses
 import io
 import json
+import resource
 import signal
 import socket
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +27,11 @@ from bot.app import build_application
 from bot.config import ConfigError, Settings
 from bot.core.models import QuestionBank
 from bot.handlers import ALLOWED_UPDATES
+from bot.runtime import webhook
 from bot.runtime.replies import InReplyAnswers
 from bot.runtime.webhook import MAX_BODY, SECRET_HEADER, run_webhook
 from tests.conftest import ALICE, BOB, ROOT, TOKEN
-from tests.fakes import SECRET_TOKEN_RE, FakeBotApi, FakeUser, StoredMessage
+from tests.fakes import SECRET_TOKEN_RE, Call, FakeBotApi, FakeUser, StoredMessage
 from tests.helpers import answer_buttons, start_bot
 
 pytestmark = pytest.mark.e2e
@@ -100,6 +103,26 @@ async def hook_in_reply(
 ) -> AsyncIterator[Hook]:
     """The same, with WEBHOOK_ANSWER_IN_REPLY=on."""
     settings = dataclasses.replace(settings, webhook_answer_in_reply=True)
+    async for running in _hook(fake_api, settings, real_bank):
+        yield running
+
+
+# The contract's 10 s header timeout and 75 s idle timeout, scaled down so that a test shows
+# them in about a second: the code path is the same, only the two numbers differ.
+SCALED_HEADER_TIMEOUT = 0.5
+SCALED_IDLE_TIMEOUT = 1.5
+
+
+@pytest.fixture
+async def hook_scaled(
+    fake_api: FakeBotApi,
+    settings: Settings,
+    real_bank: QuestionBank,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Hook]:
+    """The same, with the port's timeouts scaled down (read when the server starts)."""
+    monkeypatch.setattr(webhook, "HEADER_TIMEOUT", SCALED_HEADER_TIMEOUT)
+    monkeypatch.setattr(webhook, "IDLE_TIMEOUT", SCALED_IDLE_TIMEOUT)
     async for running in _hook(fake_api, settings, real_bank):
         yield running
 
@@ -540,3 +563,286 @@ async def test_an_answer_offered_to_a_withdrawn_response_goes_by_request() -> No
         "show_alert": True,
     }
     assert not slots.take("2", "again", show_alert=False)  # one answer per response
+
+
+# ---------------------------------------------------------------- strangers on the port
+
+
+async def until_closed(reader: asyncio.StreamReader, bound: float = 15.0) -> bytes:
+    """Everything the server sends until it closes the connection (``bound``: a safety net
+    for a server that never does)."""
+    received = b""
+    async with asyncio.timeout(bound):
+        while True:
+            try:
+                chunk = await reader.read(65536)
+            except ConnectionResetError:
+                return received
+            if not chunk:
+                return received
+            received += chunk
+
+
+def raw_post(hook: Hook, update: dict[str, Any], *, secret: str | None = None) -> bytes:
+    body = json.dumps(update).encode()
+    return (
+        f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"{SECRET_HEADER}: {secret or hook.secret}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+async def test_a_connection_without_complete_headers_is_closed_after_the_header_timeout(
+    hook_scaled: Hook,
+) -> None:
+    """One connection sends nothing, another trickles its headers a byte at a time (bytes keep
+    coming, so an idle timer alone would never fire): both are closed at the header timeout."""
+    hook = hook_scaled
+    silent_reader, silent = await asyncio.open_connection("127.0.0.1", hook.port)
+    slow_reader, slow = await asyncio.open_connection("127.0.0.1", hook.port)
+    opened = time.monotonic()
+    request = raw_post(hook, hook.fake.new_update(hook.fake.text_payload(ALICE, "/start")))
+
+    async def trickle() -> int:
+        sent = 0
+        try:
+            for byte in request:
+                slow.write(bytes([byte]))
+                await slow.drain()
+                sent += 1
+                await asyncio.sleep(0.05)
+        except ConnectionError:
+            pass
+        return sent
+
+    trickling = asyncio.create_task(trickle())
+    try:
+        assert await until_closed(silent_reader) == b""
+        assert await until_closed(slow_reader) == b""
+        elapsed = time.monotonic() - opened
+        sent = await trickling
+    finally:
+        silent.close()
+        slow.close()
+    assert elapsed >= SCALED_HEADER_TIMEOUT * 0.9
+    assert sent < request.index(b"\r\n\r\n")  # cut off in the headers, still sending
+    # The stranger changed nothing: Alice's first reply is to her own /help.
+    await hook.send(hook.fake.text_payload(ALICE, "/help"))
+    await hook.fake.wait_for("sendMessage", lambda c: c.params["chat_id"] == ALICE.id)
+    texts = replies_to(hook.fake, ALICE.id)
+    assert len(texts) == 1 and "Python interview practice" not in texts[0]
+
+
+async def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(
+    hook_scaled: Hook,
+) -> None:
+    """Telegram's own keep-alive connection: answered, then left idle. It outlives the header
+    timeout (idle is not slow headers) and is closed at the idle timeout."""
+    hook = hook_scaled
+    reader, writer = await asyncio.open_connection("127.0.0.1", hook.port)
+    try:
+        update = hook.fake.new_update(hook.fake.text_payload(BOB, "/help"))
+        writer.write(raw_post(hook, update))
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+        answered = time.monotonic()
+        assert status_line.split()[1] == b"200"
+        await until_closed(reader)
+        idle = time.monotonic() - answered
+    finally:
+        writer.close()
+    assert idle >= SCALED_IDLE_TIMEOUT * 0.9
+    await hook.fake.wait_for("sendMessage", lambda c: c.params["chat_id"] == BOB.id)
+
+
+async def test_a_refused_request_does_not_keep_its_connection(hook: Hook) -> None:
+    """A stranger's connection is closed after its 403 (or 404): only Telegram's stay open."""
+    for request in (
+        raw_post(hook, {"update_id": 1}, secret="wrong"),
+        b"POST /elsewhere HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    ):
+        reader, writer = await asyncio.open_connection("127.0.0.1", hook.port)
+        try:
+            writer.write(request)
+            answer = await until_closed(reader, bound=10)
+        finally:
+            writer.close()
+        assert answer.split()[1] in (b"403", b"404")
+
+
+async def test_connections_over_the_cap_are_refused_at_once(
+    settings: Settings, real_bank: QuestionBank, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every slot in the middle of a request (headers in, body still coming), a new
+    connection gets a 503 at once instead of waiting for a slot. The cap is scaled down from
+    MAX_CONNECTIONS (a thousand) to 3 so that the test holds three requests, not a thousand;
+    the server is the real one, started on its own so that the test sees its guard."""
+    monkeypatch.setattr(webhook, "MAX_CONNECTIONS", 3)
+    app = build_application(settings, real_bank)
+    server = webhook.WebhookServer(app, PATH, "s3cret")
+    port = await server.start("127.0.0.1", 0)
+    guard = server.guard
+    assert guard is not None and guard.max_connections == 3
+    body = b'{"update_id": 1}'
+    head = (
+        f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"{SECRET_HEADER}: s3cret\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+    try:
+        for _, writer in held:
+            writer.write(head + body[:5])  # headers complete, the body not yet
+            await writer.drain()
+        await wait_for_condition(lambda: guard.busy_connections == 3)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            answer = await until_closed(reader, bound=5)
+        finally:
+            writer.close()
+        assert answer.startswith(b"HTTP/1.1 503 ")
+        assert (guard.refused, guard.replaced) == (1, 0)
+        # The held requests were not disturbed: each finishes (an update, then redeliveries).
+        for reader, writer in held:
+            writer.write(body[5:])
+            assert (await asyncio.wait_for(reader.readline(), 10)).split()[1] == b"200"
+    finally:
+        for _, writer in held:
+            writer.close()
+        await server.stop()
+
+
+async def wait_for_condition(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll a condition of the server's own state (no event to wait on there)."""
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.01)
+
+
+class Stranger:
+    """Hundreds of connections to the port: some idle, some trickling header bytes."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.writers: list[asyncio.StreamWriter] = []
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def open(self, idle: int, trickling: int) -> None:
+        for _ in range(idle):
+            _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            self.writers.append(writer)
+        for _ in range(trickling):
+            _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            self.writers.append(writer)
+            self.tasks.append(asyncio.create_task(self._trickle(writer)))
+
+    async def _trickle(self, writer: asyncio.StreamWriter) -> None:
+        head = f"POST {PATH} HTTP/1.1\r\nHost: x\r\nX-Slow: ".encode() + b"a" * 10_000
+        try:
+            for byte in head:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.2)
+        except ConnectionError:
+            pass
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for writer in self.writers:
+            writer.close()
+
+
+async def telegram_posts(hook: Hook, users: list[FakeUser]) -> list[float]:
+    """Telegram POSTs one update per user, each on a new connection (the case a full port
+    would refuse); returns how long each POST took."""
+    took = []
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        fresh = Hook(hook.fake, hook.port, hook.secret, http)
+        for user in users:
+            started = time.monotonic()
+            await fresh.send(hook.fake.text_payload(user, "/help"))
+            took.append(time.monotonic() - started)
+    return took
+
+
+def chat_is(chat_id: int) -> Callable[[Call], bool]:
+    return lambda call: call.params["chat_id"] == chat_id
+
+
+STRANGER_USERS = [FakeUser(5000 + i, f"user{i}") for i in range(10)]
+
+
+async def test_a_strangers_idle_and_trickling_connections_never_delay_telegram(
+    fake_api: FakeBotApi,
+    settings: Settings,
+    real_bank: QuestionBank,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """200 idle and 50 trickling connections from a stranger, more than the cap allows (scaled
+    down from a thousand to 64 so that 250 connections overflow it): Telegram's POSTs, each on a
+    new connection, are still answered within a second, and every update is acted on."""
+    monkeypatch.setattr(webhook, "MAX_CONNECTIONS", 64)
+    async for hook in _hook(fake_api, settings, real_bank):
+        stranger = Stranger(hook.port)
+        try:
+            await stranger.open(idle=200, trickling=50)
+            took = await telegram_posts(hook, STRANGER_USERS)
+        finally:
+            await stranger.close()
+        assert max(took) < 1.0, took
+        for user in STRANGER_USERS:
+            await fake_api.wait_for("sendMessage", chat_is(user.id))
+
+
+async def test_real_process_with_few_files_serves_telegram_past_a_strangers_connections(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    """The reported stall: ``python -m bot`` allowed 256 open files, a stranger holds 300 idle
+    and 50 trickling connections. Telegram's POSTs are still answered within a second, and the
+    process stops cleanly afterwards."""
+    port = free_port()
+    env = {
+        **env_for_subprocess,
+        "PYTHONPATH": str(ROOT),
+        "WEBHOOK_URL": URL,
+        "WEBHOOK_SECRET": "operator-chosen_secret",
+        "WEBHOOK_LISTEN": "127.0.0.1",
+        "PORT": str(port),
+    }
+
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=few_files,  # only setrlimit, before exec
+    )
+    stranger = Stranger(port)
+    try:
+        await fake_api.wait_for("setWebhook", timeout=30)
+        await stranger.open(idle=300, trickling=50)
+        async with aiohttp.ClientSession() as http:
+            hook = Hook(fake_api, port, "operator-chosen_secret", http)
+            took = await telegram_posts(hook, STRANGER_USERS[:5])
+        for user in STRANGER_USERS[:5]:
+            await fake_api.wait_for("sendMessage", chat_is(user.id))
+        await stranger.close()
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        await stranger.close()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    log = stderr.decode()
+    assert max(took) < 1.0, took
+    assert proc.returncode == 0, log
+    assert "Too many open files" not in log

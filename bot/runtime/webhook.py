@@ -22,10 +22,10 @@ import hmac
 import json
 import logging
 import random
+import resource
 import secrets
 import signal
 from collections.abc import Sequence
-from typing import Any
 
 from aiohttp import web
 from telegram import Update
@@ -34,6 +34,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from bot.config import ConfigError, Settings
 from bot.core.limits import CACHE_BOUND
 from bot.runtime.context import BotApp
+from bot.runtime.guard import ConnectionGuard, track_requests
 from bot.runtime.replies import IN_REPLY
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,14 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # An update is a few kilobytes (a 4096-character message with its entities and the message it
 # replies to); a megabyte leaves room and keeps a stranger from making us buffer more.
 MAX_BODY = 1024 * 1024
+# The port faces strangers (CONTRACT §9; see runtime/guard.py): a connection's request headers
+# must be complete this long after it opens (or after its next request's first byte), an idle
+# keep-alive connection is closed after IDLE_TIMEOUT, and at most MAX_CONNECTIONS are open
+# (fewer when the process may open few files: see connection_cap). Telegram keeps at most
+# setWebhook's max_connections (40 by default, 100 at most) open.
+HEADER_TIMEOUT = 10.0
+IDLE_TIMEOUT = 75.0
+MAX_CONNECTIONS = 1000
 # In-flight requests get this long to finish once a stop signal came (CONTRACT §9: exit in 10 s).
 SHUTDOWN_GRACE = 3.0
 # WEBHOOK_ANSWER_IN_REPLY: how long a press's response waits for its answer. A press is
@@ -53,6 +62,15 @@ IN_REPLY_PAUSE = 1.0  # after a press that missed the wait, the next second's ar
 # this long, doubling up to the cap, until it succeeds or a stop signal comes (CONTRACT §9).
 SET_WEBHOOK_BACKOFF = 0.5
 SET_WEBHOOK_BACKOFF_CAP = 60.0
+
+
+def connection_cap() -> int:
+    """MAX_CONNECTIONS, or half the files this process may open if that is fewer: the other
+    half is for the database, the Bot API connections and the rest."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return min(MAX_CONNECTIONS, max(16, soft // 2))
 
 
 def new_secret() -> str:
@@ -72,11 +90,17 @@ class WebhookServer:
         self._secret = secret.encode()
         self._recent: set[int] = set()  # update ids already queued (Telegram may redeliver)
         self._warned = False
-        web_app = web.Application(client_max_size=MAX_BODY)
+        web_app = web.Application(client_max_size=MAX_BODY, middlewares=[track_requests])
         web_app.router.add_post(path, self._on_post)
         self._runner = web.AppRunner(
-            web_app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE
+            web_app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=SHUTDOWN_GRACE,
+            keepalive_timeout=IDLE_TIMEOUT,  # read at construction: tests may scale it
         )
+        self.guard: ConnectionGuard | None = None
+        self._listener: asyncio.Server | None = None
         self.port = 0
         self._started = False
 
@@ -84,17 +108,24 @@ class WebhookServer:
         """Listen on ``host:port``; returns the port bound (``port=0`` picks a free one)."""
         self._started = True
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        server: Any = site._server  # aiohttp keeps the bound sockets here only
-        self.port = int(server.sockets[0].getsockname()[1]) if server else port
+        assert self._runner.server is not None
+        # Our own listener rather than aiohttp's TCPSite, so that the guard stands between
+        # the socket and aiohttp's protocol (runtime/guard.py says why).
+        self.guard = ConnectionGuard(
+            self._runner.server, header_timeout=HEADER_TIMEOUT, max_connections=connection_cap()
+        )
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(self.guard, host, port)
+        self.port = int(self._listener.sockets[0].getsockname()[1])
         return self.port
 
     async def stop(self) -> None:
         """Stop listening, then let requests already received finish (queued updates stay)."""
         if self._started:
             self._started = False
-            await self._runner.cleanup()
+            if self._listener is not None:
+                self._listener.close()  # no new connections
+            await self._runner.cleanup()  # requests in flight finish, then connections close
 
     async def _on_post(self, request: web.Request) -> web.Response:
         # The secret is checked before the body is read: a stranger costs us nothing. aiohttp
