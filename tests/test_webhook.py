@@ -274,6 +274,29 @@ async def test_with_answer_in_reply_a_press_is_answered_inside_the_webhook_respo
     await fake.wait_until(lambda: "Question 2/2" in fake.messages_in(ALICE.id)[-1].text)
 
 
+async def test_with_answer_in_reply_a_lost_response_is_answered_on_redelivery(
+    hook_in_reply: Hook,
+) -> None:
+    """The response carrying the press's answer never reaches Telegram, so Telegram performs
+    nothing and delivers the update again: the bot acts once, and the answer still comes."""
+    hook, fake = hook_in_reply, hook_in_reply.fake
+    question = await open_question(hook, ALICE)
+    update = fake.new_update(press_on(question, ALICE, "905"))
+    headers = {"Content-Type": "application/json", SECRET_HEADER: hook.secret}
+    async with hook.http.post(hook.url(), json=update, headers=headers) as response:
+        lost = await response.read()  # lost on the way back: Telegram never sees it
+    assert json.loads(lost)["method"] == "answerCallbackQuery"
+    assert "905" not in fake.answered_queries
+    status, body = await hook.post_for_reply(update)  # Telegram's redelivery
+    assert status == 200 and json.loads(body) == json.loads(lost)
+    assert "905" in fake.answered_queries
+    # Graded once: one next question, not two.
+    await fake.wait_until(lambda: "Question 2/2" in fake.messages_in(ALICE.id)[-1].text)
+    await hook.send(fake.text_payload(ALICE, "/help"))
+    await fake.wait_for("sendMessage", lambda c: "/quiz" in c.params["text"])
+    assert sum("Question 2/2" in m.text for m in fake.messages_in(ALICE.id)) == 1
+
+
 async def test_with_answer_in_reply_a_slow_press_is_answered_by_a_request_instead(
     hook_in_reply: Hook,
 ) -> None:

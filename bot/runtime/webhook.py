@@ -26,6 +26,7 @@ import resource
 import secrets
 import signal
 from collections.abc import Sequence
+from typing import Any
 
 from aiohttp import web
 from telegram import Update
@@ -89,6 +90,8 @@ class WebhookServer:
         self._in_reply_paused_until = 0.0
         self._secret = secret.encode()
         self._recent: set[int] = set()  # update ids already queued (Telegram may redeliver)
+        # Press update id -> the answer its response carried (or waits for), for a redelivery.
+        self._in_reply: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._warned = False
         web_app = web.Application(client_max_size=MAX_BODY, middlewares=[track_requests])
         web_app.router.add_post(path, self._on_post)
@@ -146,7 +149,7 @@ class WebhookServer:
             return web.Response(status=400, text="Bad Request: not an update")
         if update.update_id in self._recent:
             # A redelivery (our 200 was lost): Telegram gets its 200, the bot acts once.
-            return web.Response(status=200)
+            return await self._redelivered(update.update_id)
         if len(self._recent) >= CACHE_BOUND:
             self._recent.clear()
         self._recent.add(update.update_id)
@@ -160,6 +163,9 @@ class WebhookServer:
             return web.Response(status=200)
         query_id = update.callback_query.id
         waiting = IN_REPLY.offer(query_id)
+        if len(self._in_reply) >= CACHE_BOUND:
+            self._in_reply.clear()
+        self._in_reply[update.update_id] = waiting
         try:
             await self._app.update_queue.put(update)
             async with asyncio.timeout(IN_REPLY_WAIT):
@@ -175,6 +181,21 @@ class WebhookServer:
             # From here on the press is answered by a request (also when this handler is
             # cancelled at shutdown, so no answer is handed to a response nobody sends).
             IN_REPLY.withdraw(query_id, waiting)
+            if not waiting.done():  # the answer goes by request: a redelivery needs none
+                self._in_reply.pop(update.update_id, None)
+
+    async def _redelivered(self, update_id: int) -> web.Response:
+        """Telegram did not get our response to this update. Had that response carried the
+        press's answer, Telegram performed nothing, and the bot does not act twice: this
+        response carries the same answer again."""
+        waiting = self._in_reply.get(update_id)
+        if waiting is not None:
+            try:
+                async with asyncio.timeout(IN_REPLY_WAIT):  # the first may still be waiting
+                    return web.json_response(await asyncio.shield(waiting))
+            except TimeoutError:
+                pass  # the first's wait ran out too: it is answered by a request
+        return web.Response(status=200)
 
     def _parse(self, body: bytes) -> Update | None:
         try:
