@@ -13,6 +13,9 @@ the tests' fake Bot API already runs on.
 The lifecycle below is ``Application.run_polling``'s (initialize, post_init, start; on a stop
 signal: stop taking updates, stop, post_stop, shutdown, post_shutdown), with the webhook server
 where the polling updater would be.
+
+Over ~300 lines because the server, its start-up (setWebhook and its retries) and its shutdown
+are one lifecycle; what guards the port against strangers is in ``runtime/guard.py``.
 """
 
 from __future__ import annotations
@@ -118,7 +121,8 @@ class WebhookServer:
             self._runner.server, header_timeout=HEADER_TIMEOUT, max_connections=connection_cap()
         )
         loop = asyncio.get_running_loop()
-        self._listener = await loop.create_server(self.guard, host, port)
+        # The same backlog as aiohttp's TCPSite.
+        self._listener = await loop.create_server(self.guard, host, port, backlog=128)
         self.port = int(self._listener.sockets[0].getsockname()[1])
         return self.port
 
