@@ -678,6 +678,56 @@ async def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(
     await hook.fake.wait_for("sendMessage", lambda c: c.params["chat_id"] == BOB.id)
 
 
+async def test_the_next_request_on_a_kept_connection_has_the_same_header_deadline(
+    hook_scaled: Hook,
+) -> None:
+    """Answered once, the connection then trickles its next request's headers: closed at the
+    header timeout after that first byte, well before the idle timeout."""
+    hook = hook_scaled
+    reader, writer = await asyncio.open_connection("127.0.0.1", hook.port)
+    try:
+        writer.write(raw_post(hook, hook.fake.new_update(hook.fake.text_payload(BOB, "/help"))))
+        await writer.drain()
+        assert (await asyncio.wait_for(reader.readline(), 10)).split()[1] == b"200"
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)  # the rest of the answer
+        started = time.monotonic()
+        for byte in b"POST /tg/x7q HTTP/1.1\r\nX-Slow: " + b"a" * 1000:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            if reader.at_eof():
+                break
+            await asyncio.sleep(0.05)
+        await until_closed(reader)
+        elapsed = time.monotonic() - started
+    except ConnectionError:
+        elapsed = time.monotonic() - started
+    finally:
+        writer.close()
+    assert SCALED_HEADER_TIMEOUT * 0.9 <= elapsed < SCALED_IDLE_TIMEOUT
+
+
+async def test_a_body_that_does_not_arrive_in_time_is_refused(hook_scaled: Hook) -> None:
+    """Right secret, headers complete, then the body stalls: 408 at the header timeout, and
+    the connection is not kept."""
+    hook = hook_scaled
+    request = raw_post(hook, hook.fake.new_update(hook.fake.text_payload(BOB, "/start")))
+    reader, writer = await asyncio.open_connection("127.0.0.1", hook.port)
+    try:
+        writer.write(request[:-5])
+        await writer.drain()
+        started = time.monotonic()
+        answer = await until_closed(reader)
+        elapsed = time.monotonic() - started
+    finally:
+        writer.close()
+    assert answer.split()[1] == b"408"
+    assert elapsed >= SCALED_HEADER_TIMEOUT * 0.9
+    await hook.send(hook.fake.text_payload(BOB, "/help"))  # the stalled /start changed nothing
+    await hook.fake.wait_for("sendMessage", lambda c: c.params["chat_id"] == BOB.id)
+    texts = replies_to(hook.fake, BOB.id)
+    assert len(texts) == 1 and "Python interview practice" not in texts[0]
+
+
 async def test_a_refused_request_does_not_keep_its_connection(hook: Hook) -> None:
     """A stranger's connection is closed after its 403 (or 404): only Telegram's stay open."""
     for request in (

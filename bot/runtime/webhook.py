@@ -104,7 +104,12 @@ class WebhookServer:
             handle_signals=False,
             shutdown_timeout=SHUTDOWN_GRACE,
             keepalive_timeout=IDLE_TIMEOUT,  # read at construction: tests may scale it
+            # After answering a request whose body was not read (403, 408), aiohttp reads on
+            # for this long before closing, so that the client gets the answer rather than a
+            # reset; its default of 10 s would let a stranger hold the slot that long.
+            lingering_time=1.0,
         )
+        self._header_timeout = HEADER_TIMEOUT  # read at construction: tests may scale it
         self.guard: ConnectionGuard | None = None
         self._listener: asyncio.Server | None = None
         self.port = 0
@@ -118,7 +123,9 @@ class WebhookServer:
         # Our own listener rather than aiohttp's TCPSite, so that the guard stands between
         # the socket and aiohttp's protocol (runtime/guard.py says why).
         self.guard = ConnectionGuard(
-            self._runner.server, header_timeout=HEADER_TIMEOUT, max_connections=connection_cap()
+            self._runner.server,
+            header_timeout=self._header_timeout,
+            max_connections=connection_cap(),
         )
         loop = asyncio.get_running_loop()
         # The same backlog as aiohttp's TCPSite.
@@ -146,7 +153,15 @@ class WebhookServer:
             self._warned = True
             log.log(level, "webhook: refused a request without the right secret token (403)")
             return web.Response(status=403, text="Forbidden")
-        body = await request.read()  # past MAX_BODY aiohttp answers 413 itself
+        try:
+            # A body gets as long as headers do: a slow one would hold a connection slot.
+            async with asyncio.timeout(self._header_timeout):
+                body = await request.read()  # past MAX_BODY aiohttp answers 413 itself
+        except TimeoutError:
+            log.debug("webhook: refused a body that did not arrive in time (408)")
+            response = web.Response(status=408, text="Request Timeout")
+            response.force_close()
+            return response
         update = self._parse(body)
         if update is None:
             log.debug("webhook: refused a body that is not an update (400)")
