@@ -919,3 +919,64 @@ async def test_real_process_with_few_files_serves_telegram_past_a_strangers_conn
     assert max(took) < 1.0, took
     assert proc.returncode == 0, log
     assert "Too many open files" not in log
+
+
+async def test_at_the_cap_a_new_connection_replaces_a_waiting_one_then_the_longest_idle(
+    settings: Settings, real_bank: QuestionBank, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cap 3 (scaled down from a thousand, as above): a stranger's connection still waiting
+    for headers goes first; then the idle keep-alive connection used longest ago; a
+    connection in the middle of a request is never touched."""
+    monkeypatch.setattr(webhook, "MAX_CONNECTIONS", 3)
+    app = build_application(settings, real_bank)
+    server = webhook.WebhookServer(app, PATH, "s3cret")
+    port = await server.start("127.0.0.1", 0)
+    guard = server.guard
+    assert guard is not None
+    ids = iter(range(1, 100))
+
+    def request() -> bytes:
+        body = json.dumps({"update_id": next(ids)}).encode()
+        return (
+            f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"{SECRET_HEADER}: s3cret\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+
+    async def answered(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
+        reader, writer = conn
+        writer.write(request())
+        assert (await asyncio.wait_for(reader.readline(), 10)).split()[1] == b"200"
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection("127.0.0.1", port)
+
+    conns = []
+    try:
+        a = await connect()
+        conns.append(a)
+        await answered(a)  # Telegram's, now idle
+        b = await connect()
+        conns.append(b)
+        held = request()
+        b[1].write(held[:-3])  # in the middle of a request
+        await wait_for_condition(lambda: guard.busy_connections == 1)
+        c = await connect()  # a stranger's, silent
+        conns.append(c)
+        await wait_for_condition(lambda: guard.open_connections == 3)
+        d = await connect()
+        conns.append(d)
+        assert await until_closed(c[0], bound=5) == b""  # the waiting one went
+        await answered(d)  # now idle, and used after a
+        e = await connect()
+        conns.append(e)
+        assert await until_closed(a[0], bound=5) == b""  # the longest idle went
+        await answered(e)
+        await answered(d)  # still open
+        b[1].write(held[-3:])
+        assert (await asyncio.wait_for(b[0].readline(), 10)).split()[1] == b"200"
+        assert (guard.replaced, guard.refused) == (2, 0)
+    finally:
+        for _, writer in conns:
+            writer.close()
+        await server.stop()
