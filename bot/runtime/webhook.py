@@ -221,7 +221,7 @@ class WebhookServer:
             data = json.loads(body)
         except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
             return None
-        except RecursionError:  # nested deeper than json.loads can recurse: no update is
+        except RecursionError:  # nested deeper than json.loads can go (no update is)
             return None
         update_id = data.get("update_id") if isinstance(data, dict) else None
         if type(update_id) is not int:  # bool is an int subclass, and no update id
