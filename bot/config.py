@@ -24,6 +24,12 @@ _CHANNEL_RE = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-?\d{5,20})$")
 # setWebhook's secret_token: "1-256 characters. Only characters A-Z, a-z, 0-9, _ and - are
 # allowed" (https://core.telegram.org/bots/api#setwebhook).
 SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}", re.ASCII)
+# The webhook path, served as Telegram sends it: segments of URL characters that need no
+# percent-encoding (RFC 3986 "unreserved"), with an optional trailing slash. Anything else is
+# refused, not guessed at: aiohttp matches the decoded path, so /tg/a%20b would never match,
+# and reads {x} in a route as a variable; "." and ".." segments and "//" may be rewritten on
+# the way (clients and proxies normalise them).
+_WEBHOOK_PATH_RE = re.compile(r"(/(?!\.\.?(/|$))[A-Za-z0-9._~-]+)+/?", re.ASCII)
 _LISTEN_RE = re.compile(r"[A-Za-z0-9.:_-]{1,253}", re.ASCII)  # an IP (v4 or v6) or a host name
 DEFAULT_PORT = 8443
 
@@ -197,6 +203,12 @@ class Settings:
                 problems.append(
                     "WEBHOOK_URL must be an https:// URL with a path, such as "
                     f"https://example.com/tg/x7q, not {webhook_url!r}."
+                )
+            elif not _WEBHOOK_PATH_RE.fullmatch(parts.path):
+                problems.append(
+                    "WEBHOOK_URL's path must be made of A-Z, a-z, 0-9, '-', '.', '_' and '~' "
+                    "between slashes (it is served exactly as Telegram sends it), "
+                    f"not {parts.path!r}."
                 )
         webhook_secret = get("WEBHOOK_SECRET")
         if webhook_secret is not None and not SECRET_TOKEN_RE.fullmatch(webhook_secret):

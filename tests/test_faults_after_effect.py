@@ -154,6 +154,25 @@ async def test_channel_post_answered_502_is_unknown_not_repeated(
     assert len(sent) == 1 and sent[0].question_id != "conc-gil-what"
 
 
+async def test_channel_post_answered_200_that_is_not_json_is_unknown_and_admins_are_told(
+    bot: Harness,
+) -> None:
+    """The post landed, and the answer was a 200 that is not JSON (a proxy's page): the same
+    unknown outcome as a 502, not a row left 'sending' with nobody told."""
+    fake = bot.fake
+    await admin_opens_bot(bot)
+    fake.fail("sendMessage", 200, after_effect=True)
+    fake.send_text(ADMIN, "/post_now conc-gil-what")
+    await fake.wait_until(lambda: any("/post_now conc-gil-what" in t for t in admin_pages(fake)))
+    tries = [c for c in fake.calls_to("sendMessage") if c.params["chat_id"] == "@pyinterviewq"]
+    assert len(tries) == 1 and len(fake.channel_posts()) == 1  # posted, and not repeated
+    unknown = await bot.data.store.channel.posts_with_status("unknown")
+    assert [p.question_id for p in unknown] == ["conc-gil-what"]
+    assert not await bot.data.store.channel.posts_with_status("sending")
+    told = [t for t in admin_pages(fake) if "conc-gil-what" in t and "/post_now" in t]
+    assert len(told) == 1
+
+
 async def test_group_question_answered_502_is_not_sent_twice(bot: Harness) -> None:
     fake = bot.fake
     group = fake.group()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 
-from aiohttp import web
 from aiolimiter import AsyncLimiter
 from telegram import Bot
 from telegram._utils.defaultvalue import DEFAULT_NONE
@@ -21,18 +20,6 @@ from bot.runtime.ratelimit import FloodLimiter, PriorityGate
 def test_ptbs_not_given_placeholder_is_recognised() -> None:
     assert private.is_default(DEFAULT_NONE)
     assert not private.is_default(None) and not private.is_default(5.0)
-
-
-async def test_aiohttp_site_still_exposes_its_bound_sockets() -> None:
-    runner = web.AppRunner(web.Application())
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        sockets = private.bound_sockets(site)
-        assert sockets and sockets[0].getsockname()[1] > 0
-    finally:
-        await runner.cleanup()
 
 
 def test_ptbs_rate_limiter_still_throttles_through_one_base_limiter() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
 import pytest
@@ -14,7 +15,13 @@ from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 
-from bot.runtime.request import AiohttpRequest, NotSent, RetryingRequest
+from bot.runtime.request import (
+    MAX_ANSWER,
+    AiohttpRequest,
+    NotSent,
+    OutcomeUnknown,
+    RetryingRequest,
+)
 from tests.conftest import TOKEN
 from tests.fakes import CHANNEL_ID, FakeBotApi
 
@@ -212,3 +219,94 @@ async def test_an_uninitialized_transport_refuses_and_shutdown_is_idempotent() -
     await request.initialize()
     await request.shutdown()
     await request.shutdown()
+
+
+async def test_a_post_answered_200_with_a_body_that_is_not_an_answer_is_an_unknown_outcome(
+    fake_api: FakeBotApi,
+) -> None:
+    """The post landed, then something (a proxy, a broken answer) answered 200 with HTML:
+    PTB alone would raise a bare TelegramError that nothing treats as "maybe posted"."""
+    fake_api.fail("sendMessage", 200, after_effect=True)
+    request = RetryingRequest(retries=3, backoff=0.01)
+    async with Bot(TOKEN, base_url=fake_api.base_url, request=request) as bot:
+        with pytest.raises(OutcomeUnknown):
+            await bot.send_message(CHANNEL_ID, "once")
+        # Where a repeat is harmless (an edit), it is repeated instead.
+        sent = await bot.send_message(CHANNEL_ID, "before")
+        fake_api.fail("editMessageText", 200)
+        await bot.edit_message_text("after", chat_id=CHANNEL_ID, message_id=sent.message_id)
+    assert [c.params["text"] for c in fake_api.calls_to("sendMessage")] == ["once", "before"]
+    assert len(fake_api.calls_to("editMessageText")) == 2
+
+
+async def serve_raw(
+    handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> tuple[asyncio.Server, str]:
+    """A server that reads one request and answers with ``handle``; returns its base URL."""
+
+    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            await handle(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(on_connection, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/bot{TOKEN}"
+
+
+async def test_a_trickling_answer_is_bounded_by_the_total_timeout() -> None:
+    """Every byte comes well within the read timeout, but the answer would take 20 s: the
+    request ends after its timeouts together (pool + connect + read), not 20 s."""
+
+    async def trickle(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        writer.write(b"Content-Length: 100\r\n\r\n")
+        for _byte in range(100):
+            writer.write(b" ")
+            await writer.drain()
+            await asyncio.sleep(0.2)
+
+    server, base = await serve_raw(trickle)
+    request = AiohttpRequest(read_timeout=0.5, connect_timeout=0.5, pool_timeout=0.5)
+    await request.initialize()
+    try:
+        started = time.monotonic()
+        with pytest.raises(TimedOut):
+            await request.do_request(f"{base}/sendMessage", "POST")
+        elapsed = time.monotonic() - started
+    finally:
+        await request.shutdown()
+        server.close()
+    assert elapsed < 5.0  # 1.5 s of timeouts, with room for a loaded machine; not 20 s
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+async def test_a_huge_answer_is_not_buffered(declared: bool) -> None:
+    """A 200 MiB answer: the request fails once MAX_ANSWER is passed (or at once, when the
+    answer says its length), and the rest is never read."""
+    size = 200 * 1024 * 1024
+    written = 0
+
+    async def huge(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal written
+        length = f"Content-Length: {size}\r\n" if declared else "Transfer-Encoding: chunked\r\n"
+        writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{length}\r\n".encode())
+        chunk = b"x" * (1024 * 1024)
+        while written < size:
+            writer.write(chunk if declared else b"100000\r\n" + chunk + b"\r\n")
+            await writer.drain()
+            written += len(chunk)
+
+    server, base = await serve_raw(huge)
+    request = AiohttpRequest(read_timeout=10)
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError, match="over"):
+            await request.do_request(f"{base}/getUpdates", "POST")
+    finally:
+        await request.shutdown()
+        server.close()
+    assert written < MAX_ANSWER + 16 * 1024 * 1024  # socket buffers, not 200 MiB

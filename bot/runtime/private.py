@@ -8,10 +8,8 @@ somewhere in a press. On upgrade: run that test first, then read the note of eac
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
-from aiohttp import web
 from aiolimiter import AsyncLimiter
 from telegram import Bot
 from telegram._utils.defaultvalue import DefaultValue
@@ -22,14 +20,6 @@ def is_default(value: object) -> bool:
     """Whether PTB passed its "not given" placeholder (``DEFAULT_NONE`` and kin) for a
     timeout. On upgrade: PTB exports no public check; if ``DefaultValue`` moves, follow it."""
     return isinstance(value, DefaultValue)
-
-
-def bound_sockets(site: web.TCPSite) -> list[socket.socket]:
-    """The sockets a started site listens on (to learn the port picked for ``port=0``).
-    On upgrade: aiohttp keeps them on ``site._server`` only; if it goes, bind the socket
-    ourselves and hand it to ``web.SockSite``."""
-    server: Any = getattr(site, "_server", None)
-    return list(server.sockets) if server is not None else []
 
 
 def base_limiter(limiter: AIORateLimiter) -> AsyncLimiter | None:

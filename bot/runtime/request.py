@@ -1,6 +1,9 @@
 """HTTP to the Bot API: PTB's ``BaseRequest`` on aiohttp, with a small retry for failures PTB
 does not retry.
 
+Over ~300 lines because what a failure means (sent or not, outcome known or not) decides the
+retry, so the transport and its retry rules are kept side by side.
+
 **Why aiohttp and not PTB's default ``HTTPXRequest``.** Measured against the local fake API
 (``python -m bench.transport``: ``getMe`` calls from one PTB ``Bot``), httpx costs about 2.9 ms
 of CPU per request at 16 in flight and aiohttp about 0.36 ms: httpcore checks
@@ -16,7 +19,8 @@ answer or a failed connection. We retry:
   slot that never came) before the request went out;
 * when the outcome is unknown (the connection broke or timed out after the request went out,
   or a 5xx answer: Telegram's front end can answer 502/504 after the message was delivered,
-  contract §6) only where a repeat is harmless: edits and other idempotent methods (an edit
+  contract §6; or a 2xx answer that is not a Bot API answer, from a proxy or a broken
+  answer) only where a repeat is harmless: edits and other idempotent methods (an edit
   repeated changes nothing), and a message to a private chat, where a rare duplicate question
   in the learner's own chat beats a quiz that silently stalls (contract §7 accepts it). A
   channel or group post with an unknown outcome is raised to the caller as ``OutcomeUnknown``,
@@ -27,11 +31,16 @@ refuses the second ("query is too old ... or query ID is invalid") and the press
 gain from it; the answer is best effort (``services.messages.answer_press``).
 
 ``BadRequest``/``Forbidden`` (4xx) are never retried.
+
+**Bounds.** A request takes at most its pool, connect and read timeouts together (aiohttp's
+read timeout is per read), and an answer over ``MAX_ANSWER`` is not buffered: both fail the
+request as a ``NetworkError`` whose outcome is unknown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -69,10 +78,15 @@ class NotSent(NetworkError):
 
 
 class OutcomeUnknown(NetworkError):
-    """Telegram answered 5xx: the request may or may not have taken effect."""
+    """Telegram answered 5xx, or 2xx with a body that is not a Bot API answer: the request
+    may or may not have taken effect."""
 
 
 FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+# The largest Bot API answer kept in memory. The largest real one is a getUpdates batch of 100
+# updates of a few kilobytes each; past this a broken or hostile server would make us buffer
+# without end (200 MiB was seen), so the request fails instead (its outcome unknown).
+MAX_ANSWER = 8 * 1024 * 1024
 KEEPALIVE = 5.0  # seconds an idle connection is kept: httpx's default
 
 
@@ -165,14 +179,19 @@ class AiohttpRequest(BaseRequest):
         files = request_data is not None and request_data.contains_files
         # aiohttp has no write timeout, and sock_read starts only once the body is written.
         # A Bot API request body is small; an upload gets an overall bound instead.
+        # sock_read bounds each read, not the answer: a server trickling a byte every few
+        # seconds would hold the request for ever. So the whole request is bounded too, by
+        # the sum of its phases' timeouts (no bound if the read has none, as PTB means it).
         total = None
+        if read is not None:
+            total = (connect or 0) + (pool or 0) + read
         if files:
             write = (
                 self._media_write_timeout
                 if private.is_default(write_timeout) or write_timeout is None
                 else write_timeout
             )
-            total = (connect or 0) + (pool or 0) + write + (read or 0)
+            total = None if total is None else total + write
         timeout = aiohttp.ClientTimeout(
             total=total,
             connect=None if connect is None and pool is None else (connect or 0) + (pool or 0),
@@ -202,7 +221,7 @@ class AiohttpRequest(BaseRequest):
                 allow_redirects=False,
                 proxy=self._proxy_for(url),
             ) as res:
-                return res.status, await res.read()
+                return res.status, await _read_capped(res)
         except aiohttp.ConnectionTimeoutError as err:
             raise TimedOut("Connect or pool timeout: the request was not sent") from err
         except (aiohttp.ServerTimeoutError, TimeoutError) as err:
@@ -215,6 +234,28 @@ class AiohttpRequest(BaseRequest):
 
 
 _USERINFO = re.compile(r"//[^/@\s]*@")
+
+
+async def _read_capped(res: aiohttp.ClientResponse) -> bytes:
+    """The answer's body, or NetworkError past MAX_ANSWER (read no further)."""
+    if res.content_length is not None and res.content_length > MAX_ANSWER:
+        raise NetworkError(f"the Bot API's answer is over {MAX_ANSWER} bytes")
+    body = bytearray()
+    async for chunk in res.content.iter_any():
+        body += chunk
+        if len(body) > MAX_ANSWER:
+            raise NetworkError(f"the Bot API's answer is over {MAX_ANSWER} bytes")
+    return bytes(body)
+
+
+def _is_answer(payload: bytes) -> bool:
+    """A Bot API answer as PTB reads one: a JSON object with a ``result``. (Parsed again by
+    PTB; a few microseconds for the answers the bot gets.)"""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and "result" in data
 
 
 def _tls_context() -> ssl.SSLContext:
@@ -283,11 +324,21 @@ class RetryingRequest(AiohttpRequest):
                 else:
                     raise  # may have been delivered: never blindly repeated
             else:
-                if code < 500:
+                if 200 <= code < 300 and method == "POST" and not _is_answer(payload):
+                    # Something between us and Telegram (a proxy, a captive portal) answered,
+                    # or Telegram's answer broke: the request may have taken effect.
+                    if last or not _repeat_is_harmless(endpoint, request_data):
+                        raise OutcomeUnknown(
+                            f"the Bot API answered {code} to {endpoint} with a body that is "
+                            "not a Bot API answer"
+                        )
+                    reason = f"answer {code} that is not a Bot API answer"
+                elif code < 500:
                     return code, payload
-                if last or not _repeat_is_harmless(endpoint, request_data):
+                elif last or not _repeat_is_harmless(endpoint, request_data):
                     raise OutcomeUnknown(f"the Bot API answered {code} to {endpoint}")
-                reason = f"answer {code}"
+                else:
+                    reason = f"answer {code}"
             delay = self.backoff * (2**attempt) * (0.5 + random.random())
             log.warning("%s on %s; retry %d in %.1fs", reason, endpoint, attempt + 1, delay)
             await asyncio.sleep(delay)
