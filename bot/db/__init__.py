@@ -1,7 +1,7 @@
 """Every SQL statement of the bot, one module per thing it keeps; ``Store`` opens them all.
 
 ``store.users``, ``store.quizzes``, ``store.answers``, ``store.channel``, ``store.stats``,
-``store.keyboards``, ``store.daily`` and ``store.settings`` share one connection
+``store.keyboards``, ``store.daily``, ``store.pending`` and ``store.settings`` share one connection
 (``connection.Database``) and its lock.
 """
 
@@ -16,6 +16,7 @@ from bot.db.channel import ChannelPost, ChannelPosts, ExtraPost
 from bot.db.connection import Database, from_iso, iso
 from bot.db.daily import Daily
 from bot.db.keyboards import Keyboard, Keyboards
+from bot.db.pending import PendingUpdates
 from bot.db.quizzes import Asking, Quizzes, Session
 from bot.db.settings import Settings
 from bot.db.stats import Stats
@@ -50,6 +51,7 @@ class Store:
         self.stats = Stats(database)
         self.keyboards = Keyboards(database)
         self.daily = Daily(database)
+        self.pending = PendingUpdates(database)
 
     @classmethod
     async def open(cls, path: Path, *, busy_timeout: float = 10.0) -> Store:

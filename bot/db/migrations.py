@@ -284,6 +284,14 @@ MIGRATIONS: list[str | PythonStep] = [
     );
     CREATE INDEX reports_time ON reports (user_id, sent_at);
     """,
+    # 9: updates taken from Telegram and not handled before a stop's deadline: Telegram will
+    # not send them again, so they are kept and run at the next start (contract §6, §9).
+    """
+    CREATE TABLE pending_updates (
+        update_id INTEGER PRIMARY KEY,
+        body TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

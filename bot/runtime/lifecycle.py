@@ -1,0 +1,75 @@
+"""``BotApplication``: PTB's Application with a stop that ends in time, whatever the backlog.
+
+CONTRACT §6/§9: on SIGTERM the bot answers and records what it received and exits 0 within 10
+seconds. PTB's ``Application.stop`` awaits every task it started, however long they take (a
+backlog of replies waiting in the flood limits took 14.6 s); the update processor keeps its
+backlog outside PTB's tasks anyway (``runtime.updates``). So the stop here runs the backlog
+and what it started (follow-ups) until a deadline, cuts the rest, and hands the updates that
+did not run to ``keep`` (the database), to be run at the next start: an update Telegram
+counts as delivered is handled, now or then, never lost.
+
+The budget: the webhook server's grace (at most 3 s) + ``UPDATES_BUDGET`` + a second for a
+request on the wire + the tally flush (2 s, ``services.jobs``) stays under 10 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from telegram.ext import Application, ExtBot
+
+from bot.runtime.context import BotContext, BotData
+from bot.runtime.updates import FairUpdateProcessor
+
+log = logging.getLogger(__name__)
+
+UPDATES_BUDGET = 4.0
+
+Keep = Callable[[Sequence[object]], Awaitable[None]]
+
+
+class BotApplication(
+    Application[ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
+):
+    """Stops within a deadline; updates it could not run go to ``keep_updates``."""
+
+    keep_updates: Keep | None = None
+
+    async def stop(self) -> None:
+        processor = self.update_processor
+        if not self.running or not isinstance(processor, FairUpdateProcessor):
+            await super().stop()
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + UPDATES_BUDGET
+        kept = await processor.stop(deadline)
+        await _cut_follow_ups(self.bot_data, deadline)
+        await super().stop()  # what PTB still held reaches the processor, which keeps it
+        kept += processor.take_kept()
+        if not kept:
+            return
+        if self.keep_updates is None:
+            log.warning("shutdown: %d update(s) not handled in time are lost", len(kept))
+            return
+        try:
+            await self.keep_updates(kept)
+        except Exception:
+            log.exception(
+                "shutdown: %d update(s) not handled in time could not be kept", len(kept)
+            )
+
+
+async def _cut_follow_ups(data: BotData, deadline: float) -> None:
+    """What answered presses started (the next question, an edit) gets the same deadline."""
+    loop = asyncio.get_running_loop()
+    while data.follow_ups and (left := deadline - loop.time()) > 0:
+        await asyncio.wait(set(data.follow_ups), timeout=left)  # they may start more
+    if data.follow_ups:
+        log.warning("shutdown: %d follow-up(s) still running were cut off", len(data.follow_ups))
+        tasks = list(data.follow_ups)
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
