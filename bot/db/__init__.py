@@ -47,7 +47,7 @@ class Store:
         self.users = Users(database)
         self.quizzes = Quizzes(database)
         self.answers = Answers(database)
-        self.channel = ChannelPosts(database)
+        self.channel = ChannelPosts(database, forget_asking=self.quizzes.forget_asking)
         self.stats = Stats(database)
         self.keyboards = Keyboards(database)
         self.daily = Daily(database)
