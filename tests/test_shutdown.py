@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from bot.runtime.webhook import SECRET_HEADER
 from tests.conftest import ROOT
 from tests.fakes import FakeBotApi, FakeUser
 from tests.helpers import start_bot
@@ -90,3 +93,62 @@ async def test_sigterm_with_a_backlog_exits_in_time_and_loses_no_update(
     replies = _help_replies(fake_api, users)
     assert set(replies) == {u.id for u in users}
     assert max(replies.values()) == 1, [u for u, n in replies.items() if n > 1]
+
+
+async def test_sigterm_in_webhook_mode_with_a_backlog_exits_in_time_and_loses_no_update(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    """The same in webhook mode, where Telegram had its 200 for every update: what the stop
+    did not handle runs at the next start (also in webhook mode), once."""
+    secret = "operator-chosen_secret"
+    env = {
+        **env_for_subprocess,
+        "PYTHONPATH": str(ROOT),
+        "RATE_LIMIT": "on",
+        "WEBHOOK_URL": "https://example.com/tg/x7q",
+        "WEBHOOK_SECRET": secret,
+        "WEBHOOK_LISTEN": "127.0.0.1",
+        "PORT": str(_free_port()),
+    }
+    url = f"http://127.0.0.1:{env['PORT']}/tg/x7q"
+    users = [FakeUser(400_000 + i, f"W{i}") for i in range(BACKLOG)]
+    proc = await start_bot(env, tmp_path)
+    try:
+        await fake_api.wait_for("setWebhook", timeout=30)
+        async with aiohttp.ClientSession() as http:
+            for user in users:
+                update = fake_api.new_update(fake_api.text_payload(user, "/help"))
+                headers = {SECRET_HEADER: secret}
+                async with http.post(url, json=update, headers=headers) as response:
+                    assert response.status == 200
+        elapsed, log = await _stop(proc)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, log
+    assert elapsed < 10, log
+    first_run = _help_replies(fake_api, users)
+    assert len(first_run) < BACKLOG
+
+    proc = await start_bot(env, tmp_path)
+    try:
+        await fake_api.wait_until(
+            lambda: len(_help_replies(fake_api, users)) == BACKLOG, timeout=60
+        )
+        elapsed, log = await _stop(proc)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, log
+    assert elapsed < 10, log
+    replies = _help_replies(fake_api, users)
+    assert set(replies) == {u.id for u in users}
+    assert max(replies.values()) == 1, [u for u, n in replies.items() if n > 1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
