@@ -8,8 +8,10 @@ and what it started (follow-ups) until a deadline, cuts the rest, and hands the 
 did not run to ``keep`` (the database), to be run at the next start: an update Telegram
 counts as delivered is handled, now or then, never lost.
 
-The budget: the webhook server's grace (at most 3 s) + ``UPDATES_BUDGET`` + a second for a
-request on the wire + the tally flush (2 s, ``services.jobs``) stays under 10 s.
+The budget, from the stop signal: the webhook server's grace (at most 3 s, and only while a
+request is still being read) or polling's last getUpdates, then ``UPDATES_BUDGET``, a second
+for requests on the wire (``updates.IN_FLIGHT_GRACE``) and the tally flush (2 s,
+``services.jobs``): about 7 s, never over 10.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from telegram.ext import Application, ExtBot
 
 from bot.runtime.context import BotContext, BotData
-from bot.runtime.updates import FairUpdateProcessor
+from bot.runtime.updates import IN_FLIGHT_GRACE, FairUpdateProcessor
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,9 @@ class BotApplication(
         loop = asyncio.get_running_loop()
         deadline = loop.time() + UPDATES_BUDGET
         kept = await processor.stop(deadline)
-        await _cut_follow_ups(self.bot_data, deadline)
+        # What answered presses started (follow-ups: own tasks, running all along) ends with
+        # the updates, or a moment after for one whose request is on the wire.
+        await _cut_follow_ups(self.bot_data, deadline + IN_FLIGHT_GRACE)
         await super().stop()  # what PTB still held reaches the processor, which keeps it
         kept += processor.take_kept()
         if not kept:
@@ -63,7 +67,8 @@ class BotApplication(
 
 
 async def _cut_follow_ups(data: BotData, deadline: float) -> None:
-    """What answered presses started (the next question, an edit) gets the same deadline."""
+    """Wait for what answered presses started (the next question, an edit) until the
+    deadline, then cut it."""
     loop = asyncio.get_running_loop()
     while data.follow_ups and (left := deadline - loop.time()) > 0:
         await asyncio.wait(set(data.follow_ups), timeout=left)  # they may start more

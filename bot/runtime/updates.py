@@ -53,6 +53,7 @@ from bot.core.limits import (
 
 __all__ = [
     "FLOOD_NOTICE",
+    "IN_FLIGHT_GRACE",
     "MAX_PENDING_PER_USER",
     "PRESS_FLOOD_NOTICE",
     "FairUpdateProcessor",
@@ -320,18 +321,19 @@ class FairUpdateProcessor(BaseUpdateProcessor):
                 kept.append(item.update)
                 self._finished(item)
             queue.items.clear()
-        # A request on the wire gets a moment to hear its answer; the rest are cut at once.
+        # A request on the wire (an update's, or a "too many presses" answer) gets a moment
+        # to hear its answer; the rest are cut at once.
         for queue in list(self._queues.values()):
             if queue.running is not None and not queue.running.in_flight and queue.worker:
                 self._cut(queue, kept)
-        if workers := self._workers():
-            await asyncio.wait(workers, timeout=IN_FLIGHT_GRACE)
+        if waiting := self._workers() | self._notices:
+            await asyncio.wait(waiting, timeout=IN_FLIGHT_GRACE)
         for queue in list(self._queues.values()):
             self._cut(queue, kept)
-        if workers := self._workers():
-            await asyncio.wait(workers)
-        if self._notices:
-            await asyncio.wait(set(self._notices), timeout=IN_FLIGHT_GRACE)
+        for task in self._notices:
+            task.cancel()
+        if waiting := self._workers() | self._notices:
+            await asyncio.wait(waiting)
         kept.extend(self.take_kept())
         if kept:
             log.warning("shutdown: %d update(s) not handled in time are kept", len(kept))
