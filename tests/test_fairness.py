@@ -269,3 +269,78 @@ async def test_answering_dropped_presses_is_bounded_work(bot: Harness) -> None:
     await _until(lambda: processor.notices_in_flight == 0 and processor.backlog == 0)
     texts = [a.get("text") for a in _answers_to(bot, queries)]
     assert texts.count(PRESS_FLOOD_NOTICE) == MAX_NOTICES
+
+
+def _message_from(user_id: int, update_id: int) -> Update:
+    return Update.de_json(
+        {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "date": int(time.time()),
+                "chat": {"id": user_id, "type": "private", "first_name": "U"},
+                "from": {"id": user_id, "is_bot": False, "first_name": "U"},
+                "text": "/help",
+            },
+        }
+    )
+
+
+async def test_the_whole_backlog_is_bounded_too() -> None:
+    """Many senders at once, each within their own bound: past the overall bound (scaled
+    from 10,000 to 10 here, a test cannot queue ten thousand updates quickly) new updates are
+    dropped rather than queued, and nothing runs twice."""
+    processor = FairUpdateProcessor(4, max_backlog=10)
+    release = asyncio.Event()
+    ran: list[int] = []
+
+    async def handle(n: int) -> None:
+        await release.wait()
+        ran.append(n)
+
+    for n in range(1, 31):
+        await processor.process_update(_message_from(10_000 + n, n), handle(n))
+    assert processor.backlog == 10 and processor.dropped == 20
+    release.set()
+    await _until(lambda: processor.backlog == 0)
+    assert sorted(ran) == list(range(1, 11))
+
+
+async def test_stop_keeps_what_did_not_run_and_never_what_already_replied() -> None:
+    """At the deadline: an update waiting behind another, and one cut before any request of
+    its went out, are kept (to run at the next start); one cut after it replied is not (it
+    would reply twice); one whose request is on the wire gets a moment and finishes."""
+    processor = FairUpdateProcessor(4)
+    never = asyncio.Event()
+    on_wire = asyncio.Event()
+    answered = asyncio.Event()
+    finished: list[str] = []
+
+    async def stuck() -> None:
+        await never.wait()
+
+    async def replied_then_stuck() -> None:
+        async with updates.on_the_wire():
+            pass
+        await never.wait()
+
+    async def in_flight() -> None:
+        async with updates.on_the_wire():
+            on_wire.set()
+            await answered.wait()
+        finished.append("in flight")
+
+    await processor.process_update(_message_from(1, 1), stuck())
+    await processor.process_update(_message_from(1, 2), stuck())  # queued behind 1
+    await processor.process_update(_message_from(2, 3), replied_then_stuck())
+    await processor.process_update(_message_from(3, 4), in_flight())
+    await asyncio.wait_for(on_wire.wait(), 10)
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.2, answered.set)  # its answer comes within the grace second
+    kept = await processor.stop(loop.time() + 0.1)
+    assert [u.update_id for u in kept if isinstance(u, Update)] == [1, 2]
+    assert finished == ["in flight"]
+    assert processor.backlog == 0
+    # Arrivals after the stop are not run: kept as well.
+    await processor.process_update(_message_from(4, 5), stuck())
+    assert [u.update_id for u in processor.take_kept() if isinstance(u, Update)] == [5]
