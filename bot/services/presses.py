@@ -209,7 +209,11 @@ def _on_our_channel(message: MaybeInaccessibleMessage, channel_id: str | None) -
 
 
 def _carries(message: MaybeInaccessibleMessage, data: str | None) -> bool:
-    """Whether the message, as Telegram shows it, has a button with exactly this data."""
+    """Whether the message, as Telegram shows it, has a button with exactly this data.
+
+    The Bot API warns that the message a press came from "can contain no callback buttons
+    with this data" (CallbackQuery.data): the data is the client's, the message Telegram's.
+    A message too old to be shown (``InaccessibleMessage``) carries nothing: refused."""
     markup = message.reply_markup if isinstance(message, Message) else None
     if markup is None or data is None:
         return False
