@@ -359,7 +359,8 @@ class FairUpdateProcessor(BaseUpdateProcessor):
         return kept
 
     async def initialize(self) -> None:
-        """Nothing to set up."""
+        """Take updates again (an Application may be initialized again after a shutdown)."""
+        self._closed = False
 
     async def shutdown(self) -> None:
         """Nothing to tear down (``stop`` ended the workers)."""
