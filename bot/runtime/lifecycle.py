@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from typing import Any
 
 from telegram.ext import Application, ExtBot
@@ -47,6 +48,10 @@ class BotApplication(
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + UPDATES_BUDGET
+        # The updates PTB has taken but not yet handed over are filed first (in microseconds:
+        # the processor only files them), so they run now rather than at the next start.
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self.update_queue.join(), UPDATES_BUDGET)
         kept = await processor.stop(deadline)
         # What answered presses started (follow-ups: own tasks, running all along) ends with
         # the updates, or a moment after for one whose request is on the wire.
