@@ -15,10 +15,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.runtime.updates import FairUpdateProcessor
 from bot.runtime.webhook import SECRET_HEADER
-from tests.conftest import ROOT
-from tests.fakes import FakeBotApi, FakeUser
-from tests.helpers import start_bot
+from tests.conftest import ALICE, ROOT, Harness
+from tests.fakes import Call, FakeBotApi, FakeUser
+from tests.helpers import answer_buttons, next_question, press_answer, start_bot
 
 pytestmark = pytest.mark.e2e
 
@@ -152,3 +153,40 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def test_a_press_queued_when_the_stop_cuts_is_recorded_at_the_next_start(
+    harness: Harness,
+) -> None:
+    """Attack: a learner's /help is stuck on the wire (Telegram does not answer) and their
+    press waits behind it when the stop comes. The stop cannot wait: the press is kept, and
+    the next start records it once and answers it."""
+    bot = harness
+    await bot.start()
+    fake = bot.fake
+    fake.send_text(ALICE, "/quiz 1")
+    question = await next_question(bot, ALICE.id, 1)
+    gate = fake.hold("sendMessage")
+    try:
+        fake.send_text(ALICE, "/help")
+        query = await press_answer(bot, ALICE, question, right=True)
+        processor = bot.app.update_processor if bot.app else None
+        assert isinstance(processor, FairUpdateProcessor)
+        async with asyncio.timeout(30):  # the /help running, the press behind it
+            while processor.pending(ALICE.id) < 2:
+                await asyncio.sleep(0.01)
+        await bot.stop()
+    finally:
+        gate.set()
+        fake.holds.clear()
+    assert not [c for c in fake.calls_to("answerCallbackQuery") if _is(c, query)]
+    await bot.start()
+    await fake.wait_for("answerCallbackQuery", lambda c: _is(c, query), timeout=30)
+    await bot.data.store.answers.drain()
+    asked = answer_buttons(question)[0]["callback_data"]
+    answers = await bot.data.store.quizzes.asking_answers(int(asked.split(":")[1]))
+    assert [(user, right) for user, _, right in answers] == [(ALICE.id, True)]
+
+
+def _is(call: Call, query: str) -> bool:
+    return str(call.params.get("callback_query_id")) == query
