@@ -308,8 +308,9 @@ async def test_the_whole_backlog_is_bounded_too() -> None:
 
 async def test_stop_keeps_what_did_not_run_and_never_what_already_replied() -> None:
     """At the deadline: an update waiting behind another, and one cut before any request of
-    its went out, are kept (to run at the next start); one cut after it replied is not (it
-    would reply twice); one whose request is on the wire gets a moment and finishes."""
+    its was answered, are kept (to run at the next start); one cut after it replied is not
+    (it would reply twice); one whose request is on the wire gets a moment and finishes, and
+    one whose request is still on the wire after that moment is kept (twice beats never)."""
     processor = FairUpdateProcessor(4)
     never = asyncio.Event()
     on_wire = asyncio.Event()
@@ -333,12 +334,18 @@ async def test_stop_keeps_what_did_not_run_and_never_what_already_replied() -> N
     await processor.process_update(_message_from(1, 1), stuck())
     await processor.process_update(_message_from(1, 2), stuck())  # queued behind 1
     await processor.process_update(_message_from(2, 3), replied_then_stuck())
+
+    async def lost_on_the_wire() -> None:
+        async with updates.on_the_wire():
+            await never.wait()
+
     await processor.process_update(_message_from(3, 4), in_flight())
+    await processor.process_update(_message_from(5, 6), lost_on_the_wire())
     await asyncio.wait_for(on_wire.wait(), 10)
     loop = asyncio.get_running_loop()
     loop.call_later(0.2, answered.set)  # its answer comes within the grace second
     kept = await processor.stop(loop.time() + 0.1)
-    assert [u.update_id for u in kept if isinstance(u, Update)] == [1, 2]
+    assert [u.update_id for u in kept if isinstance(u, Update)] == [1, 2, 6]
     assert finished == ["in flight"]
     assert processor.backlog == 0
     # Arrivals after the stop are not run: kept as well.

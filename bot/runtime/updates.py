@@ -20,7 +20,7 @@
   Those answers are bounded too (``MAX_NOTICES`` in flight; past that a press's spinner
   simply times out), so a flood cannot turn into a flood of requests.
 - At stop (``stop``) the backlog runs until a deadline; what has not started by then (or has
-  not sent anything) is handed back, to be kept and run at the next start.
+  had no request answered) is handed back, to be kept and run at the next start.
 
 Fairness between chats is then the flood limiter's: each chat passes its own limit (one a
 second per private chat, 20 a minute per group) before it queues, first come first served, for
@@ -86,7 +86,7 @@ class _Slot:
     update: object
     owner: asyncio.Task[Any] | None = field(default_factory=asyncio.current_task)
     held: bool = False
-    sent: bool = False  # a request of this update went out: it cannot be run again unseen
+    sent: bool = False  # a request of this update was answered: run again, it would repeat
     in_flight: int = 0  # its requests on the wire now
 
     async def take(self) -> None:
@@ -120,18 +120,28 @@ async def lend_slot() -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def on_the_wire() -> AsyncIterator[None]:
-    """Around the moment a request goes out (after every limiter): from here on the update has
-    had an effect Telegram may have seen, so a stop never runs it again."""
+    """Around a request, from the moment it goes out (after every limiter). Once one has been
+    answered (or failed), the update has had an effect Telegram saw: a stop that cuts it does
+    not run it again. One cut while its request is on the wire is run again at the next start:
+    its message may then arrive twice, which is better than never (as CONTRACT §7 says of a
+    send in flight when the process dies)."""
     slot = _SLOT.get()
     if slot is None:
         yield
         return
-    slot.sent = True
     slot.in_flight += 1
+    heard = False
     try:
         yield
+        heard = True
+    except asyncio.CancelledError:
+        raise
+    except BaseException:
+        heard = True
+        raise
     finally:
         slot.in_flight -= 1
+        slot.sent = slot.sent or heard
 
 
 @dataclass(eq=False)
@@ -343,7 +353,7 @@ class FairUpdateProcessor(BaseUpdateProcessor):
         slot, worker = queue.running, queue.worker
         if slot is None or worker is None or worker.done():
             return
-        if not slot.sent:
+        if not slot.sent:  # nothing Telegram answered yet: run it again at the next start
             kept.append(slot.update)
         else:
             log.info("shutdown: an update was cut short after it had replied")
