@@ -351,3 +351,25 @@ async def test_stop_keeps_what_did_not_run_and_never_what_already_replied() -> N
     # Arrivals after the stop are not run: kept as well.
     await processor.process_update(_message_from(4, 5), stuck())
     assert [u.update_id for u in processor.take_kept() if isinstance(u, Update)] == [5]
+
+
+@pytest.mark.usefixtures("scaled")
+async def test_a_flood_never_drops_the_bot_being_removed(harness: Harness) -> None:
+    """Attack: a group member floods the bot with commands, then removes it from the group.
+    The commands past the bounds are dropped; the removal is not (it is no flood, and
+    dropping it would leave the group's quiz running for a bot that is gone)."""
+    await harness.start(rate_limit=True, concurrent_updates=4)
+    fake, store = harness.fake, harness.data.store
+    processor = _processor(harness)
+    group = fake.group()
+    fake.send_text(ALICE, "/quiz 3", chat=group)
+    await next_question(harness, group.id, 1)
+    for _ in range(40):
+        fake.send_text(ALICE, "/leaderboard", chat=group)
+    await _until(lambda: processor.dropped > 0)
+    dropped = processor.dropped
+    fake.bot_membership(group, "kicked", ALICE)
+    async with asyncio.timeout(30):
+        while await store.quizzes.active_session(group.id, None) is not None:
+            await asyncio.sleep(0.05)
+    assert processor.dropped == dropped

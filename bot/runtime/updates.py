@@ -179,8 +179,21 @@ def _is_press(update: object) -> bool:
     return isinstance(update, Update) and update.callback_query is not None
 
 
+def _sent_by_hand(update: object) -> bool:
+    """A press, or a message someone typed: what a flood is made of, and what the per-key and
+    per-group bounds may drop. The rest (the bot added to or removed from a chat, a group
+    upgraded to a supergroup, members joining) changes what the bot knows, is rare, and is
+    never dropped for a flood (only past MAX_BACKLOG, when memory is at stake)."""
+    if not isinstance(update, Update):
+        return False
+    if update.callback_query is not None:
+        return True
+    message = update.message
+    return message is not None and bool(message.text or message.caption)
+
+
 def _group_of(update: object) -> int | None:
-    """The group a non-press update waits on (its replies pass the group's limit), if any."""
+    """The group a typed message waits on (its replies pass the group's limit), if any."""
     if not isinstance(update, Update) or update.callback_query is not None:
         return None
     chat = update.effective_chat
@@ -247,11 +260,14 @@ class FairUpdateProcessor(BaseUpdateProcessor):
             return
         key = fairness_key(update)
         queue = self._queues.get(key)
-        group = _group_of(update)
-        full = (
-            (key != 0 and queue is not None and len(queue) >= self._max_pending)
-            or (group is not None and self._groups.get(group, 0) >= self._max_group)
-            or self._backlog >= self._max_backlog
+        by_hand = _sent_by_hand(update)
+        group = _group_of(update) if by_hand else None
+        full = self._backlog >= self._max_backlog or (
+            by_hand
+            and (
+                (key != 0 and queue is not None and len(queue) >= self._max_pending)
+                or (group is not None and self._groups.get(group, 0) >= self._max_group)
+            )
         )
         if full:
             _close(coroutine)
