@@ -50,13 +50,16 @@ class BotApplication(
         deadline = loop.time() + UPDATES_BUDGET
         # The updates PTB has taken but not yet handed over are filed first (in microseconds:
         # the processor only files them), so they run now rather than at the next start.
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self.update_queue.join(), UPDATES_BUDGET)
-        kept = await processor.stop(deadline)
-        # What answered presses started (follow-ups: own tasks, running all along) ends with
-        # the updates, or a moment after for one whose request is on the wire.
-        await _cut_follow_ups(self.bot_data, deadline + IN_FLIGHT_GRACE)
-        await super().stop()  # what PTB still held reaches the processor, which keeps it
+        kept: list[object] = []
+        try:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self.update_queue.join(), UPDATES_BUDGET)
+            kept = await processor.stop(deadline)
+            # What answered presses started (follow-ups: own tasks, running all along) ends
+            # with the updates, or a moment after for one whose request is on the wire.
+            await _cut_follow_ups(self.bot_data, deadline + IN_FLIGHT_GRACE)
+        finally:
+            await super().stop()  # what PTB still held reaches the processor, which keeps it
         kept += processor.take_kept()
         if not kept:
             return
