@@ -1,5 +1,8 @@
 """The update processor: one user's updates in order, users side by side, fair under overload.
 
+(One module past 300 lines: the queues, the slots lent while waiting and the stop that cuts
+them share their state, and split apart each would reach into the others.)
+
 - One user's (or chat's) updates run one after another: a fast double tap never races itself.
   Updates of a chat rather than a person (an anonymous group admin, a message sent on behalf
   of a channel, a linked channel's post) are keyed by their chat: every anonymous admin of
