@@ -8,6 +8,15 @@ and what it started (follow-ups) until a deadline, cuts the rest, and hands the 
 did not run to ``keep`` (the database), to be run at the next start: an update Telegram
 counts as delivered is handled, now or then, never lost.
 
+Why keep them rather than leave them for Telegram to deliver again: Telegram forgets every
+update below the ``offset`` of a getUpdates call, and PTB's polling loop asks for the next batch
+(with ``offset`` = last + 1) moments after handing a batch over, long before its updates are
+handled; its stop confirms the last batch the same way (``Updater._stop_polling``). Holding
+the offset back to the oldest update not handled would stall all fetching behind any hundred
+slow ones (a batch holds at most 100 updates from the offset): the group flood this bot must
+stay fair under. In webhook mode Telegram has had its 200 for each. Updates never fetched stay
+with Telegram, as ever.
+
 The budget, from the stop signal: the webhook server's grace (at most 3 s, and only while a
 request is still being read) or polling's last getUpdates, then ``UPDATES_BUDGET``, a second
 for requests on the wire (``updates.IN_FLIGHT_GRACE``) and the tally flush (2 s,
