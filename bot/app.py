@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from telegram import BotCommandScopeChat
+from telegram import BotCommandScopeChat, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationBuilder, Defaults
@@ -21,6 +21,7 @@ from bot.db import Store
 from bot.handlers import ALLOWED_UPDATES, register
 from bot.runtime.context import BotApp, BotData, context_types
 from bot.runtime.errors import error_handler
+from bot.runtime.lifecycle import BotApplication
 from bot.runtime.polling import UpdatesRequest
 from bot.runtime.ratelimit import FloodLimiter
 from bot.runtime.request import RetryingRequest
@@ -53,6 +54,7 @@ def build_application(
         data.user_zones.update(await data.store_.users.user_timezones(CACHE_BOUND))
         await jobs.restore(app, data)
         await game.restore(app.job_queue, data.store_, data.clock())
+        await _replay_kept_updates(app, data)
         await _set_commands(app, settings)
         if settings.channel_id:
             log.info("channel posts are signed %r", await channel.signature(data, app.bot))
@@ -77,6 +79,7 @@ def build_application(
 
     builder: Any = (
         ApplicationBuilder()
+        .application_class(BotApplication)
         .token(settings.token)
         .base_url(settings.base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.zone))
@@ -95,9 +98,31 @@ def build_application(
     )
     builder = builder.rate_limiter(FloodLimiter(enabled=settings.rate_limit))
     app: BotApp = builder.build()
+    if isinstance(app, BotApplication):
+
+        async def keep_updates(updates: Sequence[object]) -> None:
+            if data.store_ is not None:
+                kept = [(u.update_id, u.to_dict()) for u in updates if isinstance(u, Update)]
+                await data.store_.pending.keep(kept)
+                log.info("shutdown: %d update(s) kept to run at the next start", len(kept))
+
+        app.keep_updates = keep_updates
     register(app)
     app.add_error_handler(error_handler)
     return app
+
+
+async def _replay_kept_updates(app: BotApp, data: BotData) -> None:
+    """Updates the last run took but did not handle in time run first (``runtime.lifecycle``):
+    Telegram will not deliver them again."""
+    kept = await data.store.pending.take()
+    for body in kept:
+        try:
+            app.update_queue.put_nowait(Update.de_json(body, app.bot))
+        except Exception:  # stored by an older PTB in a shape this one cannot read
+            log.warning("a kept update could not be read again; skipped", exc_info=True)
+    if kept:
+        log.info("%d update(s) kept at the last stop run now", len(kept))
 
 
 async def _set_commands(app: BotApp, settings: Settings) -> None:

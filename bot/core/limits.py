@@ -9,3 +9,12 @@ from __future__ import annotations
 CACHE_BOUND = 50_000  # entries in any one in-memory cache
 LOG_LINES_BOUND = 1_000  # distinct log lines a repeat throttle remembers (runtime/logs.py)
 CHAT_LIMITERS_BOUND = 10_000  # per-chat flood limiters kept, least recently used dropped first
+
+# The update backlog (runtime/updates.py): what one key, one group and everyone together may
+# have admitted and not finished; past these a new update is dropped (and a press answered).
+MAX_PENDING_PER_USER = 16  # far above a human's taps in flight at once; a flood keeps only these
+# A group gets 20 messages a minute: past three minutes' worth of replies, a command's answer
+# would come too late to be of use, and the group would crowd out everyone's backlog.
+MAX_PENDING_PER_GROUP = 60
+MAX_BACKLOG = 10_000  # about a few KB each: tens of MB at most, whatever the traffic
+MAX_NOTICES = 32  # "too many presses" answers in flight at once; past that a spinner times out

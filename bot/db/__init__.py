@@ -1,7 +1,7 @@
 """Every SQL statement of the bot, one module per thing it keeps; ``Store`` opens them all.
 
 ``store.users``, ``store.quizzes``, ``store.answers``, ``store.channel``, ``store.stats``,
-``store.keyboards``, ``store.daily`` and ``store.settings`` share one connection
+``store.keyboards``, ``store.daily``, ``store.pending`` and ``store.settings`` share one connection
 (``connection.Database``) and its lock.
 """
 
@@ -17,6 +17,7 @@ from bot.db.connection import Database, from_iso, iso
 from bot.db.daily import Daily
 from bot.db.games import Games
 from bot.db.keyboards import Keyboard, Keyboards
+from bot.db.pending import PendingUpdates
 from bot.db.quizzes import Asking, Quizzes, Session
 from bot.db.settings import KeyValues
 from bot.db.stats import Stats
@@ -47,11 +48,12 @@ class Store:
         self.users = Users(database)
         self.quizzes = Quizzes(database)
         self.answers = Answers(database)
-        self.channel = ChannelPosts(database)
+        self.channel = ChannelPosts(database, forget_asking=self.quizzes.forget_asking)
         self.stats = Stats(database)
         self.keyboards = Keyboards(database)
         self.daily = Daily(database)
         self.games = Games(database, self.answers)
+        self.pending = PendingUpdates(database)
 
     @classmethod
     async def open(cls, path: Path, *, busy_timeout: float = 10.0) -> Store:

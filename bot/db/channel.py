@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.db.connection import Table, from_iso, iso
+from bot.db.connection import Database, Table, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,13 @@ def _post(row: sqlite3.Row) -> ChannelPost:
 
 
 class ChannelPosts(Table):
+    def __init__(
+        self, database: Database, *, forget_asking: Callable[[int], None] | None = None
+    ) -> None:
+        super().__init__(database)
+        # Quizzes owns the press path's asking cache; post_sent changes an asking's row.
+        self._forget_asking = forget_asking or (lambda _: None)
+
     async def claim_slot(
         self, *, slot: str | None, question_id: str, cycle: int, now: datetime
     ) -> int | None:
@@ -79,6 +87,8 @@ class ChannelPosts(Table):
                     "UPDATE askings SET chat_id = ?, message_id = ? WHERE id = ?",
                     (chat_id, message_id, asking_id),
                 )
+        if asking_id is not None:
+            self._forget_asking(asking_id)  # after the commit: a read now sees the new row
 
     async def post_status(self, post_id: int, status: str, error: str | None = None) -> None:
         await self._write(

@@ -324,6 +324,14 @@ MIGRATIONS: list[str | PythonStep] = [
     );
     CREATE INDEX game_answers_game ON game_answers (game_id, position);
     """,
+    # 10: updates taken from Telegram and not handled before a stop's deadline: Telegram will
+    # not send them again, so they are kept and run at the next start (contract §6, §9).
+    """
+    CREATE TABLE pending_updates (
+        update_id INTEGER PRIMARY KEY,
+        body TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -257,6 +257,21 @@ class Quizzes(Table):
             (chat_id, message_id, asking_id),
         )
 
+    async def bind_asking_message(self, asking_id: int, chat_id: int, message_id: int) -> bool:
+        """Bind an asking whose message is not known yet to the message a press came from;
+        False if another message was bound first (two presses at once: the first wins)."""
+        self.forget_asking(asking_id)
+        changed = await self._write(
+            "UPDATE askings SET chat_id = ?, message_id = ? WHERE id = ? AND message_id IS NULL",
+            (chat_id, message_id, asking_id),
+        )
+        return changed == 1
+
+    def forget_asking(self, asking_id: int) -> None:
+        """Drop an asking from the press path's cache: its row changed (this module owns the
+        cache; ``ChannelPosts.post_sent`` calls this too)."""
+        self._channel_askings.pop(asking_id, None)
+
     async def update_asking_choices(
         self, asking_id: int, order: Sequence[int], choices_sig: str
     ) -> None:
@@ -284,7 +299,10 @@ class Quizzes(Table):
             return None, None
         session = _session(row, "s_") if row["s_id"] is not None else None
         asking = _asking(row)
-        if asking.kind == "channel":
+        # Only a channel asking whose message is known is cached: one still being sent (or
+        # sent with an unknown outcome) changes when its message becomes known, and a stale
+        # copy would refuse every press on the post until a restart.
+        if asking.kind == "channel" and asking.message_id is not None:
             if len(self._channel_askings) > CACHE_BOUND:
                 self._channel_askings.clear()
             self._channel_askings[asking.id] = asking

@@ -33,7 +33,7 @@ from telegram.ext import AIORateLimiter
 
 from bot.core.limits import CHAT_LIMITERS_BOUND
 from bot.runtime import private
-from bot.runtime.updates import lend_slot
+from bot.runtime.updates import lend_slot, on_the_wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,12 +147,19 @@ class FloodLimiter(AIORateLimiter):
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         chat_id = data.get("chat_id")
+
+        request = callback
+
+        async def send(*a: Any, **kw: Any) -> bool | dict[str, Any] | list[dict[str, Any]]:
+            async with on_the_wire():  # past every limiter: the request goes out now
+                return await request(*a, **kw)
+
         async with lend_slot():
             if self._enabled and isinstance(chat_id, int) and chat_id > 0:
                 async with self._chat_limiter(chat_id):
                     return await super().process_request(
-                        callback, args, kwargs, endpoint, data, rate_limit_args
+                        send, args, kwargs, endpoint, data, rate_limit_args
                     )
             return await super().process_request(
-                callback, args, kwargs, endpoint, data, rate_limit_args
+                send, args, kwargs, endpoint, data, rate_limit_args
             )

@@ -29,7 +29,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, MaybeInaccessibleMessage, Message, Update
 from telegram import User as TgUser
 from telegram.constants import ChatType
 
@@ -153,7 +153,16 @@ async def _check(query: CallbackQuery, context: BotContext) -> Press | str:
     asking, session = await context.store.quizzes.get_asking_and_session(data.int_arg(0))
     if asking is None or asking.kind not in rule.asking_kinds:
         return "no such asking"
-    if asking.chat_id != chat_id:
+    if asking.chat_id is None and asking.kind == "channel":
+        # A channel post whose message is not known: being stored right now, or sent with an
+        # unknown outcome (Telegram can answer 502 after delivering it). Its buttons stay live
+        # (contract §4): a press on our channel, on a message that carries this very button,
+        # shows which message it is (Telegram, not the client, sends ``query.message``).
+        if not _on_our_channel(message, context.settings.channel_id):
+            return "asking of another chat"
+        if not _carries(message, query.data):
+            return "data not on this message"
+    elif asking.chat_id != chat_id:
         return "asking of another chat"
     # The message id is stored just after the send returns; until then (a press within
     # milliseconds, or a store that failed after the send) the asking's own chat suffices.
@@ -172,9 +181,15 @@ async def _check(query: CallbackQuery, context: BotContext) -> Press | str:
             return "not the quiz's learner"
     if asking.message_id is None:
         # Not recorded at the send (see above): this press shows where it is. Later presses
-        # and the follow-up's edits use it.
-        await context.store.quizzes.set_asking_message(asking.id, chat_id, message_id)
-        asking = dataclasses.replace(asking, message_id=message_id)
+        # and the follow-up's edits use it; a press on another message is refused from now.
+        quizzes = context.store.quizzes
+        if await quizzes.bind_asking_message(asking.id, chat_id, message_id):
+            asking = dataclasses.replace(asking, chat_id=chat_id, message_id=message_id)
+        else:  # bound a moment ago, by the send or another press: this message, or no
+            bound = await quizzes.get_asking(asking.id)
+            if bound is None or (bound.chat_id, bound.message_id) != (chat_id, message_id):
+                return "asking of another message"
+            asking = bound
     return Press(
         query=query,
         data=data,
@@ -184,3 +199,25 @@ async def _check(query: CallbackQuery, context: BotContext) -> Press | str:
         asking=asking,
         session=session,
     )
+
+
+def _on_our_channel(message: MaybeInaccessibleMessage, channel_id: str | None) -> bool:
+    """Whether a message is in the channel CHANNEL_ID names (``@name`` or a numeric id)."""
+    chat = message.chat
+    if chat.type != ChatType.CHANNEL or not channel_id:
+        return False
+    if channel_id.startswith("@"):
+        return (chat.username or "").lower() == channel_id[1:].lower()
+    return str(chat.id) == channel_id
+
+
+def _carries(message: MaybeInaccessibleMessage, data: str | None) -> bool:
+    """Whether the message, as Telegram shows it, has a button with exactly this data.
+
+    The Bot API warns that the message a press came from "can contain no callback buttons
+    with this data" (CallbackQuery.data): the data is the client's, the message Telegram's.
+    A message too old to be shown (``InaccessibleMessage``) carries nothing: refused."""
+    markup = message.reply_markup if isinstance(message, Message) else None
+    if markup is None or data is None:
+        return False
+    return any(b.callback_data == data for row in markup.inline_keyboard for b in row)
