@@ -1,7 +1,7 @@
 """Every SQL statement of the bot, one module per thing it keeps; ``Store`` opens them all.
 
 ``store.users``, ``store.quizzes``, ``store.answers``, ``store.channel``, ``store.stats``,
-``store.keyboards``, ``store.daily`` and ``store.settings`` share one connection
+``store.keyboards``, ``store.daily``, ``store.weekly`` and ``store.settings`` share one connection
 (``connection.Database``) and its lock.
 """
 
@@ -20,6 +20,7 @@ from bot.db.quizzes import Asking, Quizzes, Session
 from bot.db.settings import Settings
 from bot.db.stats import Stats
 from bot.db.users import User, Users
+from bot.db.weekly import WeeklyPosts
 
 __all__ = [
     "AnswerRecord",
@@ -50,6 +51,7 @@ class Store:
         self.stats = Stats(database)
         self.keyboards = Keyboards(database)
         self.daily = Daily(database)
+        self.weekly = WeeklyPosts(database)
 
     @classmethod
     async def open(cls, path: Path, *, busy_timeout: float = 10.0) -> Store:

@@ -39,6 +39,7 @@ PRESS_ROUTES: dict[str, PressHandler] = {
     cd.FORGET: profile.on_forget,
     cd.HIDE: profile.on_hide,
     cd.IMPORT: imports.on_import,
+    cd.PROGRESS: profile.on_progress,
 }
 
 # The update types register() handles: Telegram sends only these (setWebhook / getUpdates
@@ -47,7 +48,7 @@ PRESS_ROUTES: dict[str, PressHandler] = {
 
 # Commands about the sender's own data: meaningless for a message sent on behalf of a chat
 # (an anonymous group admin: ``sender_chat`` set, ``from`` the @GroupAnonymousBot placeholder).
-PERSONAL = frozenset({"review", "score", "timezone", "daily", "forget"})
+PERSONAL = frozenset({"review", "score", "timezone", "daily", "forget", "progress"})
 CommandCallback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 
@@ -79,6 +80,7 @@ def register(app: Any) -> None:
         ("review", quiz.cmd_review),
         ("stop", quiz.cmd_stop),
         ("score", profile.cmd_score),
+        ("progress", profile.cmd_progress),
         ("leaderboard", profile.cmd_leaderboard),
         ("topics", profile.cmd_topics),
         ("timezone", profile.cmd_timezone),

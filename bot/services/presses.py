@@ -63,6 +63,7 @@ RULES: dict[str, Rule] = {
     cd.HIDE: Rule(private_only=True),
     cd.MORE: Rule(private_only=True),
     cd.IMPORT: Rule(private_only=True),  # and bound to the admin it was sent to (keyboards)
+    cd.PROGRESS: Rule(private_only=True),  # the learner's own picture, under their /score
 }
 
 
