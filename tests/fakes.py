@@ -223,6 +223,7 @@ class FakeBotApi:
         self.messages: dict[tuple[int, int], StoredMessage] = {}
         self.chats: dict[int, Chat] = {}
         self.known_users: set[int] = set()  # users who opened the bot (may be messaged)
+        self.held: list[str] = []  # methods of requests that waited at a hold() gate
         self.blocked_users: set[int] = set()  # users who blocked the bot: 403 to every send
         # Telegram's flood limit, when a benchmark turns it on: more than this many messages
         # (sends and edits) in any one second get 429 with retry_after, as Telegram answers.
@@ -569,6 +570,7 @@ class FakeBotApi:
             return await self._faulty(request, method, params, Fault(429, 1), record=False)
         gate = self.holds.get(method)
         if gate is not None:
+            self.held.append(method)  # a request that reached us, answered or not
             await gate.wait()
         fault = self._take_fault(method)
         if fault is not None and fault.delay:
