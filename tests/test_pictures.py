@@ -5,6 +5,7 @@ a picture is drawn."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import subprocess
 import sys
@@ -61,6 +62,13 @@ def sample_posts(seed: int = 5, n: int = 30) -> list[pictures.Share]:
     return out
 
 
+def keep(name: str, png: bytes) -> None:
+    """UPDATE_DOCS=1 pytest tests/test_pictures.py redraws the README's sample pictures."""
+    if os.environ.get("UPDATE_DOCS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        (DOCS / name).write_bytes(png)
+
+
 def check_png(png: bytes) -> tuple[int, int]:
     size = png_size(png)
     assert size is not None, "not a PNG"
@@ -80,8 +88,7 @@ def test_progress_picture_is_a_png_within_limits_and_deterministic() -> None:
     other = pictures.progress_png(sample_days(seed=4), sample_topics(), "Alice · Oct 22 – Nov 20")
     assert other != png  # ... and other data, another picture
     assert b"Software" not in png and b"matplotlib" not in png  # no version stamp
-    DOCS.mkdir(exist_ok=True)
-    (DOCS / "progress.png").write_bytes(png)  # shown in the README
+    keep("progress.png", png)
 
 
 def test_one_answer_gives_a_sensible_picture() -> None:
@@ -109,11 +116,12 @@ def test_posts_picture_marks_the_hardest_and_is_deterministic() -> None:
     check_png(png)
     assert png == pictures.posts_png(posts, "Last 30 channel posts", hardest)
     assert png != pictures.posts_png(posts, "Last 30 channel posts", None)
-    (DOCS / "stats.png").write_bytes(png)
+    keep("stats.png", png)
     week = posts[:7]
-    week_png = pictures.posts_png(week, "The week · Oct 22 – Oct 28", 2)
+    week_hardest = captions.hardest_of([(p.answered, p.right) for p in week])
+    week_png = pictures.posts_png(week, "The week · Oct 22 – Oct 28", week_hardest)
     check_png(week_png)
-    (DOCS / "weekly.png").write_bytes(week_png)
+    keep("weekly.png", week_png)
     check_png(pictures.posts_png(posts[:1], "One post", 0))
 
 

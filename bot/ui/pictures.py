@@ -178,17 +178,24 @@ def posts_png(posts: Sequence[Share], heading: str, hardest: int | None) -> byte
             [a[0] for a in answered], [a[1] for a in answered], color=AMBER, s=60, zorder=3
         )
     if hardest is not None:
-        p = posts[hardest]
-        acc.annotate(
-            f"hardest: {round(p.pct)}%",
-            (hardest, p.pct),
-            xytext=(0, -24 if p.pct > 20 else 14),
-            textcoords="offset points",
-            ha="left" if hardest < len(posts) / 2 else "right",
+        # Above its bar, at the top of the panel (bars stay below 77% of it): x in data,
+        # y in axes units. The tick under it turns red too.
+        acc.text(  # on the twin axes, which are drawn over the bars' axes and the dots
+            hardest,
+            0.98,
+            f"hardest\n{round(posts[hardest].pct)}%",
+            transform=acc.get_xaxis_transform(),
+            ha="center",
+            va="top",
             color=RED,
             fontsize=FONT - 2,
             fontweight="bold",
+            zorder=5,
+            bbox={"facecolor": PANEL, "edgecolor": "none", "pad": 1},
         )
+        for tick, x in zip(ax.get_xticklabels(), ticks, strict=True):
+            if x == hardest:
+                tick.set_color(RED)
     ax.set_title(
         "Answers per post (bars) · share right (dots)", color=MUTED, fontsize=FONT - 2, loc="left"
     )
