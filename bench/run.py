@@ -8,6 +8,7 @@ Over ~300 lines on purpose: every benchmark shares one harness and one report.
     python -m bench.run human [--learners 200]     # 1 s pause before each press, RATE_LIMIT=on
     python -m bench.run daily [--subscribers 10000] # /daily deliveries due at one minute
     python -m bench.run bigdb                      # 1,000,000 answers from 100,000 users
+    python -m bench.run pictures [--pictures 200]  # the channel burst, alone and with /progress
     python -m bench.run all
 
 Each starts the bot (``bench/bot_process.py``: ``python -m bot``'s start-up) and the floor
@@ -307,6 +308,7 @@ async def channel_burst(
     *,
     webhook: bool = False,
     answer_in_reply: bool = False,
+    pictures: int = 0,
 ) -> dict[str, Any]:
     fake = FakeBotApi(TOKEN)
     await fake.start()
@@ -351,6 +353,9 @@ async def channel_burst(
         await asyncio.sleep(1.0)
         cpu0 = proc.cpu_seconds()
         readers_ = [FakeUser(20_000_000 + i, f"R{i}") for i in range(readers)]
+        t_burst = time.monotonic()
+        for i in range(pictures):  # learners of populate()'s history ask at the same moment
+            fake.send_text(FakeUser(10_000_000 + i, f"U{i}"), "/progress")
         if hook is None:
             queries = [fake.press(user, post, data) for user in readers_]
         else:  # all at once, as Telegram would: up to 40 POSTs in flight
@@ -374,6 +379,11 @@ async def channel_burst(
             "p99_ms": round(pct(latencies, 99) * 1000, 1),
             "cpu_ms_per_answer": round((cpu1 - cpu0) / readers * 1000, 3),
         }
+        if pictures:
+            await fake.wait_until(lambda: len(fake.calls_to("sendPhoto")) >= pictures, timeout=600)
+            photos = fake.calls_to("sendPhoto")
+            result["pictures"] = len([c for c in photos if c.status == 200])
+            result["last_picture_s"] = round(max([c.at for c in photos] or [0]) - t_burst, 1)
         if kind == "bot":
             # Let the batched tally catch up (one edit per 15 s at most), then count edits.
             final = f"{readers} answered"
@@ -822,6 +832,17 @@ async def main_async(args: argparse.Namespace) -> None:
             )
         ]
         results["quizzes, human pace, RATE_LIMIT=on"] = rows
+    if args.which == "pictures":  # not in "all": it repeats the channel burst
+        rows = []
+        for _ in range(args.repeat):
+            rows.append(await channel_burst("bot", args.readers, args.concurrency))
+            rows[-1]["kind"] = "bot, burst alone"
+            rows.append(
+                await channel_burst("bot", args.readers, args.concurrency, pictures=args.pictures)
+            )
+            rows[-1]["kind"] = f"bot, burst + {args.pictures} /progress"
+            rows[-1]["p99_vs_alone"] = round(rows[-1]["p99_ms"] / rows[-2]["p99_ms"], 2)
+        results["channel burst with pictures drawn"] = rows
     if args.which == "daily":  # not in "all": it takes about six minutes at 10,000
         from bench.daily import daily_run
 
@@ -858,8 +879,11 @@ def main() -> None:
     _driver_core()
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument(
-        "which", choices=["channel", "webhook", "quiz", "human", "daily", "bigdb", "all"]
+        "which",
+        choices=["channel", "webhook", "quiz", "human", "daily", "bigdb", "pictures", "all"],
     )
+    parser.add_argument("--pictures", type=int, default=200, help="/progress during the burst")
+    parser.add_argument("--repeat", type=int, default=1, help="pictures: alternate runs")
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--readers", type=int, default=2000)
     parser.add_argument("--learners", type=int, default=200)

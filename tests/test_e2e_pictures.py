@@ -404,6 +404,8 @@ async def test_weekly_recap_not_twice_after_kill_9_mid_send(
             while "sendPhoto" not in fake_api.held:
                 await asyncio.sleep(0.05)
         assert _status(db_path, "sending")  # claimed before the send
+        workers = _children(proc.pid)
+        assert workers, "the recap was drawn in a worker process"
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
         gate.set()  # whatever became of that request, it must not be made again
@@ -418,8 +420,31 @@ async def test_weekly_recap_not_twice_after_kill_9_mid_send(
             proc.send_signal(signal.SIGTERM)
             await asyncio.wait_for(proc.wait(), 30)
     assert fake_api.held.count("sendPhoto") == 1  # the restarted bot never sent it again
+    async with asyncio.timeout(15):  # the killed bot's drawing worker did not outlive it
+        while any(_alive(pid) for pid in workers):
+            await asyncio.sleep(0.1)
     assert len(fake_api.photos_to(CHANNEL_ID)) <= 1
     assert _status(db_path, "unknown")
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _status(path: Path, status: str) -> bool:
