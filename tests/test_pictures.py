@@ -9,16 +9,18 @@ import os
 import random
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, Settings, WeeklyAt, parse_weekly
+from bot.db import Store
 from bot.runtime.drawing import Drawer
 from bot.ui import captions, pictures
 from tests.conftest import ROOT
 from tests.fakes import png_size
+from tests.helpers import run_cli
 from tests.telegram_html import parse, utf16_len
 
 DOCS = ROOT / "docs"
@@ -97,6 +99,16 @@ def test_one_answer_gives_a_sensible_picture() -> None:
     check_png(png)
     # No topic yet (a channel reader): the days alone, still a picture.
     check_png(pictures.progress_png(days, [], "Bob · Nov 1 – Nov 30"))
+
+
+@pytest.mark.parametrize(
+    "name", ["$x$ and $", r"$\frac{1}{0}$", "Zoë 🐍 \u202eevil", "<b>&amp;", "\x00\n\t"]
+)
+def test_any_name_or_topic_draws_as_plain_text(name: str) -> None:
+    """Names and topics are text, never mathtext: a '$' cannot break a picture."""
+    days = [pictures.Day("Nov 1", 2, 1)]
+    check_png(pictures.progress_png(days, [pictures.Share(name, 3, 1)], name))
+    check_png(pictures.posts_png([pictures.Share(name, 3, 1)], name, 0))
 
 
 def test_many_topics_keep_the_picture_within_limits() -> None:
@@ -257,3 +269,25 @@ def test_the_bot_does_not_load_matplotlib_until_it_draws(tmp_path: Path) -> None
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+async def test_cli_preview_weekly_writes_the_picture(tmp_path: Path) -> None:
+    db_path = tmp_path / "bot.sqlite3"
+    env = {"DATABASE_PATH": str(db_path), "CONTENT_DIR": str(ROOT / "content")}
+    nothing = run_cli("preview", "weekly", cwd=tmp_path, env=env)
+    assert nothing.returncode == 0 and "no database yet" in nothing.stdout
+    store = await Store.open(db_path)
+    now = datetime.now(UTC)
+    post = await store.channel.claim_slot(
+        slot=None, question_id="conc-gil-what", cycle=1, now=now - timedelta(days=1)
+    )
+    assert post is not None
+    await store.channel.post_sent(
+        post, asking_id=None, chat_id=-1001234567890, message_id=77, now=now - timedelta(days=1)
+    )
+    await store.close()
+    result = run_cli("preview", "weekly", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "the weekly recap as of now: 1 post" in result.stdout
+    assert 'href="https://t.me/c/1234567890/77"' in result.stdout  # a private channel's link
+    check_png((tmp_path / "weekly-preview.png").read_bytes())

@@ -320,7 +320,8 @@ async def _preview_weekly(update: Update, context: BotContext) -> None:
 
 
 async def _send_weekly_preview(context: BotContext, chat_id: int, when: str) -> None:
-    recap = await weekly.build(context.data, context.bot, context.now())
+    signature = await channel.signature(context.data, context.bot)
+    recap = await weekly.build(context.data, signature, context.now())
     if recap is None:
         await context.bot.send_message(
             chat_id,

@@ -54,7 +54,7 @@ class Recap:
     posts: int
 
 
-async def build(data: BotData, bot: Bot, end: datetime) -> Recap | None:
+async def build(data: BotData, signature: str, end: datetime) -> Recap | None:
     """The recap of the seven days before ``end``; None if nothing was posted in them."""
     start = end - WEEK
     tallies = await data.store.stats.posts_between(start, end)
@@ -70,7 +70,7 @@ async def build(data: BotData, bot: Bot, end: datetime) -> Recap | None:
         first=first,
         last=last,
         readers=readers,
-        signature=await channel.signature(data, bot),
+        signature=signature,
     )
     bars = tuple(
         pictures.Share(f"{captions.DAYS[p.day.weekday()]} {p.day.day}", p.answered, p.right)
@@ -91,7 +91,7 @@ async def post(data: BotData, bot: Bot, day_slot: str, end: datetime) -> str:
         return "no channel"
     if await data.store.weekly.status(day_slot) is not None:
         return "already posted"
-    recap = await build(data, bot, end)
+    recap = await build(data, await channel.signature(data, bot), end)
     if recap is None:
         log.info("weekly recap %s skipped: no post in the week", day_slot)
         return "no post this week"

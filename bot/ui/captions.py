@@ -9,24 +9,18 @@ until it fits.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from bot.ui.markup import visible_len
 from bot.ui.render import SEPARATOR, esc, plural
+
+__all__ = ["visible_len"]  # measured as markup measures every text Telegram parses
 
 MAX_CAPTION = 1024
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_TAG = re.compile(r"<[^>]*>")
-
-
-def visible_len(text: str) -> int:
-    """The length Telegram counts for an HTML text we built: tags out, entities as one
-    character, in UTF-16 code units."""
-    plain = html.unescape(_TAG.sub("", text))
-    return len(plain.encode("utf-16-le")) // 2
 
 
 def day_label(day: date) -> str:

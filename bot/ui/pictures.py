@@ -14,10 +14,14 @@ where a label says it. Same data, same bytes: no timestamp or software name in t
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec
+
+P = ParamSpec("P")
 
 WIDTH_IN = 8.0  # inches; at DPI this is 1200 px (Telegram shows up to 1280 without scaling)
 DPI = 150
@@ -50,6 +54,19 @@ class Share:
     @property
     def pct(self) -> float:
         return 100 * self.right / self.answered if self.answered else 0.0
+
+
+def _quiet(draw: Callable[P, bytes]) -> Callable[P, bytes]:
+    """A name or topic may hold a character DejaVu Sans lacks (an emoji): it is drawn as a box,
+    which is no reason for a warning per picture (or an error where warnings are errors)."""
+
+    @functools.wraps(draw)
+    def quiet(*args: P.args, **kwargs: P.kwargs) -> bytes:
+        with warnings.catch_warnings():  # one drawing at a time per process (runtime.drawing)
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
+            return draw(*args, **kwargs)
+
+    return quiet
 
 
 def _figure(height_in: float) -> tuple[Any, Any]:
@@ -113,7 +130,7 @@ def _shares_panel(ax: Any, shares: Sequence[Share], title: str) -> None:
     _style(ax)
     ys = list(range(len(shares)))[::-1]
     ax.barh(ys, [s.pct for s in shares], color=AMBER, height=0.6)
-    ax.set_yticks(ys, [_cut(s.label, 22) for s in shares])
+    ax.set_yticks(ys, [_cut(s.label, 22) for s in shares], parse_math=False)
     ax.set_xlim(0, 100)
     ax.set_xticks([0, 50, 100], ["0%", "50%", "100%"])
     for y, s in zip(ys, shares, strict=True):
@@ -133,13 +150,14 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@_quiet
 def progress_png(days: Sequence[Day], topics: Sequence[Share], heading: str) -> bytes:
     """Answers per day with accuracy (a month), then accuracy per topic, weakest first."""
     n_topics = min(len(topics), MAX_BARS)
     days_height = 3.6
     topics_height = 0.5 * n_topics + 0.9 if n_topics else 0.0
     fig, canvas = _figure(days_height + topics_height + 0.6)
-    fig.suptitle(heading, color=TEXT, fontsize=FONT + 3, x=0.02, ha="left")
+    fig.suptitle(heading, color=TEXT, fontsize=FONT + 3, x=0.02, ha="left", parse_math=False)
     if n_topics:
         days_ax, topics_ax = fig.subplots(2, 1, height_ratios=[days_height, topics_height])
         _shares_panel(topics_ax, topics[:n_topics], "Share right per topic, weakest first")
@@ -149,10 +167,11 @@ def progress_png(days: Sequence[Day], topics: Sequence[Share], heading: str) -> 
     return _png(fig, canvas)
 
 
+@_quiet
 def posts_png(posts: Sequence[Share], heading: str, hardest: int | None) -> bytes:
     """Answers (bars) and share right (dots) per channel post, oldest first; the hardest red."""
     fig, canvas = _figure(4.6)
-    fig.suptitle(heading, color=TEXT, fontsize=FONT + 3, x=0.02, ha="left")
+    fig.suptitle(heading, color=TEXT, fontsize=FONT + 3, x=0.02, ha="left", parse_math=False)
     ax = fig.subplots(1, 1)
     _style(ax)
     xs = list(range(len(posts)))
@@ -164,7 +183,7 @@ def posts_png(posts: Sequence[Share], heading: str, hardest: int | None) -> byte
     ax.yaxis.get_major_locator().set_params(nbins=4, integer=True)  # AutoLocator: whole answers
     step = max(1, len(posts) // 7)
     ticks = [x for x in xs if (len(posts) - 1 - x) % step == 0]
-    ax.set_xticks(ticks, [_cut(posts[x].label, 12) for x in ticks], rotation=0)
+    ax.set_xticks(ticks, [_cut(posts[x].label, 12) for x in ticks], parse_math=False)
     ax.set_xlim(-0.6, max(len(posts), 3) - 0.4)
     acc = ax.twinx()
     acc.set_ylim(0, 105)
