@@ -102,7 +102,7 @@ def test_one_answer_gives_a_sensible_picture() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["$x$ and $", r"$\frac{1}{0}$", "Zoë 🐍 \u202eevil", "<b>&amp;", "\x00\n\t"]
+    "name", ["$x$ and $", r"$\frac{1}{0$", "Zoë 🐍 \u202eevil", "<b>&amp;", "\x00\n\t"]
 )
 def test_any_name_or_topic_draws_as_plain_text(name: str) -> None:
     """Names and topics are text, never mathtext: a '$' cannot break a picture."""
