@@ -79,7 +79,7 @@ async def cmd_progress(update: Update, context: BotContext) -> None:
     if chat.id != user.id:
         await message.reply_text("Send /progress in a private chat with me.")
         return
-    # Drawn and sent as a follow-up: the drawing queues for its thread, not in an update slot.
+    # Drawn and sent as a follow-up: the drawing waits for its worker, not in an update slot.
     follow_up(context, update, send_progress(context, user.id, user.first_name))
 
 
