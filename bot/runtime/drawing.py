@@ -4,15 +4,16 @@ A chart takes 0.1-0.5 s of CPU. On the event loop it would stall every press; in
 would still take the GIL from the loop (bench: a 2,000-press burst's p99 went 2.3x with 200
 /progress drawn in a thread). So drawing runs in one worker process at the lowest CPU priority
 (nice 19): presses and replies always come first, pictures get the idle CPU, and matplotlib's
-memory (about 40 MB, and up to 150 MB while it draws) stays out of the bot's process. One
-worker, not a pool: pictures queue instead of taking both cores from the presses. It is
-started (``spawn``: no copy of the bot's threads or sockets) with the first picture, so a bot
-that never draws never starts it and never imports matplotlib.
+memory (about 40 MB, and up to 150 MB once it has drawn a few dozen) stays out of the bot's
+process. One worker, not a pool: pictures queue instead of taking both cores from the presses.
+It is started (``spawn``: no copy of the bot's threads or sockets) with the first picture, so a
+bot that never draws never starts it and never imports matplotlib.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -27,11 +28,9 @@ from bot.core.limits import PICTURE_CACHE_BOUND
 
 log = logging.getLogger(__name__)
 
-RECYCLE_AFTER = 200  # pictures per worker process: matplotlib's caches never grow for long
-
 
 def _worker_init(bot_pid: int) -> None:
-    os.nice(19)  # the lowest priority: never ahead of the bot's own process
+    os.nice(19)  # already so (Drawer._lower), unless the bot could not set it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the bot's to handle
 
     def exit_with_the_bot() -> None:
@@ -58,6 +57,7 @@ class Drawer:
         self._cache: dict[Hashable, tuple[Hashable, bytes]] = {}
         self._drawing: dict[Hashable, asyncio.Future[bytes]] = {}
         self.drawn = 0  # pictures actually drawn (not served from the cache)
+        self._lowered: set[int] = set()
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -66,10 +66,21 @@ class Drawer:
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_worker_init,
                 initargs=(os.getpid(),),
-                max_tasks_per_child=RECYCLE_AFTER,
             )
             log.info("picture worker started")
         return self._pool
+
+    def _lower(self) -> None:
+        """Put the worker at nice 19 from its first instruction: it starts by importing the
+        bot's main module (spawn does), which at normal priority would take the CPU from a
+        burst of presses for a second. The pool starts it in ``submit``, so it exists now.
+        (Its own initializer runs only after that import.)"""
+        processes = getattr(self._pool, "_processes", None) or {}
+        for pid in list(processes):
+            if pid not in self._lowered:
+                with contextlib.suppress(OSError):  # it may have exited already
+                    os.setpriority(os.PRIO_PROCESS, pid, 19)
+                self._lowered.add(pid)
 
     async def draw(
         self, key: Hashable, inputs: Hashable, draw: Callable[..., bytes], *args: object
@@ -83,6 +94,7 @@ class Drawer:
             return await asyncio.shield(running)
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._executor(), draw, *args)
+        self._lower()
         self._drawing[(key, inputs)] = future
         try:
             png = await asyncio.shield(future)
