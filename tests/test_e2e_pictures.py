@@ -1,5 +1,8 @@
 """End to end: /progress (and its button under /score), the picture under /stats, and the
-weekly recap post, exactly once per week across restarts, crashes and kill -9."""
+weekly recap post, exactly once per week across restarts, crashes and kill -9.
+
+Over ~300 lines on purpose: the three pictures share one sample history and its helpers.
+"""
 
 from __future__ import annotations
 
@@ -351,12 +354,19 @@ async def test_weekly_recap_interrupted_between_claim_and_send_is_not_repeated(
 async def test_weekly_recap_refused_by_telegram_is_retried_not_lost(harness: Harness) -> None:
     clock, _ = await posted_week(harness)
     clock.now_value = SUNDAY_18 + timedelta(minutes=5)
-    harness.fake.fail("sendPhoto", 400)  # one refusal, as a 4xx: certainly not posted
+    harness.fake.fail("sendPhoto", 400, times=2)  # refused (a 4xx): certainly not posted
     data, tg = harness.data, harness.data_bot()
     assert await weekly.post(data, tg, SUNDAY_SLOT, SUNDAY_18) == "failed"
     assert await data.store.weekly.status(SUNDAY_SLOT) is None  # released
-    assert await weekly.post(data, tg, SUNDAY_SLOT, SUNDAY_18) == "sent"
+    assert await weekly.post(data, tg, SUNDAY_SLOT, SUNDAY_18, retry=True) == "failed"
+    assert await weekly.post(data, tg, SUNDAY_SLOT, SUNDAY_18, retry=True) == "sent"
     assert len(recaps(harness)) == 1
+    notices = [
+        c
+        for c in harness.fake.sent_to(ADMIN.id)
+        if "could not post the weekly" in c.params["text"]
+    ]
+    assert len(notices) == 1  # told once, not on every retry
 
 
 async def test_preview_weekly_is_for_admins(harness: Harness) -> None:

@@ -1,5 +1,8 @@
 """JobQueue jobs. SQLite is the source of truth; the JobQueue is rebuilt from it at every start.
 
+Over ~300 lines on purpose: every job and the start-up ``restore`` that schedules them, in one
+place, so what runs when (and what is caught up after downtime) reads top to bottom.
+
 PTB's JobQueue keeps jobs in memory only, and APScheduler skips a run that fires more than a
 second late by default (``misfire_grace_time``): every job here sets it to ``None`` so a late
 job still runs, and slot records in SQLite make any run idempotent.
@@ -78,7 +81,8 @@ async def job_weekly(context: BotContext) -> None:
     if moment is None or now < moment:
         return
     day_slot = weekly.slot(moment.date())
-    outcome = await weekly.post(data, context.bot, day_slot, moment)
+    retry = context.job is not None and str(context.job.name).startswith("retry:")
+    outcome = await weekly.post(data, context.bot, day_slot, moment, retry=retry)
     log.info("weekly slot %s: %s", day_slot, outcome)
     job_queue: Any = context.job_queue
     if outcome == "failed" and job_queue is not None:

@@ -84,8 +84,11 @@ async def build(data: BotData, signature: str, end: datetime) -> Recap | None:
     return Recap(Picture(png, caption), len(lines))
 
 
-async def post(data: BotData, bot: Bot, day_slot: str, end: datetime) -> str:
-    """Post one week's recap exactly once; returns what happened, for the log."""
+async def post(
+    data: BotData, bot: Bot, day_slot: str, end: datetime, *, retry: bool = False
+) -> str:
+    """Post one week's recap exactly once; returns what happened, for the log. A refusal is
+    told to the admins on the first try only, not on each retry."""
     channel_id = data.settings.channel_id
     if not channel_id:
         return "no channel"
@@ -107,6 +110,8 @@ async def post(data: BotData, bot: Bot, day_slot: str, end: datetime) -> str:
     except (BadRequest, Forbidden, NotSent, RetryAfter) as exc:
         await data.store.weekly.release(day_slot)
         log.error("weekly recap %s failed: %s", day_slot, exc)  # noqa: TRY400 - expected
+        if retry:
+            return "failed"
         await notify_admins(
             data,
             bot,
