@@ -9,6 +9,7 @@ Over ~300 lines on purpose: every benchmark shares one harness and one report.
     python -m bench.run daily [--subscribers 10000] # /daily deliveries due at one minute
     python -m bench.run bigdb                      # 1,000,000 answers from 100,000 users
     python -m bench.run games [--groups 50]        # live games: 8 members a group, /game 5 10
+    python -m bench.run pictures [--pictures 200]  # the channel burst, alone and with /progress
     python -m bench.run all
 
 Each starts the bot (``bench/bot_process.py``: ``python -m bot``'s start-up) and the floor
@@ -308,6 +309,8 @@ async def channel_burst(
     *,
     webhook: bool = False,
     answer_in_reply: bool = False,
+    pictures: int = 0,
+    cached: bool = False,
 ) -> dict[str, Any]:
     fake = FakeBotApi(TOKEN)
     await fake.start()
@@ -349,9 +352,18 @@ async def channel_burst(
             post = StoredMessage(fake.channel, 1, rendered.text, "HTML", _markup(rendered), 0)
             fake.messages[(CHANNEL_ID, 1)] = post
             data = "a1:1:0"
+        learners = [FakeUser(10_000_000 + i, f"U{i}") for i in range(pictures)]
+        if cached:  # each learner asked once before: the burst's /progress are not drawn again
+            for user in learners:
+                fake.send_text(user, "/progress")
+            await fake.wait_until(lambda: len(fake.calls_to("sendPhoto")) >= pictures, timeout=600)
+        photos_before = len(fake.calls_to("sendPhoto"))
         await asyncio.sleep(1.0)
         cpu0 = proc.cpu_seconds()
         readers_ = [FakeUser(20_000_000 + i, f"R{i}") for i in range(readers)]
+        t_burst = time.monotonic()
+        for user in learners:  # populate()'s learners ask at the moment the burst starts
+            fake.send_text(user, "/progress")
         if hook is None:
             queries = [fake.press(user, post, data) for user in readers_]
         else:  # all at once, as Telegram would: up to 40 POSTs in flight
@@ -375,6 +387,13 @@ async def channel_burst(
             "p99_ms": round(pct(latencies, 99) * 1000, 1),
             "cpu_ms_per_answer": round((cpu1 - cpu0) / readers * 1000, 3),
         }
+        if pictures:
+            await fake.wait_until(
+                lambda: len(fake.calls_to("sendPhoto")) >= photos_before + pictures, timeout=600
+            )
+            photos = fake.calls_to("sendPhoto")[photos_before:]
+            result["pictures"] = len([c for c in photos if c.status == 200])
+            result["last_picture_s"] = round(max([c.at for c in photos] or [0]) - t_burst, 1)
         if kind == "bot":
             # Let the batched tally catch up (one edit per 15 s at most), then count edits.
             final = f"{readers} answered"
@@ -829,6 +848,24 @@ async def main_async(args: argparse.Namespace) -> None:
             )
         ]
         results["quizzes, human pace, RATE_LIMIT=on"] = rows
+    if args.which == "pictures":  # not in "all": it repeats the channel burst
+        rows = []
+        for _ in range(args.repeat):
+            rows.append(await channel_burst("bot", args.readers, args.concurrency))
+            rows[-1]["kind"] = "bot, burst alone"
+            alone = rows[-1]
+            n = args.pictures
+            rows.append(
+                await channel_burst("bot", args.readers, args.concurrency, pictures=n, cached=True)
+            )
+            rows[-1]["kind"] = f"bot, burst + {n} /progress, pictures cached (none drawn)"
+            cached = rows[-1]
+            rows.append(await channel_burst("bot", args.readers, args.concurrency, pictures=n))
+            rows[-1]["kind"] = f"bot, burst + {n} /progress, {n} pictures drawn"
+            for row in (cached, rows[-1]):
+                row["p99_vs_alone"] = round(row["p99_ms"] / alone["p99_ms"], 2)
+            rows[-1]["p99_vs_cached"] = round(rows[-1]["p99_ms"] / cached["p99_ms"], 2)
+        results["channel burst with pictures drawn"] = rows
     if args.which == "daily":  # not in "all": it takes about six minutes at 10,000
         from bench.daily import daily_run
 
@@ -874,11 +911,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument(
         "which",
-        choices=["channel", "webhook", "quiz", "human", "daily", "bigdb", "games", "all"],
+        choices=[
+            "channel",
+            "webhook",
+            "quiz",
+            "human",
+            "daily",
+            "bigdb",
+            "games",
+            "pictures",
+            "all",
+        ],
     )
     parser.add_argument("--groups", type=int, default=50, help="games: groups playing")
     parser.add_argument("--members", type=int, default=8, help="games: members a group")
     parser.add_argument("--seconds", type=int, default=10, help="games: seconds a question")
+    parser.add_argument("--pictures", type=int, default=200, help="/progress during the burst")
+    parser.add_argument("--repeat", type=int, default=1, help="pictures: alternate runs")
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--readers", type=int, default=2000)
     parser.add_argument("--learners", type=int, default=200)

@@ -43,10 +43,17 @@ def cmd_validate(directory: str | None) -> int:
 
 
 def cmd_preview(question_id: str | None) -> int:
-    from bot.services.preview import preview_text
+    from bot.services.preview import preview_text, preview_weekly
 
     settings = _settings(require_token=False)
     bank = load_bank(settings.content_dir)
+    if question_id == "weekly":
+        out = Path("weekly-preview.png").resolve()
+        text, png = asyncio.run(preview_weekly(settings, bank, out))
+        if png is not None:
+            out.write_bytes(png)
+        print(text)
+        return 0
     text = asyncio.run(preview_text(settings, bank, question_id))
     print(text)
     return 0
@@ -131,7 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_validate = sub.add_parser("validate", help="check a question bank folder")
     p_validate.add_argument("dir", nargs="?", help="folder of YAML files (default: CONTENT_DIR)")
     p_preview = sub.add_parser("preview", help="print a channel post without Telegram")
-    p_preview.add_argument("question_id", nargs="?", help="question id (default: the next post)")
+    p_preview.add_argument(
+        "question_id",
+        nargs="?",
+        help="question id (default: the next post), or weekly: the weekly recap as of now",
+    )
     p_backup = sub.add_parser("backup", help="copy the live database consistently")
     p_backup.add_argument("path", help="where to write the copy")
     p_import = sub.add_parser(

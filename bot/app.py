@@ -72,6 +72,7 @@ def build_application(
             await jobs.drain(data, app.bot)
 
     async def post_shutdown(_: BotApp) -> None:
+        data.drawer.close()
         if data.store_ is not None:
             await data.store_.close()
             data.store_ = None

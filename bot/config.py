@@ -32,6 +32,7 @@ SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}", re.ASCII)
 _WEBHOOK_PATH_RE = re.compile(r"(/(?!\.\.?(/|$))[A-Za-z0-9._~-]+)+/?", re.ASCII)
 _LISTEN_RE = re.compile(r"[A-Za-z0-9.:_-]{1,253}", re.ASCII)  # an IP (v4 or v6) or a host name
 DEFAULT_PORT = 8443
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday() order
 
 NO_TOKEN_MESSAGE = (
     "BOT_TOKEN is not set: ask @BotFather on Telegram for a token (/newbot) and put it in a .env "
@@ -56,6 +57,29 @@ def parse_time(value: str) -> time:
     if hour > 23 or minute > 59 or second > 59:
         raise ValueError(f"{value!r} is not a valid time of day")
     return time(hour, minute, second)
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyAt:
+    """WEEKLY_POST: the weekday (0 = Monday) and time of the weekly recap, in TIMEZONE."""
+
+    weekday: int
+    at: time
+
+    def __str__(self) -> str:
+        return f"{WEEKDAYS[self.weekday]} {self.at.strftime('%H:%M')}"
+
+
+def parse_weekly(value: str) -> WeeklyAt | None:
+    """``off`` (None) or ``DAY HH:MM``, DAY one of mon…sun (or the full English name)."""
+    text = value.strip().lower()
+    if text == "off":
+        return None
+    parts = text.split()
+    full = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    if len(parts) != 2 or (parts[0] not in WEEKDAYS and parts[0] not in full):
+        raise ValueError(f"{value!r} is not off or a weekday and time such as sun 18:00")
+    return WeeklyAt(WEEKDAYS.index(parts[0][:3]), parse_time(parts[1]))
 
 
 @functools.cache
@@ -97,6 +121,7 @@ class Settings:
     webhook_listen: str = "0.0.0.0"  # noqa: S104 - the operator's proxy forwards to us (§2)
     port: int = DEFAULT_PORT
     webhook_answer_in_reply: bool = False  # answer presses in the webhook's HTTP response
+    weekly_post: WeeklyAt | None = None  # WEEKLY_POST: the weekly recap (contract §12)
     # Not from the environment: knobs tests and benchmarks turn.
     tally_interval: float = 15.0  # seconds between two edits of a post's tally
     quiz_expiry_minutes: int = 60
@@ -225,6 +250,15 @@ class Settings:
         in_reply_raw = (get("WEBHOOK_ANSWER_IN_REPLY") or "off").lower()
         if in_reply_raw not in ("on", "off"):
             problems.append(f"WEBHOOK_ANSWER_IN_REPLY must be on or off, not {in_reply_raw!r}.")
+        weekly_post = None
+        if (raw_weekly := get("WEEKLY_POST")) is not None:
+            try:
+                weekly_post = parse_weekly(raw_weekly)
+            except ValueError:
+                problems.append(
+                    "WEEKLY_POST must be off, or a weekday and time in TIMEZONE such as "
+                    f"sun 18:00, not {raw_weekly!r}."
+                )
         port = DEFAULT_PORT
         if (raw_port := get("PORT")) is not None:
             if re.fullmatch(r"\d{1,5}", raw_port) and 1 <= int(raw_port) <= 65535:
@@ -251,6 +285,7 @@ class Settings:
             webhook_listen=webhook_listen,
             port=port,
             webhook_answer_in_reply=in_reply_raw == "on",
+            weekly_post=weekly_post,
         )
 
     def signature(self, channel_username: str | None) -> str:

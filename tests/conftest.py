@@ -43,6 +43,7 @@ BOT_VARIABLES = (
     "WEBHOOK_LISTEN",
     "WEBHOOK_ANSWER_IN_REPLY",
     "PORT",
+    "WEEKLY_POST",
 )
 
 

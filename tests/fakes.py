@@ -15,6 +15,7 @@ import itertools
 import json
 import re
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.telegram_html import check_message_text
+from tests.telegram_html import check_message_text, parse, utf16_len
 
 BOT_ID = 7000001
 BOT_USERNAME = "InterviewTestBot"
@@ -30,6 +31,7 @@ CHANNEL_ID = -1001234567890
 CHANNEL_USERNAME = "pyinterviewq"
 MAX_CALLBACK_DATA = 64
 MAX_ALERT = 200
+MAX_CAPTION = 1024  # sendPhoto: "0-1024 characters after entities parsing"
 FLOOD_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
 TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 BLOCKED = "Forbidden: bot was blocked by the user"
@@ -140,6 +142,7 @@ class StoredMessage:
     date: int
     edits: int = 0
     thread_id: int | None = None  # the forum topic it is in
+    photo: bytes | None = None  # a sendPhoto's upload; ``text`` is then its caption
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -156,6 +159,10 @@ class StoredMessage:
         }
         if self.reply_markup:
             data["reply_markup"] = self.reply_markup
+        if self.photo is not None:
+            del data["text"]
+            data["caption"] = self.text
+            data["photo"] = [photo_size(self.photo)]
         if self.thread_id is not None:
             data["message_thread_id"] = self.thread_id
             data["is_topic_message"] = True
@@ -165,6 +172,25 @@ class StoredMessage:
         if not self.reply_markup:
             return []
         return [b for row in self.reply_markup.get("inline_keyboard", []) for b in row]
+
+
+def png_size(png: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR chunk, or None if it is not a PNG."""
+    if len(png) < 24 or png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def photo_size(png: bytes) -> dict[str, Any]:
+    width, height = png_size(png) or (0, 0)
+    digest = f"{zlib.crc32(png):08x}{len(png):x}"
+    return {
+        "file_id": f"AgAC{digest}",
+        "file_unique_id": f"AQAD{digest}",
+        "width": width,
+        "height": height,
+        "file_size": len(png),
+    }
 
 
 def _decode(key: str, value: str) -> Any:
@@ -198,6 +224,7 @@ class FakeBotApi:
         self.messages: dict[tuple[int, int], StoredMessage] = {}
         self.chats: dict[int, Chat] = {}
         self.known_users: set[int] = set()  # users who opened the bot (may be messaged)
+        self.held: list[str] = []  # methods of requests that waited at a hold() gate
         self.blocked_users: set[int] = set()  # users who blocked the bot: 403 to every send
         # Telegram's flood limit, when a benchmark turns it on: more than this many messages
         # (sends and edits) in any one second get 429 with retry_after, as Telegram answers.
@@ -538,7 +565,11 @@ class FakeBotApi:
                 params = await request.json()
             else:
                 form = await request.post()
-                params = {k: _decode(k, str(v)) for k, v in form.items()}
+                params = {
+                    # An uploaded file (multipart: sendPhoto) is kept as its bytes.
+                    k: v.file.read() if isinstance(v, web.FileField) else _decode(k, str(v))
+                    for k, v in form.items()
+                }
         params.update({k: _decode(k, v) for k, v in request.query.items()})
         if method == "getUpdates":
             return await self._get_updates(params)
@@ -548,6 +579,7 @@ class FakeBotApi:
             return await self._faulty(request, method, params, Fault(429, 1), record=False)
         gate = self.holds.get(method)
         if gate is not None:
+            self.held.append(method)  # a request that reached us, answered or not
             await gate.wait()
         fault = self._take_fault(method)
         if fault is not None and fault.delay:
@@ -769,6 +801,51 @@ class FakeBotApi:
         self.messages[(chat.id, message.message_id)] = message
         self._tell("sendMessage", message)
         return 200, message.as_dict()
+
+    def _m_sendPhoto(self, p: dict[str, Any]) -> tuple[int, Any]:
+        """An uploaded PNG with a caption (https://core.telegram.org/bots/api#sendphoto): at
+        most 10 MB, width + height at most 10000, caption 0-1024 characters after parsing."""
+        chat = self._chat(p.get("chat_id"))
+        if chat is None:
+            return 400, "Bad Request: chat not found"
+        if chat.type == "private" and chat.id in self.blocked_users:
+            return 403, BLOCKED
+        if chat.type == "private" and chat.id not in self.known_users:
+            return 403, "Forbidden: bot can't initiate conversation with a user"
+        if chat.type == "channel" and not self.channel_posting_allowed:
+            return 403, "Forbidden: bot is not a member of the channel chat"
+        photo = p.get("photo")
+        size = png_size(photo) if isinstance(photo, bytes) else None
+        if photo is None or size is None or len(photo) > 10 * 1024 * 1024:
+            return 400, "Bad Request: IMAGE_PROCESS_FAILED"
+        if sum(size) > 10_000:
+            return 400, "Bad Request: PHOTO_INVALID_DIMENSIONS"
+        caption = str(p.get("caption") or "")
+        if caption:
+            reason = check_message_text(caption, p.get("parse_mode"))
+            if reason and "too long" not in reason:
+                return 400, reason
+            plain = parse(caption) if p.get("parse_mode") == "HTML" else caption
+            if utf16_len(plain) > MAX_CAPTION:
+                return 400, "Bad Request: message caption is too long"
+        reason = self._check_markup(p.get("reply_markup"))
+        if reason:
+            return 400, reason
+        message = StoredMessage(
+            chat=chat,
+            message_id=next(self._message_ids[chat.id]),
+            text=caption,
+            parse_mode=p.get("parse_mode"),
+            reply_markup=p.get("reply_markup"),
+            date=int(time.time()),
+            photo=photo,
+        )
+        self.messages[(chat.id, message.message_id)] = message
+        self._tell("sendPhoto", message)
+        return 200, message.as_dict()
+
+    def photos_to(self, chat_id: int) -> list[StoredMessage]:
+        return [m for m in self.messages_in(chat_id) if m.photo is not None]
 
     def _edited(self, p: dict[str, Any]) -> StoredMessage | None:
         chat = self._chat(p.get("chat_id"))

@@ -317,7 +317,8 @@ def test_the_scan_detector_catches_the_old_leaderboard(tmp_path: Path) -> None:
 
 async def test_no_hot_path_scans_answers_or_users(tmp_path: Path) -> None:
     """Every statement run by: recording a quiz answer (private and group), the channel group
-    commit, /score, the three boards and ranks (everywhere and in a group), /stats, the tally."""
+    commit, /score, the three boards and ranks (everywhere and in a group), /stats, the tally,
+    and the pictures (/progress, /stats, the weekly recap)."""
     path = tmp_path / "bot.sqlite3"
     store = await Store.open(path)
     await _fill(store, seed=2, answers=60)
@@ -362,6 +363,11 @@ async def test_no_hot_path_scans_answers_or_users(tmp_path: Path) -> None:
         await store.stats.hardest_questions()
         await store.stats.active_users(NOW - timedelta(days=7))
         await store.stats.tally(asking)
+        # The pictures: /progress's days, the weekly recap's posts and readers.
+        await store.stats.day_totals(1, DAYS[0], DAYS[2])
+        await store.stats.posts_between(NOW - timedelta(days=7), NOW)
+        await store.stats.readers([asking, asking + 1, asking + 2])
+        await store.stats.post_stats(30)
     finally:
         await raw.set_trace_callback(None)  # type: ignore[arg-type]  # sqlite3 takes None
         await store.close()

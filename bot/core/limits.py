@@ -18,3 +18,7 @@ MAX_PENDING_PER_USER = 16  # far above a human's taps in flight at once; a flood
 MAX_PENDING_PER_GROUP = 60
 MAX_BACKLOG = 10_000  # about a few KB each: tens of MB at most, whatever the traffic
 MAX_NOTICES = 32  # "too many presses" answers in flight at once; past that a spinner times out
+# Pictures drawn for /progress, /stats and the weekly recap, kept per owner per day (each about
+# 50-120 KB, so at most ~25 MB): a second /progress the same day with the same data is not
+# drawn again.
+PICTURE_CACHE_BOUND = 200

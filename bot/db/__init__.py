@@ -1,7 +1,8 @@
 """Every SQL statement of the bot, one module per thing it keeps; ``Store`` opens them all.
 
 ``store.users``, ``store.quizzes``, ``store.answers``, ``store.channel``, ``store.stats``,
-``store.keyboards``, ``store.daily``, ``store.pending`` and ``store.settings`` share one connection
+``store.keyboards``, ``store.daily``, ``store.pending``, ``store.weekly`` and ``store.settings``
+share one connection
 (``connection.Database``) and its lock.
 """
 
@@ -22,6 +23,7 @@ from bot.db.quizzes import Asking, Quizzes, Session
 from bot.db.settings import KeyValues
 from bot.db.stats import Stats
 from bot.db.users import User, Users
+from bot.db.weekly import WeeklyPosts
 
 __all__ = [
     "AnswerRecord",
@@ -54,6 +56,7 @@ class Store:
         self.daily = Daily(database)
         self.games = Games(database, self.answers)
         self.pending = PendingUpdates(database)
+        self.weekly = WeeklyPosts(database)
 
     @classmethod
     async def open(cls, path: Path, *, busy_timeout: float = 10.0) -> Store:

@@ -332,6 +332,19 @@ MIGRATIONS: list[str | PythonStep] = [
         body TEXT NOT NULL
     );
     """,
+    # 11: the weekly recap post (contract §12), one row per week claimed before it is sent,
+    # as channel_posts does for the daily post: never twice after a restart or a kill.
+    """
+    CREATE TABLE weekly_posts (
+        slot TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        chat_id INTEGER,
+        message_id INTEGER,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        error TEXT
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.db import totals
-from bot.db.connection import Table
+from bot.db.connection import Table, iso
+
+
+@dataclass(frozen=True, slots=True)
+class PostTally:
+    """A sent channel post and its tally (from asking_totals)."""
+
+    question_id: str
+    asking_id: int | None
+    chat_id: int | None
+    message_id: int | None
+    sent_at: str
+    answered: int
+    right: int
 
 
 def _scope(chat_id: int | None) -> int:
@@ -34,6 +49,41 @@ class Stats(Table):
             (user_id,),
         )
         return [r[0] for r in rows]
+
+    async def day_totals(self, user_id: int, first: str, last: str) -> list[tuple[str, int, int]]:
+        """(local day, answered, right) of a user's answers from every source on the days
+        ``first``..``last`` (ISO dates, inclusive) that have any, oldest first."""
+        rows = await self._all(
+            "SELECT substr(period, 2), SUM(answered), SUM(right_count) FROM score_totals "
+            "WHERE user_id = ? AND scope = 0 AND period >= ? AND period <= ? "
+            "GROUP BY period ORDER BY period",
+            (user_id, totals.day_key(first), totals.day_key(last)),
+        )
+        return [(r[0], int(r[1]), int(r[2])) for r in rows]
+
+    async def posts_between(self, start: datetime, end: datetime) -> list[PostTally]:
+        """Channel posts sent in [start, end), oldest first, with their tallies."""
+        rows = await self._all(
+            "SELECT p.question_id, p.asking_id, p.chat_id, p.message_id, p.sent_at, "
+            "COALESCE(t.answered, 0), COALESCE(t.right_count, 0) FROM channel_posts p "
+            "LEFT JOIN asking_totals t ON t.asking_id = p.asking_id "
+            "WHERE p.status = 'sent' AND p.sent_at >= ? AND p.sent_at < ? "
+            "ORDER BY p.sent_at, p.id",
+            (iso(start), iso(end)),
+        )
+        return [PostTally(r[0], r[1], r[2], r[3], r[4], int(r[5]), int(r[6])) for r in rows]
+
+    async def readers(self, asking_ids: Sequence[int]) -> int:
+        """How many different people answered any of these askings (one index range each)."""
+        ids = list(dict.fromkeys(asking_ids))[:100]  # a week's posts; bounded all the same
+        if not ids:
+            return 0
+        marks = ", ".join("?" for _ in ids)
+        row = await self._one(
+            f"SELECT COUNT(DISTINCT user_id) FROM answers WHERE asking_id IN ({marks})",  # noqa: S608 - only ? marks
+            ids,
+        )
+        return int(row[0]) if row else 0
 
     async def per_question(self, user_id: int) -> list[tuple[str, int, int]]:
         """(question_id, answered, right) over a user's quiz answers."""

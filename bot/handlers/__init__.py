@@ -50,6 +50,7 @@ PRESS_ROUTES: dict[str, PressHandler] = {
     cd.HIDE: profile.on_hide,
     cd.IMPORT: imports.on_import,
     cd.GAME: game.on_choice,
+    cd.PROGRESS: profile.on_progress,
 }
 
 # The update types register() handles: Telegram sends only these (setWebhook / getUpdates
@@ -58,7 +59,7 @@ PRESS_ROUTES: dict[str, PressHandler] = {
 
 # Commands about the sender's own data: meaningless for a message sent on behalf of a chat
 # (an anonymous group admin: ``sender_chat`` set, ``from`` the @GroupAnonymousBot placeholder).
-PERSONAL = frozenset({"review", "score", "timezone", "daily", "forget"})
+PERSONAL = frozenset({"review", "score", "timezone", "daily", "forget", "progress"})
 CommandCallback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 
@@ -101,6 +102,7 @@ def register(app: Any) -> None:
         ("game", game.cmd_game),
         ("stop", game_first(quiz.cmd_stop)),
         ("score", profile.cmd_score),
+        ("progress", profile.cmd_progress),
         ("leaderboard", profile.cmd_leaderboard),
         ("topics", profile.cmd_topics),
         ("timezone", profile.cmd_timezone),

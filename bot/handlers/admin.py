@@ -23,8 +23,8 @@ from bot.core import rules, schedule
 from bot.core.bank import check_bank
 from bot.db.settings import Key
 from bot.runtime.context import BotContext
-from bot.services import channel, jobs
-from bot.services.messages import NO_PREVIEW
+from bot.services import channel, jobs, pictures, weekly
+from bot.services.messages import NO_PREVIEW, follow_up
 from bot.ui import render
 
 log = logging.getLogger(__name__)
@@ -266,6 +266,9 @@ async def cmd_resume(update: Update, context: BotContext) -> None:
 async def cmd_preview(update: Update, context: BotContext) -> None:
     """/preview <question_id>: the post exactly as it will appear, buttons included."""
     args = context.args or []
+    if args and args[0].lower() == "weekly":
+        await _preview_weekly(update, context)
+        return
     if not args:
         cycle_left = await channel.upcoming(context.data)
         if not cycle_left[1]:
@@ -300,6 +303,40 @@ async def cmd_preview(update: Update, context: BotContext) -> None:
     )
     if asking_id is not None:  # its choices answer on this message, for an admin only
         await context.store.quizzes.set_asking_message(asking_id, sent.chat.id, sent.message_id)
+
+
+async def _preview_weekly(update: Update, context: BotContext) -> None:
+    """/preview weekly: the recap of the last seven days, as the channel would get it."""
+    settings = context.settings
+    when = (
+        f"WEEKLY_POST is {settings.weekly_post} ({render.esc(settings.timezone)})."
+        if settings.weekly_post
+        else "WEEKLY_POST is off: set it (e.g. sun 18:00) to post this weekly."
+    )
+    user = update.effective_user
+    assert user is not None
+    # Built and drawn outside the update's slot (a follow-up), like every picture.
+    follow_up(context, update, _send_weekly_preview(context, user.id, when))
+
+
+async def _send_weekly_preview(context: BotContext, chat_id: int, when: str) -> None:
+    signature = await channel.signature(context.data, context.bot)
+    recap = await weekly.build(context.data, signature, context.now())
+    if recap is None:
+        await context.bot.send_message(
+            chat_id,
+            f"No channel post in the last 7 days: no recap would go out. {when}",
+            link_preview_options=NO_PREVIEW,
+        )
+        return
+    await context.bot.send_message(
+        chat_id, f"The weekly recap as of now. {when}", link_preview_options=NO_PREVIEW
+    )
+    await _send_photo(context, chat_id, recap.picture.png, recap.picture.caption)
+
+
+async def _send_photo(context: BotContext, chat_id: int, png: bytes, caption: str) -> None:
+    await context.bot.send_photo(chat_id, png, caption=caption, parse_mode=ParseMode.HTML)
 
 
 @admin_only
@@ -364,3 +401,14 @@ async def cmd_stats(update: Update, context: BotContext) -> None:
         f"Daily question subscribers: {await store.daily.count()}.",
     ]
     await _reply(update, "\n".join(lines))
+    if posts:
+        user = update.effective_user
+        assert user is not None
+        # Drawn outside the update's slot (a follow-up), then sent under the text.
+        follow_up(context, update, _send_stats_picture(context, user.id))
+
+
+async def _send_stats_picture(context: BotContext, chat_id: int) -> None:
+    picture = await pictures.admin_stats(context.data)
+    if picture is not None:
+        await _send_photo(context, chat_id, picture.png, picture.caption)

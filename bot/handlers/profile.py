@@ -1,19 +1,21 @@
-"""A learner's own data: /score, /leaderboard, /topics, /timezone, /forget, reports, hiding."""
+"""A learner's own data: /score, /progress, /leaderboard, /topics, /timezone, /forget, reports,
+hiding."""
 
 from __future__ import annotations
 
 import logging
 
 from telegram import Update
+from telegram.constants import ParseMode
 
 from bot.config import parse_zone
 from bot.core import rules
 from bot.db import totals
 from bot.runtime.context import BotContext
-from bot.services import reports
-from bot.services.messages import edit, is_group, reply_bound
+from bot.services import pictures, reports
+from bot.services.messages import edit, follow_up, is_group, reply_bound
 from bot.services.presses import Press, Reply
-from bot.ui import render
+from bot.ui import captions, render
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,42 @@ async def cmd_score(update: Update, context: BotContext) -> None:
         due=n_due,
         topics=await topic_progress(context, user.id),
     )
-    await message.reply_text(text)
+    chat = update.effective_chat
+    if chat is None or chat.id != user.id:  # the picture is one's own business: private only
+        await message.reply_text(text)
+        return
+    await reply_bound(context, message, user.id, text, render.progress_keyboard())
+
+
+async def cmd_progress(update: Update, context: BotContext) -> None:
+    """/progress: a picture of the learner's last 30 days and topics, in private chat."""
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or user is None or chat is None:
+        return
+    if chat.id != user.id:
+        await message.reply_text("Send /progress in a private chat with me.")
+        return
+    # Drawn and sent as a follow-up: the drawing waits for its worker, not in an update slot.
+    follow_up(context, update, send_progress(context, user.id, user.first_name))
+
+
+async def send_progress(context: BotContext, user_id: int, first_name: str) -> None:
+    picture = await pictures.progress(context.data, user_id, first_name)
+    if picture is None:
+        await context.bot.send_message(user_id, captions.NO_PROGRESS)
+        return
+    await context.bot.send_photo(
+        user_id, picture.png, caption=picture.caption, parse_mode=ParseMode.HTML
+    )
+    log.info("progress picture sent to %s (%d bytes)", user_id, len(picture.png))
+
+
+async def on_progress(context: BotContext, press: Press) -> Reply:
+    """/score's picture button, admitted by the door: its owner, in their private chat."""
+    return Reply(
+        "Drawing your last 30 days…",
+        then=send_progress(context, press.user.id, press.user.first_name),
+    )
 
 
 async def cmd_topics(update: Update, context: BotContext) -> None:

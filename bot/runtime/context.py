@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.core.limits import CACHE_BOUND
 from bot.core.models import Question, QuestionBank
 from bot.db import Store
+from bot.runtime.drawing import Drawer
 
 
 def utc_now() -> datetime:
@@ -89,6 +90,7 @@ class BotData:
     pending_imports: dict[int, PendingImport] = field(default_factory=dict)
     import_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     games: GameRuntime = field(default_factory=GameRuntime)
+    drawer: Drawer = field(default_factory=Drawer)  # pictures: one thread, a per-day cache
 
     def zone_of(self, user_id: int) -> ZoneInfo:
         """The user's /timezone, or the bot's TIMEZONE: what decides when their day starts."""

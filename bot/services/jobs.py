@@ -1,5 +1,8 @@
 """JobQueue jobs. SQLite is the source of truth; the JobQueue is rebuilt from it at every start.
 
+Over ~300 lines on purpose: every job and the start-up ``restore`` that schedules them, in one
+place, so what runs when (and what is caught up after downtime) reads top to bottom.
+
 PTB's JobQueue keeps jobs in memory only, and APScheduler skips a run that fires more than a
 second late by default (``misfire_grace_time``): every job here sets it to ``None`` so a late
 job still runs, and slot records in SQLite make any run idempotent.
@@ -19,7 +22,7 @@ from bot.core import schedule
 from bot.db.settings import Key
 from bot.runtime.context import BotContext, BotData
 from bot.runtime.pager import notify_admins
-from bot.services import channel, daily_delivery
+from bot.services import channel, daily_delivery, weekly
 from bot.ui.render import esc
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,31 @@ async def job_daily(context: BotContext) -> None:
             job_queue.run_once(job_daily, when=retry_at, name=f"retry:{slot}", job_kwargs=LATE_OK)
     if result.outcome is channel.Outcome.SENT:
         await warn_if_cycle_ending(data, context.bot)
+
+
+async def job_weekly(context: BotContext) -> None:
+    """WEEKLY_POST: runs every day at its time (and late, at start-up, the same day); posts
+    on the recap's weekday only. Daily rather than PTB's ``days=``, whose numbering (0 is
+    Sunday) is one slip away from the wrong day."""
+    data = context.bot_data
+    at = data.settings.weekly_post
+    if at is None:
+        return
+    now = data.clock()
+    moment = weekly.due_moment(now, data, at)
+    if moment is None or now < moment:
+        return
+    day_slot = weekly.slot(moment.date())
+    retry = context.job is not None and str(context.job.name).startswith("retry:")
+    outcome = await weekly.post(data, context.bot, day_slot, moment, retry=retry)
+    log.info("weekly slot %s: %s", day_slot, outcome)
+    job_queue: Any = context.job_queue
+    if outcome == "failed" and job_queue is not None:
+        retry_at = now + RETRY_AFTER
+        if schedule.same_local_day(retry_at, now, data.settings.zone):
+            job_queue.run_once(
+                job_weekly, when=retry_at, name=f"retry:{day_slot}", job_kwargs=LATE_OK
+            )
 
 
 async def job_deliver_daily(context: BotContext) -> None:
@@ -224,9 +252,26 @@ async def restore(app: Any, data: BotData) -> None:
             "not be in the channel. Check, and if it is missing send "
             f"/post_now {esc(p.question_id)}",
         )
+    await weekly.settle_interrupted(data, bot)
     at = await daily_time(data)
     register_daily(app, at, data)
     job_queue = app.job_queue
+    if data.settings.weekly_post is not None and data.settings.channel_id:
+        job_queue.run_daily(
+            job_weekly,
+            time=data.settings.weekly_post.at.replace(tzinfo=zone),
+            name="weekly",
+            job_kwargs=LATE_OK,
+        )
+        moment = weekly.due_moment(now, data, data.settings.weekly_post)
+        if (
+            moment is not None
+            and now >= moment
+            and await store.weekly.status(weekly.slot(moment.date())) is None
+        ):
+            # Missed while the bot was down: still today (job_weekly skips a week without posts).
+            log.info("this week's recap was missed while the bot was down: posting it now")
+            job_queue.run_once(job_weekly, when=0.3, name="weekly-catchup", job_kwargs=LATE_OK)
     today_slot = schedule.daily_slot(now.astimezone(zone).date())
     if (
         data.settings.channel_id

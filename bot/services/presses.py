@@ -66,6 +66,7 @@ RULES: dict[str, Rule] = {
     # A live game's choice: on that question's message in that group (the asking's chat and
     # message, below); once per member (answers' key); before its deadline (services.game).
     cd.GAME: Rule(asking_kinds=frozenset({"game"})),
+    cd.PROGRESS: Rule(private_only=True),  # the learner's own picture, under their /score
 }
 
 

@@ -21,6 +21,7 @@ MORE = "m1"  # m1:<question_id>          a quiz on this question's topic
 DONE = "d1"  # d1:<asking_id>            an answered question's choice, kept styled: inert
 IMPORT = "i1"  # i1:<pending id>:add|skip  a forwarded channel post: add it to the bank or not
 GAME = "g1"  # g1:<asking_id>:<shown position>  a live game's choice (contract §11)
+PROGRESS = "p1"  # p1:30                    /score's "progress picture" button (30 days)
 
 # ASCII only (re.ASCII, and [0-9] rather than \d): "²" or "٣" is not a digit here, and an
 # id has at most 18 digits, so int() never sees anything but a small positive number.
@@ -34,12 +35,13 @@ _PATTERNS = {
     DONE: re.compile(r"d1:([1-9][0-9]{0,17})", re.ASCII),
     IMPORT: re.compile(r"i1:([1-9][0-9]{0,17}):(add|skip)", re.ASCII),
     GAME: re.compile(r"g1:([1-9][0-9]{0,17}):([0-5])", re.ASCII),
+    PROGRESS: re.compile(r"p1:(30)", re.ASCII),
 }
 
 # Buttons that name a stored asking (and are bound to its chat and message), and those bound
 # to a row of the keyboards table (the message's exact data and its owner).
 ASKING_KINDS = frozenset({ANSWER, NEXT, REPORT, DONE, GAME})
-KEYBOARD_KINDS = frozenset({FORGET, HIDE, MORE, IMPORT})
+KEYBOARD_KINDS = frozenset({FORGET, HIDE, MORE, IMPORT, PROGRESS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,10 @@ def more(question_id: str) -> str:
 
 def import_entry(pending_id: int, add: bool) -> str:
     return _check(f"{IMPORT}:{pending_id}:{'add' if add else 'skip'}")
+
+
+def progress() -> str:
+    return _check(f"{PROGRESS}:30")
 
 
 def keyboard_data(keyboard: object) -> list[str]:

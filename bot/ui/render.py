@@ -586,6 +586,12 @@ def hide_keyboard(hidden: bool) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=cd.hide(not hidden))]])
 
 
+def progress_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton("📈 My last 30 days as a picture", callback_data=cd.progress())]]
+    )
+
+
 def forget_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
