@@ -279,7 +279,7 @@ async def record_quiz_answer(context: BotContext, press: ChoicePress, q: Questio
     if asking.position != session.position:
         return Answer(Graded.OVER if group else Graded.ALREADY)
     correct = press.correct
-    points = rules.points_for(q, correct)
+    points, day = rules.points_for(q, correct), rules.local_day(now, zone)
     review = srs.review(await store.answers.card(user.id, q.id), correct, now)
     inserted = await store.answers.record_answer(
         AnswerRecord(
@@ -293,7 +293,7 @@ async def record_quiz_answer(context: BotContext, press: ChoicePress, q: Questio
             correct=correct,
             points=points,
             now=now,
-            local_day=rules.local_day(now, zone),
+            local_day=day,
             review=review,
         ),
         advance_session=None if group else session.id,
