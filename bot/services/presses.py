@@ -1,5 +1,8 @@
 """THE DOOR: every button press passes here before any feature code runs.
 
+Over ~300 lines on purpose: a new kind of button means a rule, a typed press and its checks,
+and they are read together here; about a third is the typed presses' declarations.
+
 Telegram does not check ``callback_data``: a modified client can send any data on any message
 it can see. So a press is honoured only where the bot put that very button (contract §6):
 
@@ -295,8 +298,9 @@ async def _admit(query: CallbackQuery, data: BotData) -> Press | Refusal:
     # milliseconds, or a store that failed after the send) the asking's own chat suffices.
     if asking.message_id is not None and asking.message_id != message_id:
         return Refusal("asking of another message")
-    position = int(args[1]) if kind in {cd.ANSWER, cd.GAME} else 0
-    if position >= len(asking.order):
+    choice = kind in {cd.ANSWER, cd.GAME}
+    position = int(args[1]) if choice else 0
+    if choice and position >= len(asking.order):
         return Refusal("no such choice")
     if asking.kind == AskingKind.PREVIEW and not (
         own_private and user.id in data.settings.admin_ids
