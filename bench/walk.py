@@ -107,7 +107,8 @@ def choice_data(message: StoredMessage) -> str:
     )
 
 
-async def main() -> None:
+async def record() -> tuple[Walk, Walk]:
+    """Walk one channel reader's press and one private quiz answer, in this event loop."""
     fake = FakeBotApi(TOKEN)
     await fake.start()
     with tempfile.TemporaryDirectory() as tmp:
@@ -166,6 +167,11 @@ async def main() -> None:
             assert app.post_shutdown is not None
             await app.post_shutdown(app)
             await fake.stop()
+    return channel, quiz
+
+
+async def main() -> None:
+    channel, quiz = await record()
     # The transport (runtime/ but its typed context) and db/'s own helpers, for the share of
     # the walk the feature code decides.
     transport_and_db = (*(f"bot.runtime.{m}" for m in TRANSPORT), "bot.db.")
