@@ -39,6 +39,7 @@ ALLOWED_UPDATES: tuple[str, ...] = (Update.MESSAGE, Update.CALLBACK_QUERY, Updat
 # Commands about the sender's own data: meaningless for a message sent on behalf of a chat
 # (an anonymous group admin: ``sender_chat`` set, ``from`` the @GroupAnonymousBot placeholder).
 PERSONAL = frozenset({"review", "score", "timezone", "daily", "forget"})
+# How PTB calls a handler's callback: commands, and press routes once ``answered`` wraps them.
 CommandCallback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 P = TypeVar("P", bound=presses.Press)
 
@@ -118,7 +119,7 @@ def register(app: Any) -> None:
     app.add_handler(CallbackQueryHandler(presses.guard), group=DOOR_GROUP)
     # Then PTB routes the admitted press by its data's pattern (ui.callback_data.PATTERNS),
     # one route per kind of button; `answered` answers it and starts what follows.
-    routes: list[tuple[str, Callable[[Update, BotContext], Coroutine[Any, Any, None]]]] = [
+    routes: list[tuple[str, CommandCallback]] = [
         (cd.ANSWER, answered(on_answer, presses.AnswerPress)),
         (cd.NEXT, answered(quiz.on_next, presses.NextPress)),
         (cd.DONE, answered(quiz.on_done, presses.DonePress)),
@@ -152,7 +153,7 @@ def register(app: Any) -> None:
 
 def answered(
     route: Callable[[BotContext, P], Awaitable[Reply]], takes: type[P]
-) -> Callable[[Update, BotContext], Coroutine[Any, Any, None]]:
+) -> CommandCallback:
     """A press route as PTB calls it: the door's typed press in, the press answered, and only
     then what follows started, outside the press slots (a send or an edit may wait in a flood
     limiter, and no press waits behind it). The one place a press is answered."""
