@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import Update
 from telegram.ext import (
@@ -28,6 +28,7 @@ from bot.handlers import (
 from bot.runtime.context import BotContext
 from bot.services import presses
 from bot.services.messages import answer_press, follow_up, sent_by_a_person
+from bot.services.presses import Reply
 from bot.ui import callback_data as cd
 
 # The update types the handlers below take: asked of Telegram in run_polling (and setWebhook).
@@ -35,32 +36,16 @@ from bot.ui import callback_data as cd
 # update of a type it cannot read never arrives.
 ALLOWED_UPDATES: tuple[str, ...] = (Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER)
 
-# A press handler does the press's own work and says what the presser is told and what follows;
-# it never answers the press or sends anything itself (on_press below does, in that order).
-PressHandler = Callable[[BotContext, presses.Press], Awaitable[presses.Reply]]
-
-# Where an admitted press goes, by the kind of its button (and, for a choice, what it answers).
-PRESS_ROUTES: dict[str, PressHandler] = {
-    cd.ANSWER: quiz.on_choice,
-    cd.NEXT: quiz.on_next,
-    cd.MORE: quiz.on_more,
-    cd.DONE: quiz.on_done,
-    cd.REPORT: profile.on_report,
-    cd.FORGET: profile.on_forget,
-    cd.HIDE: profile.on_hide,
-    cd.IMPORT: imports.on_import,
-    cd.GAME: game.on_choice,
-    cd.PROGRESS: profile.on_progress,
-}
-
-# The update types register() handles: Telegram sends only these (setWebhook / getUpdates
-# allowed_updates), so nothing else costs a request or a slot. Keep in step with register().
-
-
 # Commands about the sender's own data: meaningless for a message sent on behalf of a chat
 # (an anonymous group admin: ``sender_chat`` set, ``from`` the @GroupAnonymousBot placeholder).
 PERSONAL = frozenset({"review", "score", "timezone", "daily", "forget", "progress"})
+# How PTB calls a handler's callback: commands, and press routes once ``answered`` wraps them.
 CommandCallback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
+P = TypeVar("P", bound=presses.Press)
+
+# The handler group of THE DOOR: before every other handler (PTB runs groups in ascending
+# order, and a refused press raises ApplicationHandlerStop there, so no route sees it).
+DOOR_GROUP = -1
 
 
 def personal(callback: CommandCallback) -> CommandCallback:
@@ -129,8 +114,26 @@ def register(app: Any) -> None:
     app.add_handler(
         ChatMemberHandler(membership.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
     )
-    # Every button press, whatever its data, goes through the one door (services.presses).
-    app.add_handler(CallbackQueryHandler(on_press))
+    # Every button press, whatever its data, first goes through THE DOOR (services.presses):
+    # it admits the press, typed, into context.press, or answers it with one alert and stops
+    # there (data that matches no route's pattern included).
+    app.add_handler(CallbackQueryHandler(presses.guard), group=DOOR_GROUP)
+    # Then PTB routes the admitted press by its data's pattern (ui.callback_data.PATTERNS),
+    # one route per kind of button; `answered` answers it and starts what follows.
+    routes: list[tuple[str, CommandCallback]] = [
+        (cd.ANSWER, answered(on_answer, presses.AnswerPress)),
+        (cd.NEXT, answered(quiz.on_next, presses.NextPress)),
+        (cd.DONE, answered(quiz.on_done, presses.DonePress)),
+        (cd.MORE, answered(quiz.on_more, presses.MorePress)),
+        (cd.REPORT, answered(profile.on_report, presses.ReportPress)),
+        (cd.FORGET, answered(profile.on_forget, presses.ForgetPress)),
+        (cd.HIDE, answered(profile.on_hide, presses.HidePress)),
+        (cd.IMPORT, answered(imports.on_import, presses.ImportPress)),
+        (cd.GAME, answered(game.on_choice, presses.GamePress)),
+        (cd.PROGRESS, answered(profile.on_progress, presses.ProgressPress)),
+    ]
+    for kind, route in routes:
+        app.add_handler(CallbackQueryHandler(route, pattern=cd.PATTERNS[kind]))
     # Before plain text: an admin's forward in private chat is an import (anyone else's forward
     # falls through to the usual reply below).
     admins = filters.User(user_id=app.bot_data.settings.admin_ids)
@@ -150,19 +153,36 @@ def register(app: Any) -> None:
     )
 
 
-async def on_press(update: Update, context: BotContext) -> None:
-    """Every press: the door admits it (or answers it with one alert), its feature decides,
-    the press is answered, and only then does what follows start, outside the press slots:
-    a send or an edit may wait in a flood limiter, and no press waits behind it."""
-    press = await presses.admit(update, context)
-    if press is None:
-        return
-    route = PRESS_ROUTES[press.kind]
-    if press.kind == cd.ANSWER and press.asking is not None and press.asking.kind != "quiz":
-        route = channel_press.on_choice
-    reply = await route(context, press)
-    try:
-        await answer_press(press.query, reply.text, show_alert=reply.alert)
-    finally:  # the press's work is done and committed: what follows runs whatever the answer
-        if reply.then is not None:
-            follow_up(context, update, reply.then)
+def answered(
+    route: Callable[[BotContext, P], Awaitable[Reply]], takes: type[P]
+) -> CommandCallback:
+    """A press route as PTB calls it: the door's typed press in, the press answered, and only
+    then what follows started, outside the press slots (a send or an edit may wait in a flood
+    limiter, and no press waits behind it). The one place a press is answered."""
+
+    async def callback(update: Update, context: BotContext) -> None:
+        press = context.press
+        if press is None:
+            # The door raised (its error went to the error handler, which answered the press):
+            # PTB goes on to this group, but nothing was admitted.
+            return
+        if not isinstance(press, takes):
+            raise TypeError(f"{route.__qualname__} got a {type(press).__name__}")
+        reply = await route(context, press)
+        try:
+            await answer_press(press.query, reply.text, show_alert=reply.alert)
+        finally:  # the press's work is done and committed: what follows runs whatever the answer
+            if reply.then is not None:
+                follow_up(context, update, reply.then)
+
+    return callback
+
+
+async def on_answer(context: BotContext, press: presses.AnswerPress) -> Reply:
+    """a1, one button on two features (posted buttons keep their data): the door tells them
+    apart by the asking the data names, a quiz's or a channel post's (or its /preview's)."""
+    if isinstance(press, presses.ChannelPress):
+        return await channel_press.on_choice(context, press)
+    if isinstance(press, presses.ChoicePress):
+        return await quiz.on_choice(context, press)
+    raise TypeError(f"an a1 press the door did not type: {type(press).__name__}")

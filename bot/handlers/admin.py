@@ -21,6 +21,7 @@ from telegram.constants import ParseMode
 from bot.config import parse_time
 from bot.core import rules, schedule
 from bot.core.bank import check_bank
+from bot.core.kinds import AskingKind
 from bot.db.settings import Key
 from bot.runtime.context import BotContext
 from bot.services import channel, jobs, pictures, weekly
@@ -282,7 +283,7 @@ async def cmd_preview(update: Update, context: BotContext) -> None:
     asking_id = None
     if q.quizzable:
         asking_id = await context.store.quizzes.create_asking(
-            kind="preview",
+            kind=AskingKind.PREVIEW,
             question_id=q.id,
             order=range(len(q.choices)),
             choices_sig=q.choices_sig,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.runtime.context import BotContext
-from bot.services import channel
-from bot.services.presses import Press, Reply
+from bot.services import channel_press
+from bot.services.presses import ChannelPress, Reply
 from bot.ui import render
 
 CHANGED = (
@@ -13,16 +13,13 @@ CHANGED = (
 )
 
 
-async def on_choice(context: BotContext, press: Press) -> Reply:
+async def on_choice(context: BotContext, press: ChannelPress) -> Reply:
     """Answered with an alert; recorded once per reader per post; feeds the post's tally."""
-    asking = press.asking
-    assert asking is not None
-    q = press.gradable(context)
+    q = press.question
     if q is None:
         return Reply(CHANGED, alert=True)
-    chosen = asking.order[press.data.int_arg(1)]
-    if asking.kind == "preview":  # an admin trying the buttons: nothing is recorded
-        return Reply(render.channel_alert(q, chosen, True), alert=True)
-    first_time = await channel.record_press(context, asking, q, press.user, chosen)
+    if press.preview:  # an admin trying the buttons: nothing is recorded
+        return Reply(render.channel_alert(q, press.chosen, True), alert=True)
+    first_time = await channel_press.record(context.bot_data, press, q)
     # Recorded, and its tally marked, above: a lost or late answer changes none of that.
-    return Reply(render.channel_alert(q, chosen, first_time), alert=True)
+    return Reply(render.channel_alert(q, press.chosen, first_time), alert=True)

@@ -8,7 +8,7 @@ from bot.core import game as rules_game
 from bot.runtime.context import BotContext
 from bot.services import game
 from bot.services.messages import is_group, topic_of
-from bot.services.presses import Press, Reply
+from bot.services.presses import GamePress, Reply
 from bot.ui import game as ui
 from bot.ui import render
 
@@ -64,6 +64,6 @@ async def cmd_stop(update: Update, context: BotContext) -> bool:
     return True
 
 
-async def on_choice(context: BotContext, press: Press) -> Reply:
+async def on_choice(context: BotContext, press: GamePress) -> Reply:
     """A choice under a game's question, admitted by the door."""
     return await game.on_choice(context, press)

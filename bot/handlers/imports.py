@@ -90,9 +90,9 @@ async def on_forward(update: Update, context: BotContext) -> None:
     log.info("import offered: %s from a forward by %s", entry.id, user.id)
 
 
-async def on_import(context: BotContext, press: presses.Press) -> presses.Reply:
+async def on_import(context: BotContext, press: presses.ImportPress) -> presses.Reply:
     """The Add button appends the entry to imported.yaml; Skip drops it (each acts once)."""
-    pending_id, add = press.data.int_arg(0), press.data.args[1] == "add"
+    pending_id, add = press.pending_id, press.add
     pending = context.data.pending_imports.get(pending_id)
     if pending is None or (pending.chat_id, pending.message_id) != (
         press.chat_id,
@@ -123,7 +123,7 @@ async def on_import(context: BotContext, press: presses.Press) -> presses.Reply:
 
 
 async def _close(
-    context: BotContext, press: presses.Press, alert: str, note: str | None = None
+    context: BotContext, press: presses.ImportPress, alert: str, note: str | None = None
 ) -> presses.Reply:
     """The buttons leave the door's table now, and the message once the press is answered."""
     await context.store.keyboards.forget(press.chat_id, press.message_id)

@@ -14,7 +14,7 @@ from bot.db import totals
 from bot.runtime.context import BotContext
 from bot.services import pictures, reports
 from bot.services.messages import edit, follow_up, is_group, reply_bound
-from bot.services.presses import Press, Reply
+from bot.services.presses import ForgetPress, HidePress, ProgressPress, Reply, ReportPress
 from bot.ui import captions, render
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ async def send_progress(context: BotContext, user_id: int, first_name: str) -> N
     log.info("progress picture sent to %s (%d bytes)", user_id, len(picture.png))
 
 
-async def on_progress(context: BotContext, press: Press) -> Reply:
+async def on_progress(context: BotContext, press: ProgressPress) -> Reply:
     """/score's picture button, admitted by the door: its owner, in their private chat."""
     return Reply(
         "Drawing your last 30 days…",
@@ -139,10 +139,9 @@ async def cmd_leaderboard(update: Update, context: BotContext) -> None:
     await reply_bound(context, message, user.id, text, render.hide_keyboard(hidden))
 
 
-async def on_hide(context: BotContext, press: Press) -> Reply:
+async def on_hide(context: BotContext, press: HidePress) -> Reply:
     """The hide/show button, admitted by the door: in its owner's private chat only."""
-    user = press.user
-    hidden = press.data.args[0] == "1"
+    user, hidden = press.user, press.hidden
     await context.store.users.set_hidden(user.id, user.first_name, hidden, context.now())
     log.info("user %s %s leaderboards", user.id, "hid from" if hidden else "rejoined")
     return Reply(
@@ -196,12 +195,12 @@ async def cmd_forget(update: Update, context: BotContext) -> None:
     )
 
 
-async def on_forget(context: BotContext, press: Press) -> Reply:
+async def on_forget(context: BotContext, press: ForgetPress) -> Reply:
     """Yes or no under /forget's question, admitted by the door: its owner, that message."""
     user = press.user
     # The question is answered: its buttons go, and a replay of either is refused.
     await context.store.keyboards.forget(press.chat_id, press.message_id)
-    if press.data.args[0] != "yes":
+    if not press.confirm:
         return Reply(
             "Nothing was deleted.",
             then=_say(context, press, "Kept everything. /score shows where you are."),
@@ -215,17 +214,15 @@ async def on_forget(context: BotContext, press: Press) -> Reply:
     )
 
 
-async def _say(context: BotContext, press: Press, text: str) -> None:
+async def _say(context: BotContext, press: ForgetPress, text: str) -> None:
     """Replace the confirmation's text (and drop its buttons)."""
     await edit(context.bot, press.chat_id, press.message_id, render.Rendered(text))
 
 
-async def on_report(context: BotContext, press: Press) -> Reply:
+async def on_report(context: BotContext, press: ReportPress) -> Reply:
     """⚑ Report a mistake (admitted by the door): the user's next private message goes to the
     admins, unless they reported this question already or too often today."""
-    asking = press.asking
-    assert asking is not None
-    asked = await reports.ask(context, press.user, asking)
+    asked = await reports.ask(context, press.user, press.asking)
     text = {
         reports.Asked.PENDING: "Send me your note in a private message within 10 minutes: "
         "what is wrong, and what it should say.",

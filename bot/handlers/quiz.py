@@ -5,10 +5,11 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.core import rules
+from bot.core.kinds import SessionKind
 from bot.runtime.context import BotContext
 from bot.services import quiz
 from bot.services.messages import is_group, topic_of
-from bot.services.presses import Press, Reply
+from bot.services.presses import ChoicePress, DonePress, MorePress, NextPress, Reply
 from bot.ui import render
 
 USAGE = "Usage: /quiz [topic] [count], with a count from 1 to 20, e.g. /quiz asyncio 10"
@@ -49,7 +50,13 @@ async def cmd_quiz(update: Update, context: BotContext) -> None:
             return
         topic = matches[0]
     await quiz.start_quiz(
-        context, chat, user, topic=topic, count=count, kind="quiz", thread_id=topic_of(message)
+        context,
+        chat,
+        user,
+        topic=topic,
+        count=count,
+        kind=SessionKind.QUIZ,
+        thread_id=topic_of(message),
     )
 
 
@@ -81,7 +88,7 @@ async def cmd_review(update: Update, context: BotContext) -> None:
         user,
         topic=None,
         count=len(ids),
-        kind="review",
+        kind=SessionKind.REVIEW,
         ids=ids,
         thread_id=topic_of(message),
     )
@@ -101,16 +108,12 @@ async def cmd_stop(update: Update, context: BotContext) -> None:
     await quiz.finish(context, session.id, status="stopped")
 
 
-async def on_choice(context: BotContext, press: Press) -> Reply:
-    """A choice under a quiz question (private or group), admitted by the door."""
-    asking, session = press.asking, press.session
-    assert asking is not None
-    assert session is not None
-    q = press.gradable(context)
+async def on_choice(context: BotContext, press: ChoicePress) -> Reply:
+    """A choice under a quiz question (private or group), admitted and graded by the door."""
+    q, asking, session = press.question, press.asking, press.session
     if q is None:
         return Reply(CHANGED, alert=True)
-    position = press.data.int_arg(1)
-    answer = await quiz.record_quiz_answer(context, asking, session, q, press.user, position)
+    answer = await quiz.record_quiz_answer(context, press, q)
     if answer.outcome is quiz.Graded.OVER:
         return Reply(QUIZ_OVER)
     if answer.outcome is quiz.Graded.EXPIRED:
@@ -128,33 +131,31 @@ async def on_choice(context: BotContext, press: Press) -> Reply:
         )
     return Reply(
         "✅ Right!" if answer.correct else "❌ Not quite",
-        then=quiz.show_next(context, asking, session, q, position, answer),
+        then=quiz.show_next(context, asking, session, q, press.position, answer),
     )
 
 
-async def on_done(_: BotContext, __: Press) -> Reply:
+async def on_done(_: BotContext, __: DonePress) -> Reply:
     """A choice of an already answered question, kept coloured under its feedback: inert."""
     return Reply(ALREADY)
 
 
-async def on_next(context: BotContext, press: Press) -> Reply:
+async def on_next(context: BotContext, press: NextPress) -> Reply:
     """Group quiz: reveal the answer and move everyone on (the first press wins)."""
     asking, session = press.asking, press.session
-    assert asking is not None
-    assert session is not None
     if not await quiz.move_group_on(context, asking, session):
         return Reply("Already moved on.")
     return Reply(then=quiz.reveal_and_continue(context, asking, session))
 
 
-async def on_more(context: BotContext, press: Press) -> Reply:
+async def on_more(context: BotContext, press: MorePress) -> Reply:
     """ "More on <topic>": a quiz on the topic of the question just practised."""
-    q = context.bank.get(press.data.args[0])
-    message = press.query.message
-    if q is None or message is None:
+    q = context.bank.get(press.question_id)
+    if q is None:
         return Reply("That question has left the bank.")
     # The session opens now, in the presser's order (a later press on the old quiz meets it
     # stopped); only the first question's send follows the press.
+    message = press.message
     thread_id = topic_of(message)
     session = await quiz.begin_quiz(
         context,
@@ -162,7 +163,7 @@ async def on_more(context: BotContext, press: Press) -> Reply:
         press.user,
         topic=q.topic,
         count=rules.DEFAULT_COUNT,
-        kind="quiz",
+        kind=SessionKind.QUIZ,
         thread_id=thread_id,
     )
     return Reply(then=quiz.ask_first(context, message.chat.id, session, thread_id))

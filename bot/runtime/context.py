@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
@@ -18,6 +18,9 @@ from bot.core.limits import CACHE_BOUND
 from bot.core.models import Question, QuestionBank
 from bot.db import Store
 from bot.runtime.drawing import Drawer
+
+if TYPE_CHECKING:  # a type only: the door (services.presses) sets it, the press routes read it
+    from bot.services.presses import Press
 
 
 def utc_now() -> datetime:
@@ -91,11 +94,27 @@ class BotData:
     import_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     games: GameRuntime = field(default_factory=GameRuntime)
     drawer: Drawer = field(default_factory=Drawer)  # pictures: one thread, a per-day cache
+    # The bot's TIMEZONE, read once: a press asks for a day, not for the settings again.
+    zone: ZoneInfo = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.zone = self.settings.zone
 
     def zone_of(self, user_id: int) -> ZoneInfo:
         """The user's /timezone, or the bot's TIMEZONE: what decides when their day starts."""
         name = self.user_zones.get(user_id)
-        return ZoneInfo(name) if name else self.settings.zone
+        return ZoneInfo(name) if name else self.zone
+
+    def knows_name(self, user_id: int, first_name: str) -> bool:
+        """Whether the users row is known to hold this name (an answer need not upsert it)."""
+        return self.known_names.get(user_id) == first_name
+
+    def remember_name(self, user_id: int, first_name: str) -> None:
+        """The users row now holds this name: later answers need not upsert it again."""
+        names = self.known_names
+        if len(names) > CACHE_BOUND:
+            names.clear()
+        names[user_id] = first_name
 
     @property
     def store(self) -> Store:
@@ -106,6 +125,10 @@ class BotData:
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
     """The context every handler and job receives."""
+
+    # The press the door admitted for this update, typed (``services.presses.guard`` sets it
+    # in handler group -1; PTB hands the same context to the press's route in group 0).
+    press: Press | None = None
 
     @property
     def data(self) -> BotData:

@@ -11,19 +11,18 @@ import secrets
 from dataclasses import dataclass
 from datetime import date
 
-from telegram import Bot, User
+from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.core import schedule
-from bot.core.limits import CACHE_BOUND
+from bot.core.kinds import AskingKind
 from bot.core.models import Question, QuestionBank
-from bot.db import AnswerRecord, Asking, ChannelPost, Store
+from bot.db import ChannelPost, Store
 from bot.db.settings import Key
-from bot.runtime.context import BotContext, BotData
+from bot.runtime.context import BotData
 from bot.runtime.pager import notify_admins
 from bot.runtime.request import NotSent
-from bot.services import quiz
 from bot.services.messages import NO_PREVIEW
 from bot.ui import render
 
@@ -179,7 +178,7 @@ async def post(
     asking_id = None
     if question.quizzable:
         asking_id = await data.store.quizzes.create_asking(
-            kind="channel",
+            kind=AskingKind.CHANNEL,
             question_id=question_id,
             order=range(len(question.choices)),
             choices_sig=question.choices_sig,
@@ -368,7 +367,7 @@ async def repost(data: BotData, bot: Bot, question_id: str) -> str:
     if question.quizzable:
         if asking_id is None:
             asking_id = await data.store.quizzes.create_asking(
-                kind="channel",
+                kind=AskingKind.CHANNEL,
                 question_id=question_id,
                 order=range(len(question.choices)),
                 choices_sig=question.choices_sig,
@@ -393,38 +392,3 @@ async def repost(data: BotData, bot: Bot, question_id: str) -> str:
         )
     await data.store.channel.set_tally_shown(p.id, f"{answered}:{right}")
     return f"Reposted {question_id} in place (message {p.message_id})."
-
-
-async def record_press(
-    context: BotContext, asking: Asking, q: Question, user: User, chosen: int
-) -> bool:
-    """Record a reader's choice once (group-committed); mark the post's tally for an edit."""
-    inserted = await context.store.answers.record_channel_answer(
-        AnswerRecord(
-            asking_id=asking.id,
-            user_id=user.id,
-            first_name=user.first_name,
-            chat_id=asking.chat_id or 0,
-            question_id=q.id,
-            source="channel",
-            choice=chosen,
-            correct=chosen == q.correct,
-            points=0,  # the answer is one tap away in the post: no leaderboard points
-            now=context.now(),
-            local_day=await quiz.user_zone_day(context, user.id),
-        ),
-        upsert_user=context.data.known_names.get(user.id) != user.first_name,
-    )
-    if not inserted:
-        return False
-    quiz.remember_name(context, user.id, user.first_name)
-    posts = context.data.asking_posts
-    if asking.id not in posts:
-        post = await context.store.channel.post_by_asking(asking.id)
-        if len(posts) > CACHE_BOUND:
-            posts.clear()
-        posts[asking.id] = post.id if post is not None else None
-    post_id = posts[asking.id]
-    if post_id is not None:
-        context.data.dirty_tallies.add(post_id)
-    return True

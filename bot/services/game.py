@@ -25,13 +25,13 @@ from telegram.error import BadRequest, Forbidden, NetworkError
 
 from bot.core import game as rules_game
 from bot.core import rules, srs
+from bot.core.kinds import AskingKind
 from bot.core.limits import CACHE_BOUND
 from bot.db import AnswerRecord
 from bot.db.games import Game, QuestionClosed
 from bot.runtime.context import BotContext
 from bot.services.messages import edit, send
-from bot.services.presses import Press, Reply
-from bot.services.quiz import remember_name, user_zone_day
+from bot.services.presses import GamePress, Reply
 from bot.ui import game as ui
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ async def ask(context: BotContext, game_id: int, position: int) -> None:
     assert q is not None
     order = rules.shuffled_order(len(q.choices), context.data.rng)
     asking_id = await store.quizzes.create_asking(
-        kind="game",
+        kind=AskingKind.GAME,
         question_id=q.id,
         order=order,
         choices_sig=q.choices_sig,
@@ -368,13 +368,11 @@ async def stop(context: BotContext, game: Game) -> None:
 # ---------------------------------------------------------------- presses
 
 
-async def on_choice(context: BotContext, press: Press) -> Reply:
+async def on_choice(context: BotContext, press: GamePress) -> Reply:
     """A member's choice, admitted by the door (this group, this message): graded by the
     bot's clock on arrival, recorded once (quiz answer and speed points in one COMMIT)."""
-    arrival = context.now()
-    asking = press.asking
-    assert asking is not None
-    store = context.store
+    data, asking, user = context.bot_data, press.asking, press.user
+    store, arrival = data.store, data.clock()
     found = await store.games.by_asking(asking.id)
     if found is None:
         return Reply.refused()
@@ -383,14 +381,12 @@ async def on_choice(context: BotContext, press: Press) -> Reply:
         return Reply(ui.GAME_OVER, alert=True)
     if gq.closed_at is not None or (gq.deadline is not None and arrival >= gq.deadline):
         return Reply(ui.TIMES_UP, alert=True)
-    q = press.gradable(context)
+    q = press.question
     if q is None:
         return Reply(ui.CHANGED, alert=True)
-    chosen = asking.order[press.data.int_arg(1)]
-    correct = chosen == q.correct
+    chosen, correct = press.chosen, press.correct
     elapsed = (arrival - gq.opened_at).total_seconds() if gq.opened_at else 0.0
     points = rules_game.points(correct, elapsed, game.seconds)
-    user = press.user
     rec = AnswerRecord(
         asking_id=asking.id,
         user_id=user.id,
@@ -402,7 +398,7 @@ async def on_choice(context: BotContext, press: Press) -> Reply:
         correct=correct,
         points=rules.points_for(q, correct),  # /score's points, as any quiz answer earns
         now=arrival,
-        local_day=await user_zone_day(context, user.id),
+        local_day=rules.local_day(arrival, data.zone_of(user.id)),
         review=srs.review(await store.answers.card(user.id, q.id), correct, arrival),
     )
     try:
@@ -412,13 +408,13 @@ async def on_choice(context: BotContext, press: Press) -> Reply:
             position=gq.position,
             points=points,
             elapsed_ms=max(0, round(elapsed * 1000)),
-            upsert_user=context.data.known_names.get(user.id) != user.first_name,
+            upsert_user=not data.knows_name(user.id, user.first_name),
         )
     except QuestionClosed:
         return Reply(ui.TIMES_UP, alert=True)
     if not inserted:
         return Reply(ui.ALREADY)
-    remember_name(context, user.id, user.first_name)
+    data.remember_name(user.id, user.first_name)
     log.info("game %s answer: user=%s correct=%s points=%d", game.id, user.id, correct, points)
     then = _maybe_close_early(context, game.id, gq.position) if gq.position > 0 else None
     return Reply(ui.answer_alert(correct, points), then=then)

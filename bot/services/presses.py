@@ -1,5 +1,8 @@
 """THE DOOR: every button press passes here before any feature code runs.
 
+Over ~300 lines on purpose: a new kind of button means a rule, a typed press and its checks,
+and they are read together here; about a third is the typed presses' declarations.
+
 Telegram does not check ``callback_data``: a modified client can send any data on any message
 it can see. So a press is honoured only where the bot put that very button (contract §6):
 
@@ -14,11 +17,16 @@ it can see. So a press is honoured only where the bot put that very button (cont
 
 Anything else gets one short alert and nothing else: no points, no edit, no message.
 
-An admitted press goes to its feature's handler, which does the press's own work (records an
-answer, deletes a user, ...) and returns a ``Reply``: what the presser is told, and what follows
-(an edit, the next question). The door's caller answers the press first and only then starts
-what follows, as its own task outside the press slots: so no press ever waits on a send or an
-edit that may sit in a flood limiter (handlers never answer or send themselves).
+The door is ``guard``, a handler of its own in an earlier group than the press routes
+(``handlers.register``): a refused press is answered there and ``ApplicationHandlerStop`` ends
+its update, so no route ever sees it. An admitted press is handed on *typed* (``ChoicePress``,
+``ImportPress``, ...: what its data names, loaded and checked) in ``BotContext.press``, and PTB
+routes it by its data's pattern to its feature's handler. That handler does the press's own
+work (records an answer, deletes a user, ...) and returns a ``Reply``: what the presser is
+told, and what follows (an edit, the next question). ``handlers.answered`` answers the press
+first and only then starts what follows, as its own task outside the press slots: so no press
+ever waits on a send or an edit that may sit in a flood limiter (handlers never answer or send
+themselves).
 """
 
 from __future__ import annotations
@@ -32,10 +40,12 @@ from typing import Any
 from telegram import CallbackQuery, MaybeInaccessibleMessage, Message, Update
 from telegram import User as TgUser
 from telegram.constants import ChatType
+from telegram.ext import ApplicationHandlerStop
 
+from bot.core.kinds import AskingKind
 from bot.core.models import Question
 from bot.db import Asking, Session
-from bot.runtime.context import BotContext
+from bot.runtime.context import BotContext, BotData
 from bot.services.messages import answer_press
 from bot.ui import callback_data as cd
 
@@ -49,53 +59,133 @@ NOT_YOURS = "This is someone else's quiz: start your own with /quiz."
 class Rule:
     """Where one kind of button may be pressed."""
 
-    asking_kinds: frozenset[str] = frozenset()  # asking-bound: which askings it may name
+    asking_kinds: frozenset[AskingKind] = frozenset()  # asking-bound: which askings it may name
     private_only: bool = False  # only in the presser's own private chat
     group_session: bool = False  # only on a group quiz's asking
 
 
 RULES: dict[str, Rule] = {
-    cd.ANSWER: Rule(asking_kinds=frozenset({"quiz", "channel", "preview"})),
-    cd.NEXT: Rule(asking_kinds=frozenset({"quiz"}), group_session=True),
-    cd.REPORT: Rule(asking_kinds=frozenset({"quiz"})),
-    cd.DONE: Rule(asking_kinds=frozenset({"quiz"})),
+    cd.ANSWER: Rule(
+        asking_kinds=frozenset({AskingKind.QUIZ, AskingKind.CHANNEL, AskingKind.PREVIEW})
+    ),
+    cd.NEXT: Rule(asking_kinds=frozenset({AskingKind.QUIZ}), group_session=True),
+    cd.REPORT: Rule(asking_kinds=frozenset({AskingKind.QUIZ})),
+    cd.DONE: Rule(asking_kinds=frozenset({AskingKind.QUIZ})),
     cd.FORGET: Rule(private_only=True),
     cd.HIDE: Rule(private_only=True),
     cd.MORE: Rule(private_only=True),
     cd.IMPORT: Rule(private_only=True),  # and bound to the admin it was sent to (keyboards)
     # A live game's choice: on that question's message in that group (the asking's chat and
     # message, below); once per member (answers' key); before its deadline (services.game).
-    cd.GAME: Rule(asking_kinds=frozenset({"game"})),
+    cd.GAME: Rule(asking_kinds=frozenset({AskingKind.GAME})),
     cd.PROGRESS: Rule(private_only=True),  # the learner's own picture, under their /score
 }
 
 
-@dataclass(frozen=True, slots=True)
+# ---------------------------------------------------------------- typed presses
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Press:
-    """An admitted press: what it names, loaded and checked."""
+    """An admitted press: who pressed, where, and the query to answer."""
 
     query: CallbackQuery
-    data: cd.Callback
     user: TgUser
     chat_id: int
     message_id: int
-    asking: Asking | None = None
-    session: Session | None = None
 
-    @property
-    def kind(self) -> str:
-        return self.data.kind
 
-    def question(self, context: BotContext) -> Question | None:
-        return context.bank.get(self.asking.question_id) if self.asking else None
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Chosen(Press):
+    """A choice under a shown question: the asking, the position pressed, and the question
+    itself if it can still be graded (the bank still has it with the choices it was asked
+    with: after an edit that reorders or rewrites them, an old button cannot be graded)."""
 
-    def gradable(self, context: BotContext) -> Question | None:
-        """The asked question, if the bank still has it with the choices it was asked with
-        (after an edit that reorders or rewrites them, an old button cannot be graded)."""
-        q = self.question(context)
-        if q is None or not q.quizzable or self.asking is None:
-            return None
-        return q if q.choices_sig == self.asking.choices_sig else None
+    asking: Asking
+    position: int  # as shown
+    chosen: int  # the bank's index of the choice shown there (the asking's order)
+    question: Question | None  # None: left the bank or changed since it was asked
+    correct: bool  # graded here, once: the chosen choice is the question's key
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnswerPress(Chosen):
+    """a1: one button on two features (posted buttons keep their data), told apart by the
+    asking it names: a quiz's (``ChoicePress``) or a channel post's (``ChannelPress``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChoicePress(AnswerPress):
+    """a1 on a quiz's question (private or group), with its session."""
+
+    session: Session
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelPress(AnswerPress):
+    """a1 on a channel post, or on an admin's /preview of one (``preview``: record nothing)."""
+
+    preview: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GamePress(Chosen):
+    """g1: a live game's choice."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NextPress(Press):
+    """n1: a group quiz's "Next"."""
+
+    asking: Asking
+    session: Session
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DonePress(Press):
+    """d1: a choice of an answered question, kept styled under its feedback."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportPress(Press):
+    """r1: ⚑ report a mistake in the asked question."""
+
+    asking: Asking
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ForgetPress(Press):
+    """f1: yes or no under /forget's question."""
+
+    confirm: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HidePress(Press):
+    """h1: hide from (or show again on) leaderboards."""
+
+    hidden: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MorePress(Press):
+    """m1: "More on <topic>" under a practise summary."""
+
+    question_id: str
+    message: MaybeInaccessibleMessage  # the summary: its chat and forum topic
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProgressPress(Press):
+    """p1: /score's "progress picture" button, under the learner's own /score."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImportPress(Press):
+    """i1: "Add" or "Skip" under a forwarded post shown to an admin."""
+
+    pending_id: int
+    add: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,94 +201,194 @@ class Reply:
         return cls(text, alert=True)
 
 
-async def refuse(query: CallbackQuery, text: str = NOT_VALID) -> None:
-    """The only thing a refused press gets: one short alert."""
-    await answer_press(query, text, show_alert=True)
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a press is refused (for the log), and the one alert its presser gets."""
+
+    why: str
+    text: str = NOT_VALID
 
 
-async def admit(update: Update, context: BotContext) -> Press | None:
-    """Decode, load and check a press; refuse it (one alert) and return None if it fails."""
+# ---------------------------------------------------------------- the guard
+
+
+async def guard(update: Update, context: BotContext) -> None:
+    """Every press, before any route (``handlers.register``, group -1): admit it, typed, into
+    ``context.press``; or answer it with one alert and stop its update here."""
     query = update.callback_query
-    if query is None:
-        return None
-    why = await _check(query, context)
-    if isinstance(why, Press):
-        return why
-    log.info("press refused: user=%s data=%.64r (%s)", query.from_user.id, query.data, why)
-    await refuse(query, NOT_YOURS if why == "not the quiz's learner" else NOT_VALID)
-    return None
+    assert query is not None  # a CallbackQueryHandler's update
+    admitted = await _admit(query, context.bot_data)
+    if isinstance(admitted, Press):
+        context.press = admitted
+        return
+    log.info(
+        "press refused: user=%s data=%.64r (%s)", query.from_user.id, query.data, admitted.why
+    )
+    await answer_press(query, admitted.text, show_alert=True)
+    raise ApplicationHandlerStop
 
 
-async def _check(query: CallbackQuery, context: BotContext) -> Press | str:
-    """The admitted press, or why it is refused (for the log)."""
-    data = cd.decode(query.data)
-    if data is None:
-        return "data we never make"
+async def _admit(query: CallbackQuery, data: BotData) -> Press | Refusal:
+    """The admitted press, typed, or why it is refused.
+
+    Each kind's data is read here, once (its encoder is in ``ui.callback_data``): handlers
+    get what it names, loaded and checked, never the data's text."""
+    decoded = cd.decode(query.data)
+    if decoded is None:
+        return Refusal("data we never make")
     message = query.message  # None for a button on an inline message: we send none
     if message is None:
-        return "no message"
+        return Refusal("no message")
+    kind, args = decoded.kind, decoded.args
     user = query.from_user
     chat_id, message_id = message.chat.id, message.message_id
-    rule = RULES[data.kind]
+    rule = RULES[kind]
     own_private = message.chat.type == ChatType.PRIVATE and chat_id == user.id
     if rule.private_only and not own_private:
-        return "not in the presser's private chat"
-    press = Press(query=query, data=data, user=user, chat_id=chat_id, message_id=message_id)
-    if data.kind in cd.KEYBOARD_KINDS:
-        keyboard = await context.store.keyboards.find(chat_id, message_id)
+        return Refusal("not in the presser's private chat")
+    store = data.store
+    if kind in cd.KEYBOARD_KINDS:
+        keyboard = await store.keyboards.find(chat_id, message_id)
         if keyboard is None or keyboard.user_id != user.id:
-            return "no such keyboard for this user"
+            return Refusal("no such keyboard for this user")
         if query.data not in keyboard.data:
-            return "data not on this message"
-        return press
-    asking, session = await context.store.quizzes.get_asking_and_session(data.int_arg(0))
+            return Refusal("data not on this message")
+        if kind == cd.FORGET:
+            return ForgetPress(
+                query=query,
+                user=user,
+                chat_id=chat_id,
+                message_id=message_id,
+                confirm=args[0] == "yes",
+            )
+        if kind == cd.HIDE:
+            return HidePress(
+                query=query,
+                user=user,
+                chat_id=chat_id,
+                message_id=message_id,
+                hidden=args[0] == "1",
+            )
+        if kind == cd.MORE:
+            return MorePress(
+                query=query,
+                user=user,
+                chat_id=chat_id,
+                message_id=message_id,
+                question_id=args[0],
+                message=message,
+            )
+        if kind == cd.PROGRESS:
+            return ProgressPress(query=query, user=user, chat_id=chat_id, message_id=message_id)
+        return ImportPress(
+            query=query,
+            user=user,
+            chat_id=chat_id,
+            message_id=message_id,
+            pending_id=int(args[0]),
+            add=args[1] == "add",
+        )
+    asking, session = await store.quizzes.get_asking_and_session(int(args[0]))
     if asking is None or asking.kind not in rule.asking_kinds:
-        return "no such asking"
-    if asking.chat_id is None and asking.kind == "channel":
+        return Refusal("no such asking")
+    if asking.chat_id is None and asking.kind == AskingKind.CHANNEL:
         # A channel post whose message is not known: being stored right now, or sent with an
         # unknown outcome (Telegram can answer 502 after delivering it). Its buttons stay live
         # (contract §4): a press on our channel, on a message that carries this very button,
         # shows which message it is (Telegram, not the client, sends ``query.message``).
-        if not _on_our_channel(message, context.settings.channel_id):
-            return "asking of another chat"
+        if not _on_our_channel(message, data.settings.channel_id):
+            return Refusal("asking of another chat")
         if not _carries(message, query.data):
-            return "data not on this message"
+            return Refusal("data not on this message")
     elif asking.chat_id != chat_id:
-        return "asking of another chat"
+        return Refusal("asking of another chat")
     # The message id is stored just after the send returns; until then (a press within
     # milliseconds, or a store that failed after the send) the asking's own chat suffices.
     if asking.message_id is not None and asking.message_id != message_id:
-        return "asking of another message"
-    if data.kind in {cd.ANSWER, cd.GAME} and data.int_arg(1) >= len(asking.order):
-        return "no such choice"
-    if asking.kind == "preview" and not (own_private and user.id in context.settings.admin_ids):
-        return "preview pressed by a non-admin"
-    if asking.kind == "quiz":
+        return Refusal("asking of another message")
+    choice = kind in {cd.ANSWER, cd.GAME}
+    position = int(args[1]) if choice else 0
+    if choice and position >= len(asking.order):
+        return Refusal("no such choice")
+    if asking.kind == AskingKind.PREVIEW and not (
+        own_private and user.id in data.settings.admin_ids
+    ):
+        return Refusal("preview pressed by a non-admin")
+    if asking.kind == AskingKind.QUIZ:
         if session is None:
-            return "asking without session"
+            return Refusal("asking without session")
         if rule.group_session and session.user_id is not None:
-            return "next on a personal quiz"
+            return Refusal("next on a personal quiz")
         if session.user_id is not None and session.user_id != user.id:
-            return "not the quiz's learner"
+            return Refusal("not the quiz's learner", NOT_YOURS)
     if asking.message_id is None:
         # Not recorded at the send (see above): this press shows where it is. Later presses
         # and the follow-up's edits use it; a press on another message is refused from now.
-        quizzes = context.store.quizzes
-        if await quizzes.bind_asking_message(asking.id, chat_id, message_id):
+        if await store.quizzes.bind_asking_message(asking.id, chat_id, message_id):
             asking = dataclasses.replace(asking, chat_id=chat_id, message_id=message_id)
         else:  # bound a moment ago, by the send or another press: this message, or no
-            bound = await quizzes.get_asking(asking.id)
+            bound = await store.quizzes.get_asking(asking.id)
             if bound is None or (bound.chat_id, bound.message_id) != (chat_id, message_id):
-                return "asking of another message"
+                return Refusal("asking of another message")
             asking = bound
-    return Press(
+    if kind in {cd.NEXT, cd.REPORT, cd.DONE}:
+        if kind == cd.REPORT:
+            return ReportPress(
+                query=query, user=user, chat_id=chat_id, message_id=message_id, asking=asking
+            )
+        if kind == cd.DONE:
+            return DonePress(query=query, user=user, chat_id=chat_id, message_id=message_id)
+        assert session is not None  # a quiz's asking (RULES, above)
+        return NextPress(
+            query=query,
+            user=user,
+            chat_id=chat_id,
+            message_id=message_id,
+            asking=asking,
+            session=session,
+        )
+    # A choice: graded here, once, against the question as it was asked.
+    q = data.bank.questions.get(asking.question_id)
+    if q is not None and not (q.quizzable and q.choices_sig == asking.choices_sig):
+        q = None
+    chosen = asking.order[position]
+    if kind == cd.GAME:
+        return GamePress(
+            query=query,
+            user=user,
+            chat_id=chat_id,
+            message_id=message_id,
+            asking=asking,
+            position=position,
+            chosen=chosen,
+            question=q,
+            correct=q is not None and chosen == q.correct,
+        )
+    if asking.kind == AskingKind.QUIZ:
+        assert session is not None  # checked above
+        return ChoicePress(
+            query=query,
+            user=user,
+            chat_id=chat_id,
+            message_id=message_id,
+            asking=asking,
+            position=position,
+            chosen=chosen,
+            question=q,
+            correct=q is not None and chosen == q.correct,
+            session=session,
+        )
+    return ChannelPress(
         query=query,
-        data=data,
         user=user,
         chat_id=chat_id,
         message_id=message_id,
         asking=asking,
-        session=session,
+        position=position,
+        chosen=chosen,
+        question=q,
+        correct=q is not None and chosen == q.correct,
+        preview=asking.kind == AskingKind.PREVIEW,
     )
 
 

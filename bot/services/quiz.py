@@ -16,28 +16,16 @@ from enum import Enum
 from telegram import Chat, User
 
 from bot.core import rules, srs
-from bot.core.limits import CACHE_BOUND
+from bot.core.kinds import AskingKind, SessionKind
 from bot.core.models import Question
 from bot.db import AnswerRecord, Asking, Session
 from bot.runtime.context import BotContext, GroupRefresh
 from bot.services.messages import NO_PREVIEW, edit, is_group, send
+from bot.services.presses import ChoicePress
 from bot.ui import callback_data as cd
 from bot.ui import render
 
 log = logging.getLogger(__name__)
-
-
-def remember_name(context: BotContext, user_id: int, first_name: str) -> None:
-    """The users row now holds this name: later answers need not upsert it again."""
-    names = context.data.known_names
-    if len(names) > CACHE_BOUND:
-        names.clear()
-    names[user_id] = first_name
-
-
-async def user_zone_day(context: BotContext, user_id: int) -> str:
-    """Today's date in the user's /timezone (the bot's TIMEZONE by default)."""
-    return rules.local_day(context.now(), context.data.zone_of(user_id))
 
 
 # ---------------------------------------------------------------- starting and asking
@@ -50,7 +38,7 @@ async def start_quiz(
     *,
     topic: str | None,
     count: int,
-    kind: str,
+    kind: SessionKind,
     ids: list[str] | None = None,
     thread_id: int | None = None,
 ) -> None:
@@ -68,7 +56,7 @@ async def begin_quiz(
     *,
     topic: str | None,
     count: int,
-    kind: str,
+    kind: SessionKind,
     ids: list[str] | None = None,
     thread_id: int | None = None,
 ) -> Session | None:
@@ -127,7 +115,9 @@ async def ask_first(
 
 async def practise(context: BotContext, chat: Chat, user: User, q: Question) -> None:
     """``/start q_<id>``: ask this very question as a scored quiz, then offer its topic."""
-    await start_quiz(context, chat, user, topic=q.topic, count=1, kind="practise", ids=[q.id])
+    await start_quiz(
+        context, chat, user, topic=q.topic, count=1, kind=SessionKind.PRACTISE, ids=[q.id]
+    )
 
 
 async def ask_current(context: BotContext, session: Session) -> None:
@@ -170,7 +160,7 @@ async def prepare_question(
     assert q is not None
     order = rules.shuffled_order(len(q.choices), context.data.rng)
     asking_id = await store.quizzes.create_asking(
-        kind="quiz",
+        kind=AskingKind.QUIZ,
         question_id=q.id,
         order=order,
         choices_sig=q.choices_sig,
@@ -203,7 +193,7 @@ async def finish(context: BotContext, session_id: int, status: str = "finished")
         await send(
             context,
             session.chat_id,
-            group_summary(session, results),
+            render.group_summary(session.total, group_standings(results)),
             message_thread_id=session.thread_id,
         )
         return
@@ -211,7 +201,7 @@ async def finish(context: BotContext, session_id: int, status: str = "finished")
     wrong_ids = list(dict.fromkeys(r[2] for r in results if not r[3]))
     review = [q for qid in wrong_ids if (q := context.bank.get(qid)) is not None]
     more_on = None
-    if session.kind == "practise" and session.question_ids:
+    if session.kind == SessionKind.PRACTISE and session.question_ids:
         more_on = context.bank.get(session.question_ids[0])
     rendered = render.quiz_summary(
         right=right,
@@ -237,31 +227,15 @@ async def finish(context: BotContext, session_id: int, status: str = "finished")
         )
 
 
-def group_summary(session: Session, results: list[tuple[int, str, str, bool, int]]) -> str:
-    per_user: dict[int, list[int]] = {}
-    names: dict[int, str] = {}
+def group_standings(results: list[tuple[int, str, str, bool, int]]) -> list[render.Standing]:
+    """Who answered a group quiz, best first: most points, then most right answers."""
+    per_user: dict[int, render.Standing] = {}
     for user_id, name, _qid, correct, points in results:
-        stats = per_user.setdefault(user_id, [0, 0, 0])
-        stats[0] += int(correct)
-        stats[1] += 1
-        stats[2] += points
-        names[user_id] = name
-    lines = [f"🏁 <b>Quiz over</b> · {render.plural(session.total, 'question')}"]
-    ranked = sorted(per_user.items(), key=lambda kv: (-kv[1][2], -kv[1][0]))
-    medals = ["🥇", "🥈", "🥉"]
-    rows = []
-    for i, (user_id, (right, answered, points)) in enumerate(ranked):
-        badge = medals[i] if i < len(medals) else f"{i + 1}."
-        rows.append(
-            f"{badge} {render.name(names[user_id])}: {right}/{answered} right, "
-            f"+{render.plural(points, 'point')}"
+        was = per_user.get(user_id) or render.Standing(name, 0, 0, 0)
+        per_user[user_id] = render.Standing(
+            name, was.right + int(correct), was.answered + 1, was.points + points
         )
-    # However many answered, the summary stays one message (Telegram's 4096).
-    lines += render.capped(rows, render.MAX_TEXT - 200)  # HTML rows: longer than shown
-    if not ranked:
-        lines.append("Nobody answered this time.")
-    lines.append("\n/leaderboard shows this group's standings · /quiz for another round")
-    return "\n".join(lines)
+    return sorted(per_user.values(), key=lambda s: (-s.points, -s.right))
 
 
 # ---------------------------------------------------------------- answering
@@ -289,25 +263,23 @@ class Answer:
     back_in: timedelta | None = None  # when FSRS brings the question back, from the press
 
 
-async def record_quiz_answer(  # noqa: PLR0917 - one press's state, as the door admitted it
-    context: BotContext, asking: Asking, session: Session, q: Question, user: User, position: int
-) -> Answer:
-    """Grade a quiz press and record it exactly once; returns only after COMMIT."""
-    store, now = context.store, context.now()
+async def record_quiz_answer(context: BotContext, press: ChoicePress, q: Question) -> Answer:
+    """Record a quiz press the door graded, exactly once; returns only after COMMIT."""
+    data, user, asking, session = context.bot_data, press.user, press.asking, press.session
+    store, now = data.store, data.clock()
+    zone, upsert_user = data.zone_of(user.id), not data.knows_name(user.id, user.first_name)
     if session.status != "active" or asking.closed:
         return Answer(Graded.OVER)
     # A daily question may be answered whenever its day allows: it never expires.
-    if session.kind != "daily" and session.updated_at < now - timedelta(
-        minutes=context.settings.quiz_expiry_minutes
-    ):
+    expiry = timedelta(minutes=data.settings.quiz_expiry_minutes)
+    if session.kind != SessionKind.DAILY and session.updated_at < now - expiry:
         await store.quizzes.end_session(session.id, "expired", now)
         return Answer(Graded.EXPIRED)
     group = session.user_id is None
     if asking.position != session.position:
         return Answer(Graded.OVER if group else Graded.ALREADY)
-    chosen = asking.order[position]
-    correct = chosen == q.correct
-    points = rules.points_for(q, correct)
+    correct = press.correct
+    points, day = rules.points_for(q, correct), rules.local_day(now, zone)
     review = srs.review(await store.answers.card(user.id, q.id), correct, now)
     inserted = await store.answers.record_answer(
         AnswerRecord(
@@ -317,19 +289,19 @@ async def record_quiz_answer(  # noqa: PLR0917 - one press's state, as the door 
             chat_id=session.chat_id,
             question_id=q.id,
             source="quiz",
-            choice=chosen,
+            choice=press.chosen,
             correct=correct,
             points=points,
             now=now,
-            local_day=await user_zone_day(context, user.id),
+            local_day=day,
             review=review,
         ),
         advance_session=None if group else session.id,
-        upsert_user=context.data.known_names.get(user.id) != user.first_name,
+        upsert_user=upsert_user,
     )
     if not inserted:
         return Answer(Graded.ALREADY)
-    remember_name(context, user.id, user.first_name)
+    data.remember_name(user.id, user.first_name)
     log.info("answer: user=%s question=%s correct=%s", user.id, q.id, correct)
     return Answer(Graded.RECORDED, correct, points, review.due_at - now)
 

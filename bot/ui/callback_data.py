@@ -25,22 +25,25 @@ PROGRESS = "p1"  # p1:30                    /score's "progress picture" button (
 
 # ASCII only (re.ASCII, and [0-9] rather than \d): "²" or "٣" is not a digit here, and an
 # id has at most 18 digits, so int() never sees anything but a small positive number.
-_PATTERNS = {
-    ANSWER: re.compile(r"a1:([1-9][0-9]{0,17}):([0-5])", re.ASCII),
-    NEXT: re.compile(r"n1:([1-9][0-9]{0,17})", re.ASCII),
-    REPORT: re.compile(r"r1:([1-9][0-9]{0,17})", re.ASCII),
-    FORGET: re.compile(r"f1:(yes|no)", re.ASCII),
-    HIDE: re.compile(r"h1:([01])", re.ASCII),
-    MORE: re.compile(r"m1:([a-z0-9-]{1,40})", re.ASCII),
-    DONE: re.compile(r"d1:([1-9][0-9]{0,17})", re.ASCII),
-    IMPORT: re.compile(r"i1:([1-9][0-9]{0,17}):(add|skip)", re.ASCII),
-    GAME: re.compile(r"g1:([1-9][0-9]{0,17}):([0-5])", re.ASCII),
-    PROGRESS: re.compile(r"p1:(30)", re.ASCII),
+# Anchored at both ends (``\Z``: "$" alone would accept a trailing newline), so that
+# ``re.match`` accepts exactly the data we make. The one source of truth: ``decode`` (the door)
+# and the press routes (``CallbackQueryHandler(pattern=...)`` in ``handlers.register``) both
+# match these.
+PATTERNS: dict[str, re.Pattern[str]] = {
+    ANSWER: re.compile(r"a1:([1-9][0-9]{0,17}):([0-5])\Z", re.ASCII),
+    NEXT: re.compile(r"n1:([1-9][0-9]{0,17})\Z", re.ASCII),
+    REPORT: re.compile(r"r1:([1-9][0-9]{0,17})\Z", re.ASCII),
+    FORGET: re.compile(r"f1:(yes|no)\Z", re.ASCII),
+    HIDE: re.compile(r"h1:([01])\Z", re.ASCII),
+    MORE: re.compile(r"m1:([a-z0-9-]{1,40})\Z", re.ASCII),
+    DONE: re.compile(r"d1:([1-9][0-9]{0,17})\Z", re.ASCII),
+    IMPORT: re.compile(r"i1:([1-9][0-9]{0,17}):(add|skip)\Z", re.ASCII),
+    GAME: re.compile(r"g1:([1-9][0-9]{0,17}):([0-5])\Z", re.ASCII),
+    PROGRESS: re.compile(r"p1:(30)\Z", re.ASCII),
 }
 
-# Buttons that name a stored asking (and are bound to its chat and message), and those bound
-# to a row of the keyboards table (the message's exact data and its owner).
-ASKING_KINDS = frozenset({ANSWER, NEXT, REPORT, DONE, GAME})
+# Buttons bound to a row of the keyboards table (the message's exact data and its owner); every
+# other kind names a stored asking (and is bound to its chat and message).
 KEYBOARD_KINDS = frozenset({FORGET, HIDE, MORE, IMPORT, PROGRESS})
 
 
@@ -112,10 +115,10 @@ def decode(data: object) -> Callback | None:
     if not isinstance(data, str) or not data or len(data.encode()) > MAX_CALLBACK_DATA:
         return None
     kind = data[:2]
-    pattern = _PATTERNS.get(kind)
+    pattern = PATTERNS.get(kind)
     if pattern is None:
         return None
-    match = pattern.fullmatch(data)  # fullmatch: "$" alone would accept a trailing newline
+    match = pattern.match(data)  # anchored at both ends (above)
     if match is None:
         return None
     return Callback(kind, match.groups())

@@ -491,6 +491,34 @@ def quiz_summary(
     return Rendered("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)
 
 
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """One member's line under a group quiz: their first name, right / answered, points."""
+
+    name: str
+    right: int
+    answered: int
+    points: int
+
+
+def group_summary(total: int, standings: Sequence[Standing]) -> str:
+    """The end of a group quiz: who answered, best first (``services.quiz`` ranks them)."""
+    lines = [f"🏁 <b>Quiz over</b> · {plural(total, 'question')}"]
+    medals = ["🥇", "🥈", "🥉"]
+    rows = []
+    for i, s in enumerate(standings):
+        badge = medals[i] if i < len(medals) else f"{i + 1}."
+        rows.append(
+            f"{badge} {name(s.name)}: {s.right}/{s.answered} right, +{plural(s.points, 'point')}"
+        )
+    # However many answered, the summary stays one message (Telegram's 4096).
+    lines += capped(rows, MAX_TEXT - 200)  # HTML rows: longer than shown
+    if not standings:
+        lines.append("Nobody answered this time.")
+    lines.append("\n/leaderboard shows this group's standings · /quiz for another round")
+    return "\n".join(lines)
+
+
 def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from bot.core.importer import patterns
 
@@ -32,6 +33,14 @@ class Span:
     lang: str = ""
 
 
+class PostKind(StrEnum):
+    POST = "post"
+    REPOST = "repost"  # forwarded from elsewhere: never imported (contract §8)
+    POLL = "poll"
+    MEDIA = "media"  # no text
+    UNREADABLE = "unreadable"  # not in the export's format: ``note`` says why
+
+
 @dataclass(frozen=True, slots=True)
 class Post:
     """One post as Telegram shows it: plain text plus where its code is."""
@@ -39,7 +48,7 @@ class Post:
     where: str  # "message 12" or "line 40", for the report
     text: str
     spans: tuple[Span, ...] = ()
-    kind: str = "post"  # post | repost | poll | media (no text) | unreadable
+    kind: PostKind = PostKind.POST
     note: str = ""  # for reposts: where from; for unreadable: why
 
 
@@ -53,7 +62,9 @@ def _clean(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def _from_parts(parts: Sequence[tuple[str, str, str]], where: str, kind: str = "post") -> Post:
+def _from_parts(
+    parts: Sequence[tuple[str, str, str]], where: str, kind: PostKind = PostKind.POST
+) -> Post:
     """Concatenate export parts into plain text, remembering the code parts."""
     chunks: list[str] = []
     spans: list[Span] = []
@@ -123,7 +134,7 @@ def posts_from_export(data: object) -> list[Post]:
                     Post(
                         f"message #{index + 1}",
                         "",
-                        kind="unreadable",
+                        kind=PostKind.UNREADABLE,
                         note="it is not a message object",
                     )
                 )
@@ -140,7 +151,7 @@ def posts_from_export(data: object) -> list[Post]:
                     Post(
                         where,
                         "",
-                        kind="unreadable",
+                        kind=PostKind.UNREADABLE,
                         note="its text is not in Telegram's export format",
                     )
                 )
@@ -148,11 +159,13 @@ def posts_from_export(data: object) -> list[Post]:
             post = _from_parts(parts, where)
             if "forwarded_from" in message:
                 source = message.get("forwarded_from")
-                posts.append(Post(where, post.text, post.spans, "repost", str(source or "")))
+                posts.append(
+                    Post(where, post.text, post.spans, PostKind.REPOST, str(source or ""))
+                )
             elif "poll" in message and not post.text.strip():
-                posts.append(Post(where, "", kind="poll"))
+                posts.append(Post(where, "", kind=PostKind.POLL))
             elif not post.text.strip():
-                posts.append(Post(where, "", kind="media"))
+                posts.append(Post(where, "", kind=PostKind.MEDIA))
             else:
                 posts.append(post)
     return posts

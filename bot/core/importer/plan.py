@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from bot.core.bank import MAX_ID
 from bot.core.importer.fit import Draft
-from bot.core.importer.formats import Post
+from bot.core.importer.formats import Post, PostKind
 from bot.core.importer.parse import Skip, parse_post
 from bot.core.models import Question
 
@@ -148,16 +148,16 @@ def plan_import(
     first_seen: dict[str, str] = {}
     for post in posts:
         plan.posts += 1
-        if post.kind in ("poll", "media"):
-            reason = "a poll" if post.kind == "poll" else "it has no text"
-            kind = "poll" if post.kind == "poll" else "no text"
+        if post.kind in (PostKind.POLL, PostKind.MEDIA):
+            reason = "a poll" if post.kind == PostKind.POLL else "it has no text"
+            kind = "poll" if post.kind == PostKind.POLL else "no text"
             plan.skipped.append(Skipped(post.where, reason, kind, named=False))
             continue
-        if post.kind == "unreadable":
+        if post.kind == PostKind.UNREADABLE:
             plan.skipped.append(Skipped(post.where, post.note, "unreadable", named=True))
             continue
         parsed = parse_post(post)
-        if post.kind == "repost":
+        if post.kind == PostKind.REPOST:
             # Contract §8: reposts are not imported; one that holds a question is named.
             origin = f" from {post.note}" if post.note else ""
             named = not isinstance(parsed, Skip)
