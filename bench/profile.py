@@ -5,9 +5,12 @@
     python -m bench.profile quiz [--learners 100]
 
 Runs bench.run's workload for the bot alone and samples the bot process with
-``py-spy record --format raw --nonblocking`` (no pauses of the target) from the moment it is
-ready until it stops, every thread (aiosqlite runs SQL on its own). Idle samples are not
-recorded, so the shares are of CPU, and ms per answer is share x the run's CPU per answer.
+``py-spy record --format raw`` from the moment it is ready until it stops, every thread
+(aiosqlite runs SQL on its own). Idle samples are not recorded, so the shares are of CPU, and
+ms per answer is share x the run's CPU per answer. ``--nonblocking``: pausing the bot for
+each sample made py-spy count its idle waits as CPU (three times the samples the CPU time
+allows); not pausing, a sample now and then lands in a stale frame (once, a tenth of a run's
+samples in one PTB function that costs 3 us a call): repeat a run before trusting one line.
 Each sample goes to one component: a few phases by any frame on the stack (PTB's
 ``de_json``, FSRS, the renderer), else the innermost frame's library or module.
 """
@@ -41,12 +44,15 @@ PHASES: list[tuple[str, Callable[[str], bool]]] = [
     ("FSRS", lambda f: _path(f).startswith(("fsrs/", "bot/core/srs.py"))),
     ("render (bot/ui)", lambda f: _path(f).startswith("bot/ui/")),
 ]
+TRANSPORT = "transport: HTTP, sockets (aiohttp, bot/runtime/request.py)"
+LOOP = "event loop (asyncio or uvloop, selectors)"
+LOOP_FRAMES = ("Application.__run ", "Application.run_polling ", "Runner.run ")
 # Else by the innermost frame whose path starts with one of these (in this order per frame).
 LEAVES: list[tuple[str, tuple[str, ...]]] = [
     ("JSON (json module)", ("json/",)),
     ("DB: SQL, transaction (aiosqlite thread, bot/db)", ("aiosqlite/", "sqlite3/", "bot/db/")),
     (
-        "transport: HTTP (aiohttp, bot/runtime/request.py)",
+        TRANSPORT,
         ("aiohttp/", "yarl/", "multidict/", "bot/runtime/request.py", "http/", "asyncio/sslproto"),
     ),
     (
@@ -57,10 +63,21 @@ LEAVES: list[tuple[str, tuple[str, ...]]] = [
     ("PTB: Bot methods, to_dict, request (telegram/)", ("telegram/",)),
     ("door (services/presses.py)", ("bot/services/presses.py",)),
     ("bot: services, handlers, runtime", ("bot/",)),
-    ("event loop (asyncio, selectors)", ("asyncio/", "selectors.py")),
+    (LOOP, ("asyncio/", "selectors.py")),
     ("logging", ("logging/",)),
     ("threads, queues (aiosqlite's hand-off)", ("threading.py", "queue.py")),
 ]
+
+
+# aiosqlite runs each statement on its thread: a queue put/get and a call_soon_threadsafe
+# wake-up of the loop per statement. Told apart by the innermost frame.
+HAND_OFF = "DB: aiosqlite's hand-off per statement (queue, cross-thread wake-ups)"
+HAND_OFF_FRAMES = (
+    "_connection_worker_thread (aiosqlite/core.py:59)",  # tx.get(): waiting for work
+    "BaseSelectorEventLoop._write_to_self ",
+    "BaseSelectorEventLoop._read_from_self ",
+    "BaseEventLoop.call_soon_threadsafe ",
+)
 
 
 def component(stack: list[str]) -> str:
@@ -68,6 +85,12 @@ def component(stack: list[str]) -> str:
     for name, test in PHASES:
         if any(test(f) for f in stack):
             return name
+    if stack and stack[-1].startswith(HAND_OFF_FRAMES):
+        return HAND_OFF
+    if stack and stack[-1].startswith("_SelectorSocketTransport."):  # socket send/recv
+        return TRANSPORT
+    if stack and stack[-1].startswith(LOOP_FRAMES):  # uvloop: the loop's own work is in C
+        return LOOP
     for frame in reversed(stack):
         path = _path(frame)
         for name, prefixes in LEAVES:
