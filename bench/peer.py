@@ -9,6 +9,7 @@ uvloop too: aiogram's ``fast`` extra, which its ``run_polling`` picks up by itse
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import venv
@@ -31,6 +32,7 @@ def _ready() -> bool:
     return probe.returncode == 0
 
 
+@functools.cache  # once a run: the probe imports aiogram, a second of CPU
 def ensure() -> Path:
     """The peer venv's python, after creating the venv and installing aiogram if needed."""
     if _ready():
@@ -46,6 +48,7 @@ def ensure() -> Path:
     return PYTHON
 
 
+@functools.cache
 def version() -> str:
     out = subprocess.run(
         [str(ensure()), "-c", "import aiogram; print(aiogram.__version__)"],
