@@ -1025,7 +1025,8 @@ def main() -> None:
         "--no-floor-sweep",
         dest="floor_sweep",
         action="store_false",
-        help="measure the floor at the bot's settings instead of sweeping for its best",
+        help="measure the floor at the bot's settings (the peer at aiogram's defaults) "
+        "instead of sweeping for their best",
     )
     parser.add_argument(
         "--no-peer",
