@@ -19,7 +19,20 @@ def main() -> None:
         connection_pool_size=int(os.environ.get("BENCH_POOL", settings.connection_pool_size)),
     )
     setup_logging(settings.log_level, settings.token)
+    if os.environ.get("BENCH_LOOP") != "asyncio":  # as python -m bot runs; asyncio to compare
+        from bot.__main__ import use_uvloop
+
+        use_uvloop()
     bank = load_bank(settings.content_dir)
+    gc_setting = os.environ.get("BENCH_GC", "")  # "default": Python's; "A,B,C": thresholds
+    if gc_setting != "default":  # as python -m bot runs
+        import gc
+
+        from bot.__main__ import tune_gc
+
+        tune_gc()
+        if gc_setting:
+            gc.set_threshold(*(int(x) for x in gc_setting.split(",")))
     profile = os.environ.get("BENCH_PROFILE")
     if profile:  # python -m bench.run ... with BENCH_PROFILE=/tmp/bot.prof: where the CPU goes
         import cProfile

@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import socket
 import sqlite3
@@ -100,6 +101,14 @@ async def start(module: str, env: dict[str, str], workdir: Path) -> Proc:
         preexec_fn=_app_core,
     )
     return Proc(proc)
+
+
+async def start_app(kind: str, env: dict[str, str], workdir: Path) -> Proc:
+    """The app a row measures: the bot, the PTB floor (``bare``, ``bare-aiohttp``), or the
+    aiogram peer (``aiogram``, in its own venv: see start_peer)."""
+    if kind == "aiogram":
+        return await start_peer(env, workdir)
+    return await start("bench.bot_process" if kind == "bot" else "bench.bare_app", env, workdir)
 
 
 # On the 2-core machine the app under test gets core 1 to itself and this driver (the fake
@@ -298,6 +307,8 @@ class Hook:
             body = await response.read()
             if response.status != 200:
                 raise RuntimeError(f"webhook answered {response.status}")
+        if response.content_type == "multipart/form-data":  # aiogram answers in a form
+            body = form_reply_as_json(body, response.headers["Content-Type"])
         fake.webhook_reply(body)  # a method in the response: Telegram performs it
 
 
@@ -328,9 +339,7 @@ async def channel_burst(
         if hook is not None:
             env.update(hook.env())
             await hook.open()
-        proc = await start(
-            "bench.bot_process" if kind == "bot" else "bench.bare_app", env, workdir
-        )
+        proc = await start_app(kind, env, workdir)
         if hook is not None:
             await fake.wait_for("setWebhook", timeout=60)
             await hook.listening()
@@ -521,9 +530,7 @@ async def quizzes(
         env["BENCH_MODE"] = "quiz"
         if kind == "bare-aiohttp":
             env["BENCH_TRANSPORT"] = "aiohttp"
-        proc = await start(
-            "bench.bot_process" if kind == "bot" else "bench.bare_app", env, workdir
-        )
+        proc = await start_app(kind, env, workdir)
         await ready(fake)
         await asyncio.sleep(0.5)
         latencies: list[float] = []
@@ -572,6 +579,140 @@ async def quizzes(
         return result
     finally:
         await fake.stop()
+
+
+# ---------------------------------------------------------------- the aiogram peer
+
+
+async def start_peer(env: dict[str, str], workdir: Path) -> Proc:
+    """bench/aiogram_app.py under the peer venv's python (bench/peer.py makes it on first use)."""
+    from bench import peer
+
+    python = await asyncio.to_thread(peer.ensure)
+    log = (workdir / "aiogram_app.log").open("ab")
+    env = {k: v for k, v in env.items() if k != "PYTHONPATH"}  # nothing of the bot's
+    proc = await asyncio.create_subprocess_exec(
+        str(python),
+        str(ROOT / "bench" / "aiogram_app.py"),
+        env=env,
+        cwd=workdir,
+        stdout=log,
+        stderr=log,
+        preexec_fn=_app_core,
+    )
+    return Proc(proc)
+
+
+def form_reply_as_json(body: bytes, content_type: str) -> bytes:
+    """aiogram's webhook response names its method in multipart/form-data (Telegram takes
+    either); the fake reads JSON, so re-encode the fields, decoding JSON-valued ones. Split by
+    hand: the email package's parser cost the driver ~2 ms a response, its core's whole budget."""
+    boundary = content_type.split("boundary=", 1)[1].strip('"').encode()
+    fields: dict[str, Any] = {}
+    for part in body.split(b"--" + boundary):
+        head, sep, raw = part.partition(b"\r\n\r\n")
+        name = re.search(rb'name="([^"]*)"', head) if sep else None
+        if name is None:
+            continue
+        value: Any = raw.removesuffix(b"\r\n").decode()
+        if value[:1] in ("[", "{"):
+            value = json.loads(value)
+        fields[name[1].decode()] = value
+    return json.dumps(fields).encode()
+
+
+# The peer at its best too: aiogram's tasks_concurrency_limit (0: none, its default) by its
+# aiohttp connection limit (100: its default), swept on a short run like the PTB floor.
+PEER_GRID = [(c, p) for c in (1, 4, 16, 64, 0) for p in (4, 16, 64, 100)]
+
+
+async def best_peer(
+    run: Callable[[int, int], Any], label: str
+) -> tuple[int, int, list[dict[str, Any]]]:
+    """(tasks limit, pool) that gave the aiogram peer the most answers a second."""
+    sweep = []
+    for concurrency, pool in PEER_GRID:
+        row = await run(concurrency, pool)
+        sweep.append({"concurrency": concurrency, "pool": pool, **row})
+        print(
+            f"  peer sweep {label}: tasks limit {concurrency or 'none':>4}, pool {pool:>3}: "
+            f"{row['answers_per_s']} answers/s",
+            flush=True,
+        )
+    best = max(sweep, key=lambda r: r["answers_per_s"])
+    return int(best["concurrency"]), int(best["pool"]), sweep
+
+
+def against_peer(rows: list[dict[str, Any]], peer_row: dict[str, Any], c: int, p: int) -> None:
+    """Append the peer's row; the bot's (rows[0]) answers/s and CPU over the peer's."""
+    from bench import peer
+
+    limit = f"tasks limit {c}" if c else "no tasks limit"
+    peer_row["kind"] = f"bare aiogram {peer.version()} ({limit}, pool {p})"
+    rows[0]["vs_peer"] = round(rows[0]["answers_per_s"] / peer_row["answers_per_s"], 2)
+    rows[0]["cpu_vs_peer"] = round(rows[0]["cpu_ms_per_answer"] / peer_row["cpu_ms_per_answer"], 2)
+    rows.append(peer_row)
+
+
+async def peer_channel(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    c, p = 0, 100  # aiogram's defaults
+    if args.floor_sweep:
+        c, p, _ = await best_peer(
+            lambda c, p: channel_burst("aiogram", args.readers // 4, c, p), "channel"
+        )
+    PEER_BEST["channel"] = (c, p)
+    against_peer(rows, await channel_burst("aiogram", args.readers, c, p), c, p)
+
+
+async def peer_webhook(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    """aiogram's webhook handler, both ways; its tasks are not limited there (it answers the
+    POST and handles the update in the background), so only the pool carries over."""
+    from bench import peer
+
+    _, p = PEER_BEST.get("channel", (0, 100))
+    for in_reply, bot_row in ((False, rows[1]), (True, rows[2])):
+        row = await channel_burst(
+            "aiogram", args.readers, 0, p, webhook=True, answer_in_reply=in_reply
+        )
+        how = "answers in the response" if in_reply else "40 connections"
+        row["kind"] = f"bare aiogram {peer.version()}, webhook, {how} (pool {p})"
+        bot_row["vs_peer"] = round(bot_row["answers_per_s"] / row["answers_per_s"], 2)
+        bot_row["cpu_vs_peer"] = round(bot_row["cpu_ms_per_answer"] / row["cpu_ms_per_answer"], 2)
+        rows.append(row)
+
+
+async def peer_quiz(
+    args: argparse.Namespace, rows: list[dict[str, Any]], run_quiz: Callable[..., Any]
+) -> None:
+    c, p = 0, 100
+    if args.floor_sweep:
+        c, p, _ = await best_peer(
+            lambda c, p: run_quiz("aiogram", args.learners // 4, c, p, 3), "quiz"
+        )
+    PEER_BEST["quiz"] = (c, p)
+    against_peer(rows, await run_quiz("aiogram", args.learners, c, p), c, p)
+
+
+async def peer_human(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    """The peer at human pace: it has no flood limiter, so its messages a second are the
+    learners' rate, which real Telegram would answer with 429s above ~30."""
+    from bench import peer
+
+    c, p = PEER_BEST.get("quiz", (0, 100))
+    row = await quizzes(
+        "aiogram",
+        args.learners,
+        args.rounds or 4,
+        pause=1.0,
+        rate_limit=False,
+        concurrency=c,
+        pool=p,
+    )
+    row["kind"] = f"bare aiogram {peer.version()} (no flood limiter)"
+    rows.append(row)
+
+
+PEER_BEST: dict[str, tuple[int, int]] = {}  # workload -> the peer's best (tasks limit, pool)
 
 
 # ---------------------------------------------------------------- a big database
@@ -803,6 +944,8 @@ async def main_async(args: argparse.Namespace) -> None:
             await channel_burst("bare-aiohttp", args.readers, c, p),
         ]
         against_floor(rows, c, p)
+        if args.peer:
+            await peer_channel(args, rows)
         results["channel burst"] = rows
     if args.which in ("webhook", "all"):
         # The same burst delivered both ways to the bot, 40 POSTs in flight for the webhook.
@@ -816,6 +959,8 @@ async def main_async(args: argparse.Namespace) -> None:
         rows[0]["kind"] = "bot, long polling"
         rows[1]["kind"] = "bot, webhook (40 connections)"
         rows[2]["kind"] = "bot, webhook, answers in the response"
+        if args.peer:
+            await peer_webhook(args, rows)
         results["channel burst, polling and webhook"] = rows
     if args.which in ("quiz", "all"):
         rounds = args.rounds or 10
@@ -834,6 +979,8 @@ async def main_async(args: argparse.Namespace) -> None:
             await run_quiz("bare-aiohttp", args.learners, c, p),
         ]
         against_floor(rows, c, p)
+        if args.peer:
+            await peer_quiz(args, rows, run_quiz)
         results["quizzes, RATE_LIMIT=off"] = rows
     if args.which in ("human", "all"):
         # Four rounds: at 30 messages a second overall, 200 learners need ~30 s of sends.
@@ -847,6 +994,8 @@ async def main_async(args: argparse.Namespace) -> None:
                 concurrency=args.concurrency,
             )
         ]
+        if args.peer:
+            await peer_human(args, rows)
         results["quizzes, human pace, RATE_LIMIT=on"] = rows
     if args.which == "pictures":  # not in "all": it repeats the channel burst
         rows = []
@@ -938,7 +1087,14 @@ def main() -> None:
         "--no-floor-sweep",
         dest="floor_sweep",
         action="store_false",
-        help="measure the floor at the bot's settings instead of sweeping for its best",
+        help="measure the floor at the bot's settings (the peer at aiogram's defaults) "
+        "instead of sweeping for their best",
+    )
+    parser.add_argument(
+        "--no-peer",
+        dest="peer",
+        action="store_false",
+        help="leave out the bare aiogram peer (bench/aiogram_app.py, in bench/.peer-venv)",
     )
     asyncio.run(main_async(parser.parse_args()))
 
