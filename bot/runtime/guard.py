@@ -30,7 +30,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -132,10 +132,10 @@ class _Guarded(asyncio.Protocol):
         self._arm()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports have asyncio.Transport's methods without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
         if self._closed:  # replaced before it was even made
-            transport.abort()
+            self._transport.abort()
             return
         self._connected = True
         self._inner.connection_made(transport)
@@ -203,9 +203,9 @@ class _Refused(asyncio.Protocol):
     """Over the cap: a 503 (Telegram retries later) and the connection closed at once."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.write(REFUSAL)
-        transport.close()
+        stream = cast(asyncio.Transport, transport)  # uvloop's too: see _Guarded
+        stream.write(REFUSAL)
+        stream.close()
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
