@@ -47,7 +47,7 @@ def build_application(
 
     async def post_init(app: BotApp) -> None:
         data.store_ = await Store.open(
-            settings.database_path, busy_timeout=settings.db_busy_timeout
+            settings.database_location, busy_timeout=settings.db_busy_timeout
         )
         # Bounded: a learner beyond the most recent CACHE_BOUND zones counts days in TIMEZONE.
         data.user_zones.update(await data.store_.users.user_timezones(CACHE_BOUND))

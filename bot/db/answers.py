@@ -168,7 +168,7 @@ class Answers(Table):
         async with self._tx() as db:
             inserted: set[tuple[int, int]] = set()
             ids: list[tuple[int, AnswerRecord]] = []
-            if RETURNING:
+            if RETURNING or self.database.dialect != "sqlite":
                 values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
                 cur = await db.execute(
                     "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, "  # noqa: S608

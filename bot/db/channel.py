@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.db.connection import Table, from_iso, iso
+from bot.db.connection import Row, Table, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +29,7 @@ class ExtraPost:
     question_id: str | None
 
 
-def _post(row: sqlite3.Row) -> ChannelPost:
+def _post(row: Row) -> ChannelPost:
     return ChannelPost(
         id=row["id"],
         slot=row["slot"],
