@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -55,6 +56,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """On PostgreSQL (tests/pg.py): no server is one skip reason locally, a failure in CI;
     tests about SQLite itself are skipped, saying so."""
     if not pg.SELECTED:
+        for item in items:
+            if item.get_closest_marker("postgres_only"):
+                item.add_marker(pytest.mark.skip(reason=pg.ONLY_REASON))
         return
     reason = pg.unavailable()
     if reason is not None:
@@ -83,6 +87,7 @@ def pg_databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[pg.Databases | Non
         database: Database = await original(cls, path, **kw)
         return database
 
+    databases.open_sqlite = functools.partial(original, Database)
     monkeypatch.setattr(Database, "open", classmethod(open_on_postgres))
     try:
         yield databases

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import subprocess
 import threading
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -26,6 +27,9 @@ T = TypeVar("T")
 SELECTED = os.environ.get("BOT_TEST_DATABASE", "sqlite").lower() in ("postgres", "postgresql")
 SERVER = os.environ.get("BOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:55432/postgres")
 _names = itertools.count(1)
+ONLY_REASON = "runs in the PostgreSQL pass: BOT_TEST_DATABASE=postgres (.ci/run runs both)"
+# The server's folder (.ci/postgres.sh start prints it): tests that restart the server need it.
+SERVER_DIR = os.environ.get("BOT_TEST_POSTGRES_DIR")
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -54,6 +58,27 @@ async def _admin(*statements: str) -> None:
             await con.execute(sql)
     finally:
         await con.close()
+
+
+def restart_server() -> None:
+    """Restart the test server (fast shutdown: every connection is cut), as an operator's
+    restart or a failover would."""
+    assert SERVER_DIR is not None
+    # -l: the new server must not inherit our pipes (we would wait for their EOF forever).
+    command = f"pg_ctl -D {SERVER_DIR}/data -l {SERVER_DIR}/log -m fast -w -t 60 restart"
+    argv = (
+        ["su", "postgres", "-s", "/bin/bash", "-c", command]
+        if os.getuid() == 0
+        else ["bash", "-c", command]
+    )
+    subprocess.run(
+        argv,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=90,
+        cwd="/",
+    )
 
 
 def unavailable() -> str | None:
@@ -90,6 +115,8 @@ class Databases:
 
     def __init__(self) -> None:
         self.urls: dict[Path, str] = {}
+        # Database.open as it was: a real SQLite file, for tests that need one beside PG.
+        self.open_sqlite: Callable[..., Awaitable[Any]] | None = None
 
     def url_for(self, path: Path | str) -> str:
         key = Path(path).resolve()

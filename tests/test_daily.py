@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -334,13 +333,16 @@ async def test_kill_mid_deliveries_loses_none(
     assert sorted(counts) == ids  # none lost
     twice = [uid for uid, n in counts.items() if n > 1]
     assert len(twice) <= 8  # only what was in flight at the kill (IN_FLIGHT)
-    con = sqlite3.connect(env["DATABASE_PATH"])
+    store = await Store.open(Path(env["DATABASE_PATH"]))  # on either backend
     try:
-        statuses = dict(
-            con.execute("SELECT status, COUNT(*) FROM daily_deliveries GROUP BY status")
-        )
+        statuses = {
+            r[0]: r[1]
+            for r in await store.database.all(
+                "SELECT status, COUNT(*) FROM daily_deliveries GROUP BY status"
+            )
+        }
     finally:
-        con.close()
+        await store.close()
     assert statuses == {"sent": len(ids)}
 
 

@@ -132,7 +132,15 @@ class Answers(Table):
                 self._pending[GROUP_COMMIT_MAX:],
             )
             try:
-                inserted = await self._insert_channel_answers(batch)
+                try:
+                    inserted = await self._insert_channel_answers(batch)
+                except Exception as exc:
+                    if not self.database.lost(exc):
+                        raise
+                    # The connection went (a PostgreSQL restart): once more on a new one. The
+                    # insert is ON CONFLICT DO NOTHING, so a batch whose COMMIT did land before
+                    # the cut is not doubled (its presses then read "already answered").
+                    inserted = await self._insert_channel_answers(batch)
             except Exception as exc:  # every waiter hears of it; the next batch may succeed
                 for _, _, future in batch:
                     if not future.done():

@@ -21,6 +21,7 @@ import fcntl
 import logging
 import os
 import sqlite3
+import sys
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -75,6 +76,16 @@ class Conn(Protocol):
 
 class DatabaseUnavailable(Exception):
     """The database cannot be used at start (unreachable, refused, too old): one sentence."""
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """An error of either backend's driver (an admin is told: contract §6)."""
+    if isinstance(exc, sqlite3.Error):
+        return True
+    asyncpg = sys.modules.get("asyncpg")  # loaded only with DATABASE_URL=postgresql://
+    return asyncpg is not None and isinstance(
+        exc, (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
+    )
 
 
 def is_postgres_url(location: object) -> bool:
@@ -258,6 +269,47 @@ class Database:
     async def integrity_check(self) -> str:
         row = await self.one("PRAGMA integrity_check")
         return str(row[0]) if row else "no answer"
+
+    def lost(self, exc: BaseException) -> bool:
+        """Was ``exc`` a lost connection (PostgreSQL: a server restart, a network cut)? A
+        statement that is safe to repeat may then be tried once more. Never on SQLite."""
+        del exc
+        return False
+
+    async def ping(self) -> bool:
+        """Does the database answer? (GET /healthz)"""
+        try:
+            await self.one("SELECT 1")
+        except Exception:  # any failure means "not answering"
+            return False
+        return True
+
+    # ---------------------------------------------------------------- for copy-db
+
+    async def tables(self) -> dict[str, set[str]]:
+        """Every table of the bot, with the tables its foreign keys reference."""
+        rows = await self.all(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+        out: dict[str, set[str]] = {}
+        for (name,) in rows:
+            refs = await self.all(f"PRAGMA foreign_key_list({name})")
+            out[str(name)] = {str(r[2]) for r in refs} - {str(name)}
+        return out
+
+    async def columns(self, table: str) -> list[str]:
+        return [str(r[1]) for r in await self.all(f"PRAGMA table_info({table})")]
+
+    async def stream(
+        self, table: str, columns: Sequence[str], batch: int = 5000
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """A table's rows, a batch at a time (a big table is never all in memory)."""
+        async with self._lock:
+            cur = await self._db.execute(
+                f"SELECT {', '.join(columns)} FROM {table}"  # noqa: S608 - names from the schema
+            )
+            while rows := list(await cur.fetchmany(batch)):
+                yield [tuple(r) for r in rows]
 
 
 class Table:

@@ -448,6 +448,9 @@ class PgDatabase(Database):
             assert cur.lastrowid is not None
             return cur.lastrowid
 
+    def lost(self, exc: BaseException) -> bool:
+        return is_lost(exc)
+
     async def integrity_check(self) -> str:
         row = await self.one("SELECT 1")
         return "ok" if row is not None else "no answer"
@@ -459,6 +462,53 @@ class PgDatabase(Database):
         except Exception:  # any failure means "not answering"
             return False
         return True
+
+    async def tables(self) -> dict[str, set[str]]:
+        rows = await self.all(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+            "current_schema() AND table_type = 'BASE TABLE' AND table_name != 'schema_version'"
+        )
+        out: dict[str, set[str]] = {str(r[0]): set() for r in rows}
+        for child, parent in await self.all(
+            "SELECT tc.table_name, ccu.table_name FROM information_schema.table_constraints tc "
+            "JOIN information_schema.constraint_column_usage ccu "
+            "ON ccu.constraint_name = tc.constraint_name AND ccu.table_schema = tc.table_schema "
+            "WHERE tc.constraint_type = 'FOREIGN KEY' AND tc.table_schema = current_schema()"
+        ):
+            if child in out and parent != child:
+                out[child].add(parent)
+        return out
+
+    async def columns(self, table: str) -> list[str]:
+        rows = await self.all(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+            "current_schema() AND table_name = ? ORDER BY ordinal_position",
+            (table,),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def stream(
+        self, table: str, columns: Sequence[str], batch: int = 5000
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        sql = f"SELECT {', '.join(columns)} FROM {table}"  # noqa: S608 - names from the schema
+        async with self._connection() as con, con.transaction():
+            cursor = await con.cursor(sql)
+            while rows := await cursor.fetch(batch):
+                yield [tuple(r) for r in rows]
+
+    async def reset_identities(self) -> None:
+        """After rows were copied in with their ids: new ids continue after the largest."""
+        for table in self._dialect.id_tables:
+            await self.write(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
+                f"COALESCE(MAX(id), 0) + 1, false) FROM {table}"
+            )
+
+
+async def check_server(url: str) -> None:
+    """Raise DatabaseUnavailable, with one sentence, unless the server takes the bot."""
+    con = await _connect(url)
+    await con.close()
 
 
 async def in_use(url: str) -> bool:

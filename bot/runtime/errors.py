@@ -5,12 +5,12 @@ channel and a failed reload are paged where they happen), never raise."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
+from bot.db.connection import is_database_error
 from bot.runtime.context import BotContext
 from bot.runtime.pager import notify_admins
 from bot.ui.render import esc
@@ -65,7 +65,7 @@ def _harmless(exc: BadRequest) -> bool:
 
 def actionable(exc: BaseException) -> bool:
     """Errors an admin can do something about: the database (disk full, locked, corrupt)."""
-    return isinstance(exc, sqlite3.Error)
+    return is_database_error(exc)
 
 
 async def _tell_user(update: object) -> None:
