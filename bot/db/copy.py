@@ -156,17 +156,20 @@ async def copy_database(source: Path | str, target: Path | str) -> list[TableCou
         dst = await Database.open(target)
         try:
             tables = await src.tables()
-            order = [t for t in _order(tables) if t in await dst.tables()]
+            targets = await dst.tables()
+            order = [t for t in _order(tables) if t in targets]
+            columns: dict[str, list[str]] = {}
+            for table in order:  # read before the target's transaction holds its connection
+                wanted = set(await dst.columns(table))
+                columns[table] = [c for c in await src.columns(table) if c in wanted]
             async with dst.tx() as con:
                 for table in order:
-                    columns = [
-                        c for c in await src.columns(table) if c in await dst.columns(table)
-                    ]
+                    names = columns[table]
                     insert = (
-                        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
-                        f"VALUES ({', '.join('?' * len(columns))})"
+                        f"INSERT INTO {table} ({', '.join(names)}) "  # noqa: S608
+                        f"VALUES ({', '.join('?' * len(names))})"
                     )
-                    async for rows in src.stream(table, columns):
+                    async for rows in src.stream(table, names):
                         await con.executemany(insert, rows)
             if dst.dialect == "postgres":
                 from bot.db.postgres import PgDatabase  # noqa: PLC0415
