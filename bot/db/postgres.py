@@ -329,6 +329,7 @@ class PgDatabase(Database):
         self._holder = holder  # keeps the running lock for the bot's life
         self._dialect = dialect
         self._url = url
+        self._closed = False
 
     @classmethod
     async def open_url(
@@ -349,6 +350,7 @@ class PgDatabase(Database):
         return cls(pool, holder, dialect, url)
 
     async def close(self) -> None:
+        self._closed = True
         try:
             await asyncio.wait_for(self._pool.close(), timeout=5)
         except TimeoutError:
@@ -370,7 +372,7 @@ class PgDatabase(Database):
             try:
                 con: asyncpg.Connection = await self._pool.acquire(timeout=CONNECT_TIMEOUT)
             except LOST:
-                if time.monotonic() + delay > deadline:
+                if self._closed or time.monotonic() + delay > deadline:
                     raise
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
@@ -398,7 +400,7 @@ class PgDatabase(Database):
                 await transaction.start()
             except LOST:
                 await self._pool.release(con)
-                if time.monotonic() > deadline:
+                if self._closed or time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.05)
                 continue
@@ -426,7 +428,7 @@ class PgDatabase(Database):
                     rows: list[Any] = await con.fetch(text, *params)
                     return rows
             except LOST:  # a read changes nothing: safe to repeat
-                if time.monotonic() > deadline:
+                if self._closed or time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.05)
 
@@ -456,9 +458,12 @@ class PgDatabase(Database):
         return "ok" if row is not None else "no answer"
 
     async def ping(self) -> bool:
+        """One try, no waiting for a restart: /healthz says what is true now."""
+        if self._closed:
+            return False
         try:
-            async with self._connection() as con:
-                await con.fetchval("SELECT 1", timeout=5)
+            async with self._pool.acquire(timeout=3) as con:
+                await con.fetchval("SELECT 1", timeout=3)
         except Exception:  # any failure means "not answering"
             return False
         return True

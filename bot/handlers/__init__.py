@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -15,6 +16,7 @@ from telegram.ext import (
 )
 
 from bot.handlers import admin, channel_press, common, daily, imports, membership, profile, quiz
+from bot.runtime import metrics
 from bot.runtime.context import BotContext
 from bot.services import presses
 from bot.services.messages import answer_press, follow_up, sent_by_a_person
@@ -130,6 +132,7 @@ async def on_press(update: Update, context: BotContext) -> None:
     """Every press: the door admits it (or answers it with one alert), its feature decides,
     the press is answered, and only then does what follows start, outside the press slots:
     a send or an edit may wait in a flood limiter, and no press waits behind it."""
+    started = time.monotonic()
     press = await presses.admit(update, context)
     if press is None:
         return
@@ -139,6 +142,7 @@ async def on_press(update: Update, context: BotContext) -> None:
     reply = await route(context, press)
     try:
         await answer_press(press.query, reply.text, show_alert=reply.alert)
+        metrics.press_answered(time.monotonic() - started)
     finally:  # the press's work is done and committed: what follows runs whatever the answer
         if reply.then is not None:
             follow_up(context, update, reply.then)

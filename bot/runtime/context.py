@@ -73,6 +73,7 @@ class BotData:
     # where a press says the import expired). The lock keeps two appends from racing on FILE.
     pending_imports: dict[int, PendingImport] = field(default_factory=dict)
     import_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    metrics_port: int | None = None  # where /healthz and /metrics listen (METRICS_PORT; §10)
 
     def zone_of(self, user_id: int) -> ZoneInfo:
         """The user's /timezone, or the bot's TIMEZONE: what decides when their day starts."""

@@ -11,6 +11,7 @@ from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from bot.db.connection import is_database_error
+from bot.runtime import metrics
 from bot.runtime.context import BotContext
 from bot.runtime.pager import notify_admins
 from bot.ui.render import esc
@@ -38,6 +39,8 @@ async def error_handler(update: object, context: BotContext) -> None:
         return
     log.error("unhandled error while processing %s", type(update).__name__, exc_info=exc)
     await _tell_user(update)
+    if is_database_error(exc):
+        metrics.DB_ERRORS.inc()
     if not actionable(exc):
         return  # a bug or bad input: the log has the traceback; the admins cannot act on it
     kind = type(exc).__name__

@@ -48,6 +48,8 @@ from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.runtime import metrics
+
 log = logging.getLogger(__name__)
 
 IDEMPOTENT = frozenset(
@@ -275,6 +277,7 @@ class RetryingRequest(AiohttpRequest):
                     url, method, request_data, *args, **kwargs
                 )
             except (TimedOut, NetworkError) as exc:
+                metrics.api_call(endpoint, None)
                 if _not_delivered(exc):
                     if last:
                         raise NotSent(f"could not connect to the Bot API ({endpoint})") from exc
@@ -284,6 +287,7 @@ class RetryingRequest(AiohttpRequest):
                 else:
                     raise  # may have been delivered: never blindly repeated
             else:
+                metrics.api_call(endpoint, code)
                 if code < 500:
                     return code, payload
                 if last or not _repeat_is_harmless(endpoint, request_data):

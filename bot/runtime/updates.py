@@ -29,6 +29,8 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import BaseUpdateProcessor
 
+from bot.runtime import metrics
+
 log = logging.getLogger(__name__)
 
 PTB_SLOTS = 4096
@@ -112,6 +114,14 @@ class FairUpdateProcessor(BaseUpdateProcessor):
         return user.pending if user else 0
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        metrics.UPDATES.inc()
+        metrics.BACKLOG.inc()
+        try:
+            await self._process(update, coroutine)
+        finally:
+            metrics.BACKLOG.dec()
+
+    async def _process(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = self._key(update)
         user = self._users.get(key)
         if user is None:  # only users with updates in flight are kept
