@@ -30,7 +30,8 @@ from prometheus_client import (
 
 log = logging.getLogger(__name__)
 
-disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created samples: half the page, and no scraper needs them
+# No *_created samples: half the page, and no scraper needs them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry()
 
 UPDATES = Counter(
