@@ -9,10 +9,15 @@ Over ~300 lines on purpose: every benchmark shares one harness and one report.
     python -m bench.run daily [--subscribers 10000] # /daily deliveries due at one minute
     python -m bench.run bigdb                      # 1,000,000 answers from 100,000 users
     python -m bench.run all
+    ... --database postgres | both                  # the bot on PostgreSQL (beside SQLite)
 
 Each starts the bot (``bench/bot_process.py``: ``python -m bot``'s start-up) and the floor
 (``bench/bare_app.py``) as subprocesses against a local fake Bot API (``tests/fakes.py``) over
 real HTTP on 127.0.0.1, and reads their peak RSS and CPU time from /proc. Not part of the tests.
+
+With ``--database postgres`` (or ``both``) the bot runs on PostgreSQL: a fresh database per
+run on the server ``BENCH_POSTGRES`` names (an admin URL), else on a throwaway one started with
+``.ci/postgres.sh``; populated databases are made as SQLite files and moved with copy-db.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import random
 import signal
 import socket
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -113,6 +119,78 @@ def _app_core() -> None:
 def _driver_core() -> None:
     if len(CORES) > 1:
         os.sched_setaffinity(0, set(CORES[:-1]))
+
+
+class Databases:
+    """Where the bot under test keeps its data: a SQLite file, or a fresh PostgreSQL database."""
+
+    def __init__(self) -> None:
+        self.server: str | None = os.environ.get("BENCH_POSTGRES")
+        self._dir: str | None = None
+        self._count = 0
+
+    async def _admin(self, sql: str) -> None:
+        import asyncpg
+
+        assert self.server is not None
+        con = await asyncpg.connect(self.server)
+        try:
+            await con.execute(sql)
+        finally:
+            await con.close()
+
+    async def postgres(self) -> str:
+        """A new, empty database's URL (the server started on first use if none was named)."""
+        if self.server is None:
+            out = (
+                await asyncio.to_thread(
+                    subprocess.run,
+                    ["bash", str(ROOT / ".ci" / "postgres.sh"), "start"],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+            ).stdout
+            found = dict(line.split("=", 1) for line in out.split())
+            self.server, self._dir = found["BOT_TEST_POSTGRES"], found["BOT_TEST_POSTGRES_DIR"]
+        self._count += 1
+        name = f"bench_{os.getpid()}_{self._count}"
+        await self._admin(f"DROP DATABASE IF EXISTS {name}")
+        await self._admin(f"CREATE DATABASE {name}")
+        return self.server.rsplit("/", 1)[0] + "/" + name
+
+    async def place(self, database: str, workdir: Path, env: dict[str, str]) -> Path | str:
+        """The bot's database for ``env``: the file under ``workdir`` (SQLite), or a new
+        PostgreSQL database holding whatever that file holds now."""
+        path = workdir / "bot.sqlite3"
+        if database == "sqlite":
+            return path
+        from bot.db.copy import copy_database
+
+        url = await self.postgres()
+        if path.exists():
+            await copy_database(path, url)
+        env["DATABASE_URL"] = url
+        return url
+
+    def stop(self) -> None:
+        if self._dir is not None:
+            subprocess.run(
+                ["bash", str(ROOT / ".ci" / "postgres.sh"), "stop", self._dir], check=False
+            )
+
+
+DATABASES = Databases()
+
+
+async def count_answers(location: Path | str) -> int:
+    from bot.db import Store
+
+    store = await Store.open(location)
+    try:
+        return await store.stats.count("answers")
+    finally:
+        await store.close()
 
 
 def base_env(
@@ -307,6 +385,7 @@ async def channel_burst(
     *,
     webhook: bool = False,
     answer_in_reply: bool = False,
+    database: str = "sqlite",
 ) -> dict[str, Any]:
     fake = FakeBotApi(TOKEN)
     await fake.start()
@@ -318,6 +397,7 @@ async def channel_burst(
         if kind == "bot":
             await populate(workdir / "bot.sqlite3", answers=100_000, users=10_000)
         env = base_env(fake, workdir, rate_limit=True, concurrency=concurrency, pool=pool)
+        location = await DATABASES.place(database, workdir, env) if kind == "bot" else None
         env["BENCH_MODE"] = "channel"
         if kind == "bare-aiohttp":
             env["BENCH_TRANSPORT"] = "aiohttp"
@@ -367,7 +447,7 @@ async def channel_burst(
         ]
         elapsed = max(watch.answered_at[q] for q in queries) - min(delivered)
         result: dict[str, Any] = {
-            "kind": kind,
+            "kind": kind if kind != "bot" else f"bot, {database}",
             "readers": readers,
             "answers_per_s": round(readers / elapsed, 1),
             "p50_ms": round(pct(latencies, 50) * 1000, 1),
@@ -387,9 +467,8 @@ async def channel_burst(
             result["tally_edits"] = len(edits)
             result["tally_final_ok"] = final in post.text
             result["tally_peak_edits_per_min"] = peak_rate(edits, 60)
-            con = sqlite3.connect(workdir / "bot.sqlite3")
-            result["db_answers"] = con.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
-            con.close()
+            assert location is not None
+            result["db_answers"] = await count_answers(location) - 100_000
         result["peak_rss_mb"] = round(proc.peak_rss_mb(), 1)
         result["rejected"] = len([c for c in fake.rejected if c.method != "setMyCommands"])
         await proc.stop()
@@ -484,6 +563,7 @@ async def quizzes(
     rate_limit: bool,
     concurrency: int,
     pool: int = 16,
+    database: str = "sqlite",
 ) -> dict[str, Any]:
     fake = FakeBotApi(TOKEN)
     await fake.start()
@@ -492,6 +572,8 @@ async def quizzes(
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-quiz-{kind}-"))
     try:
         env = base_env(fake, workdir, rate_limit=rate_limit, concurrency=concurrency, pool=pool)
+        if kind == "bot":
+            await DATABASES.place(database, workdir, env)
         env["BENCH_MODE"] = "quiz"
         if kind == "bare-aiohttp":
             env["BENCH_TRANSPORT"] = "aiohttp"
@@ -522,7 +604,7 @@ async def quizzes(
             per_chat[c.params.get("chat_id")].append(c.at)
         total = learners * rounds
         result = {
-            "kind": kind,
+            "kind": kind if kind != "bot" else f"bot, {database}",
             "learners": learners,
             "served": sum(1 for o in outcomes if o is None),  # finished every round
             "elapsed_s": round(elapsed, 1),
@@ -673,7 +755,7 @@ async def _press_burst(
     return [watch.answered_at[q] - fake.delivered_at[fake.query_update[q]] for q in queries]
 
 
-async def bigdb(concurrency: int) -> dict[str, Any]:
+async def bigdb(concurrency: int, database: str = "sqlite") -> dict[str, Any]:
     t0 = time.monotonic()
     source = await asyncio.to_thread(big_database)
     build_s = time.monotonic() - t0
@@ -686,6 +768,9 @@ async def bigdb(concurrency: int) -> dict[str, Any]:
         db = workdir / "bot.sqlite3"
         await asyncio.to_thread(lambda: db.write_bytes(source.read_bytes()))
         env = base_env(fake, workdir, rate_limit=False, concurrency=concurrency)
+        copied = time.monotonic()
+        await DATABASES.place(database, workdir, env)
+        copy_s = time.monotonic() - copied
         started = time.monotonic()
         proc = await start("bench.bot_process", env, workdir)
         await ready(fake)
@@ -704,6 +789,8 @@ async def bigdb(concurrency: int) -> dict[str, Any]:
         busy = await _press_burst(fake, watch, "algo-two-sum", range(50_010_000, 50_012_000))
         await boards_task
         result: dict[str, Any] = {
+            "database": database,
+            "copy_db_s": round(copy_s, 1),
             "answers": BIG_ANSWERS,
             "users": BIG_USERS,
             "db_build_s": round(build_s, 1),
@@ -764,7 +851,15 @@ async def best_floor(
 
 
 async def main_async(args: argparse.Namespace) -> None:
+    try:
+        await _main_async(args)
+    finally:
+        DATABASES.stop()
+
+
+async def _main_async(args: argparse.Namespace) -> None:
     results: dict[str, list[dict[str, Any]]] = {}
+    dbs = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     if args.which in ("channel", "all"):
         c, p = args.concurrency, 16
         if args.floor_sweep:
@@ -772,7 +867,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 lambda c, p: channel_burst("bare", args.readers // 4, c, p), "channel"
             )
         rows = [
-            await channel_burst("bot", args.readers, args.concurrency),
+            *[await channel_burst("bot", args.readers, args.concurrency, database=d) for d in dbs],
             await channel_burst("bare", args.readers, c, p),
             await channel_burst("bare-aiohttp", args.readers, c, p),
         ]
@@ -794,8 +889,19 @@ async def main_async(args: argparse.Namespace) -> None:
     if args.which in ("quiz", "all"):
         rounds = args.rounds or 10
 
-        def run_quiz(kind: str, learners: int, c: int, p: int, n: int = rounds) -> Any:
-            return quizzes(kind, learners, n, pause=0, rate_limit=False, concurrency=c, pool=p)
+        def run_quiz(
+            kind: str, learners: int, c: int, p: int, n: int = rounds, *, database: str = "sqlite"
+        ) -> Any:
+            return quizzes(
+                kind,
+                learners,
+                n,
+                pause=0,
+                rate_limit=False,
+                concurrency=c,
+                pool=p,
+                database=database,
+            )
 
         c, p = args.concurrency, 16
         if args.floor_sweep:
@@ -803,7 +909,10 @@ async def main_async(args: argparse.Namespace) -> None:
                 lambda c, p: run_quiz("bare", args.learners // 4, c, p, 3), "quiz"
             )
         rows = [
-            await run_quiz("bot", args.learners, args.concurrency, args.pool),
+            *[
+                await run_quiz("bot", args.learners, args.concurrency, args.pool, database=d)
+                for d in dbs
+            ],
             await run_quiz("bare", args.learners, c, p),
             await run_quiz("bare-aiohttp", args.learners, c, p),
         ]
@@ -829,7 +938,7 @@ async def main_async(args: argparse.Namespace) -> None:
             await daily_run(args.subscribers, args.concurrency)
         ]
     if args.which == "bigdb":
-        results["a big database"] = [await bigdb(args.concurrency)]
+        results["a big database"] = [await bigdb(args.concurrency, d) for d in dbs]
     for title, rows in results.items():
         print(f"\n## {title}\n\n{table(rows)}")
     out = ROOT / "bench" / "results"
@@ -866,6 +975,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=0, help="10 (quiz), 4 (human)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--pool", type=int, default=16, help="the bot's HTTP pool")
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgres", "both"],
+        default="sqlite",
+        help="where the bot keeps its data (postgres: BENCH_POSTGRES or a throwaway server)",
+    )
     parser.add_argument(
         "--no-floor-sweep",
         dest="floor_sweep",
