@@ -5,6 +5,7 @@
 # initdb refuses to run as root: as root, the server runs as the `postgres` user. It lives in
 # a fresh temp dir, on a free port of 127.0.0.1 and a unix socket in that dir (other runs on
 # the machine are not disturbed), with fsync off: a test server loses nothing that matters.
+# PG_DURABLE=1 keeps PostgreSQL's default durability instead (benchmarks: what it costs).
 set -euo pipefail
 
 find_bin() {
@@ -27,7 +28,9 @@ case "${1:-}" in
     [ "$(id -u)" = 0 ] && chown postgres "$DIR"
     PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     as_owner "'$INITDB' -D '$DIR/data' -A trust -U postgres >'$DIR/initdb.log' 2>&1"
-    as_owner "'$PG_CTL' -D '$DIR/data' -w -t 60 -l '$DIR/log' -o \"-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200\" start >/dev/null"
+    FAST="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    [ "${PG_DURABLE:-0}" = 1 ] && FAST=""
+    as_owner "'$PG_CTL' -D '$DIR/data' -w -t 60 -l '$DIR/log' -o \"-p $PORT -k $DIR -c listen_addresses=127.0.0.1 $FAST -c max_connections=200\" start >/dev/null"
     echo "BOT_TEST_POSTGRES=postgresql://postgres@127.0.0.1:$PORT/postgres"
     echo "BOT_TEST_POSTGRES_DIR=$DIR"
     ;;
