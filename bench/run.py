@@ -127,7 +127,25 @@ class Databases:
     def __init__(self) -> None:
         self.server: str | None = os.environ.get("BENCH_POSTGRES")
         self._dir: str | None = None
+        self._data: str | None = os.environ.get("BENCH_POSTGRES_DIR")  # its folder, for CPU
         self._count = 0
+
+    def server_cpu(self) -> float:
+        """CPU seconds the PostgreSQL server has used: the postmaster, its live processes and
+        the backends it has reaped (cutime/cstime). 0 when its folder is not known."""
+        if self._data is None:
+            return 0.0
+        try:
+            pid = int(Path(self._data, "data", "postmaster.pid").read_text().split()[0])
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+            for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+                with contextlib.suppress(OSError):
+                    f = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+                    ticks += int(f[11]) + int(f[12])
+        except (OSError, ValueError, IndexError):
+            return 0.0
+        return ticks / CLK_TCK
 
     async def _admin(self, sql: str) -> None:
         import asyncpg
@@ -154,6 +172,7 @@ class Databases:
             ).stdout
             found = dict(line.split("=", 1) for line in out.split())
             self.server, self._dir = found["BOT_TEST_POSTGRES"], found["BOT_TEST_POSTGRES_DIR"]
+            self._data = self._dir
         self._count += 1
         name = f"bench_{os.getpid()}_{self._count}"
         await self._admin(f"DROP DATABASE IF EXISTS {name}")
@@ -430,7 +449,7 @@ async def channel_burst(
             fake.messages[(CHANNEL_ID, 1)] = post
             data = "a1:1:0"
         await asyncio.sleep(1.0)
-        cpu0 = proc.cpu_seconds()
+        cpu0, db0 = proc.cpu_seconds(), DATABASES.server_cpu()
         readers_ = [FakeUser(20_000_000 + i, f"R{i}") for i in range(readers)]
         if hook is None:
             queries = [fake.press(user, post, data) for user in readers_]
@@ -441,7 +460,7 @@ async def channel_burst(
         await asyncio.wait_for(asyncio.gather(*(watch.wait(q) for q in queries)), 300)
         if hook is not None:
             await posting
-        cpu1 = proc.cpu_seconds()
+        cpu1, db1 = proc.cpu_seconds(), DATABASES.server_cpu()
         delivered = [fake.delivered_at[fake.query_update[q]] for q in queries]
         latencies = [
             watch.answered_at[q] - fake.delivered_at[fake.query_update[q]] for q in queries
@@ -455,6 +474,8 @@ async def channel_burst(
             "p99_ms": round(pct(latencies, 99) * 1000, 1),
             "cpu_ms_per_answer": round((cpu1 - cpu0) / readers * 1000, 3),
         }
+        if database == "postgres" and kind == "bot":
+            result["db_server_cpu_ms_per_answer"] = round((db1 - db0) / readers * 1000, 3)
         if kind == "bot":
             # Let the batched tally catch up (one edit per 15 s at most), then count edits.
             final = f"{readers} answered"
