@@ -27,11 +27,15 @@ case "${1:-}" in
     DIR=$(mktemp -d /tmp/bot-pg.XXXXXX)
     [ "$(id -u)" = 0 ] && chown postgres "$DIR"
     PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    as_owner "'$INITDB' -D '$DIR/data' -A trust -U postgres >'$DIR/initdb.log' 2>&1"
+    # Passwords over TCP, as a deployment has them (so a wrong one is really refused); trust on
+    # the unix socket in $DIR, which only this user can reach.
+    echo postgres >"$DIR/pw"
+    [ "$(id -u)" = 0 ] && chown postgres "$DIR/pw"
+    as_owner "'$INITDB' -D '$DIR/data' --auth-host=scram-sha-256 --auth-local=trust --pwfile='$DIR/pw' -U postgres >'$DIR/initdb.log' 2>&1"
     FAST="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     [ "${PG_DURABLE:-0}" = 1 ] && FAST=""
     as_owner "'$PG_CTL' -D '$DIR/data' -w -t 60 -l '$DIR/log' -o \"-p $PORT -k $DIR -c listen_addresses=127.0.0.1 $FAST -c max_connections=200\" start >/dev/null"
-    echo "BOT_TEST_POSTGRES=postgresql://postgres@127.0.0.1:$PORT/postgres"
+    echo "BOT_TEST_POSTGRES=postgresql://postgres:postgres@127.0.0.1:$PORT/postgres"
     echo "BOT_TEST_POSTGRES_DIR=$DIR"
     ;;
   stop)

@@ -13,6 +13,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -70,11 +71,30 @@ def test_unreachable_server_is_one_sentence(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres_only
+def test_wrong_password_is_one_sentence(tmp_path: Path) -> None:
+    parts = urlsplit(pg.SERVER)
+    wrong = parts._replace(netloc=f"postgres:wrong-pw@{parts.hostname}:{parts.port}").geturl()
+    try:
+        pg.run_sync(asyncpg.connect(wrong, timeout=5)).terminate()
+    except asyncpg.exceptions.InvalidPasswordError:
+        pass
+    else:
+        pytest.skip("the test server trusts every password (.ci/postgres.sh asks for them)")
+    result = _start(wrong, tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "refused the user name or password in DATABASE_URL" in last, result.stderr
+    assert "wrong-pw" not in result.stderr
+
+
+@pytest.mark.postgres_only
 def test_wrong_user_and_missing_database_are_one_sentence(tmp_path: Path) -> None:
-    wrong_user = pg.SERVER.replace("postgres@", "nobody_here:pw@", 1)
+    parts = urlsplit(pg.SERVER)
+    wrong_user = parts._replace(netloc=f"nobody_here:pw@{parts.hostname}:{parts.port}").geturl()
     result = _start(wrong_user, tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "refused the user" in result.stderr.strip().splitlines()[-1], result.stderr
+    assert ":pw@" not in result.stderr
     result = _start(pg.url_of("no_such_database_here"), tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "has no such database" in result.stderr.strip().splitlines()[-1], result.stderr
