@@ -1,7 +1,7 @@
 """PostgreSQL itself (CONTRACT §10): bad DATABASE_URLs at start, faults, migrations, copy-db.
 
-The rest of the suite runs on PostgreSQL too, unchanged, in the BOT_TEST_DATABASE=postgres
-pass (tests/pg.py); the tests here are about what only PostgreSQL has.
+Over 300 lines: one file for everything only PostgreSQL has. The rest of the suite runs on
+PostgreSQL too, unchanged, in the BOT_TEST_DATABASE=postgres pass (tests/pg.py).
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ Every db/ module writes one SQL text for both: ``?`` placeholders, ``ON CONFLICT
 SQLite pays nothing for the abstraction). What differs between the dialects lives in
 ``postgres.py`` alone.
 
+Over 300 lines: the interface both backends share, and SQLite's side of it, in one place.
+
 SQLite: one aiosqlite connection, WAL journal (readers never block the writer), foreign keys
 on, and an asyncio lock so one coroutine's transaction never interleaves with another's statements.
 Methods that write return only after COMMIT: a caller may acknowledge to a user afterwards.
