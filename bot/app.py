@@ -25,7 +25,7 @@ from bot.runtime.metrics import MetricsServer
 from bot.runtime.polling import UpdatesRequest
 from bot.runtime.ratelimit import FloodLimiter
 from bot.runtime.request import RetryingRequest
-from bot.runtime.updates import FairUpdateProcessor
+from bot.runtime.updates import FairUpdateProcessor, lend_slot
 from bot.runtime.webhook import run_webhook
 from bot.services import channel, jobs
 from bot.ui.commands import bot_commands
@@ -62,6 +62,7 @@ def build_application(
         data.store_ = await Store.open(
             settings.database_location, busy_timeout=settings.db_busy_timeout
         )
+        data.store_.database.lend = lend_slot  # see Database.lend
         if settings.metrics_port is not None:
             server = MetricsServer(health)
             await server.start(settings.metrics_listen, settings.metrics_port)

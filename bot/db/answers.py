@@ -123,7 +123,8 @@ class Answers(Table):
         self._pending.append((rec, upsert_user, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_channel_answers())
-        return await future
+        async with self.database.waiting():
+            return await future
 
     async def _flush_channel_answers(self) -> None:
         while self._pending:

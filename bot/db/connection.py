@@ -24,8 +24,8 @@ import logging
 import os
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -102,6 +102,10 @@ class Database:
     """
 
     dialect = "sqlite"
+    # Set by the application (runtime.updates.lend_slot): how a caller lets others run while it
+    # waits for a COMMIT. Used where a COMMIT is a network round trip and a disk flush
+    # (PostgreSQL); a SQLite COMMIT is short and runs as before.
+    lend: Callable[[], AbstractAsyncContextManager[None]] | None = None
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
@@ -271,6 +275,10 @@ class Database:
     async def integrity_check(self) -> str:
         row = await self.one("PRAGMA integrity_check")
         return str(row[0]) if row else "no answer"
+
+    def waiting(self) -> AbstractAsyncContextManager[None]:
+        """Around a wait for a COMMIT: nothing on SQLite (see ``lend``)."""
+        return nullcontext()
 
     def lost(self, exc: BaseException) -> bool:
         """Was ``exc`` a lost connection (PostgreSQL: a server restart, a network cut)? A

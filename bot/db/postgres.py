@@ -32,7 +32,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -418,7 +418,8 @@ class PgDatabase(Database):
                     except Exception:  # the connection died too: the server rolls back
                         log.debug("rollback failed", exc_info=True)
                 raise
-            await transaction.commit()  # a failure here: the server has rolled it back
+            async with self.waiting():
+                await transaction.commit()  # a failure here: the server has rolled it back
         finally:
             await self._pool.release(con)
 
@@ -455,6 +456,12 @@ class PgDatabase(Database):
 
     def lost(self, exc: BaseException) -> bool:
         return is_lost(exc)
+
+    def waiting(self) -> AbstractAsyncContextManager[None]:
+        """A COMMIT here waits for a round trip and the server's disk flush (tens of ms on a
+        plain disk): the caller's update slot is lent meanwhile, so more presses join the next
+        group commit instead of 16 per flush (bench: --database postgres)."""
+        return self.lend() if self.lend is not None else nullcontext()
 
     async def integrity_check(self) -> str:
         row = await self.one("SELECT 1")
