@@ -175,7 +175,7 @@ async def copy_database(source: Path | str, target: Path | str) -> list[TableCou
                 from bot.db.postgres import PgDatabase  # noqa: PLC0415
 
                 assert isinstance(dst, PgDatabase)
-                await dst.reset_identities()
+                await dst.after_copy()
             before = await _row_counts(src, order)
             after = await _row_counts(dst, order)
         finally:

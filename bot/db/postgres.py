@@ -511,13 +511,16 @@ class PgDatabase(Database):
             while rows := await cursor.fetch(batch):
                 yield [tuple(r) for r in rows]
 
-    async def reset_identities(self) -> None:
-        """After rows were copied in with their ids: new ids continue after the largest."""
+    async def after_copy(self) -> None:
+        """After rows were copied in with their ids: new ids continue after the largest, and
+        the planner gets statistics for the tables it just saw filled (ANALYZE)."""
         for table in self._dialect.id_tables:
             await self.write(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
                 f"COALESCE(MAX(id), 0) + 1, false) FROM {table}"
             )
+        async with self._connection() as con:
+            await con.execute("ANALYZE")
 
 
 async def check_server(url: str) -> None:
