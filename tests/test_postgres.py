@@ -329,8 +329,17 @@ async def _view(store: Store) -> tuple[Any, ...]:
     )
 
 
+async def _score_reply(harness: Harness, user: FakeUser) -> str:
+    before = len(harness.fake.sent_to(user.id))
+    harness.fake.send_text(user, "/score")
+    await harness.fake.wait_until(lambda: len(harness.fake.sent_to(user.id)) > before, 20)
+    return str(harness.fake.sent_to(user.id)[-1].params["text"]).splitlines()[0]
+
+
 @pytest.mark.postgres_only
-async def test_copy_db_round_trip(tmp_path: Path, pg_databases: pg.Databases) -> None:
+async def test_copy_db_round_trip(
+    tmp_path: Path, pg_databases: pg.Databases, harness: Harness
+) -> None:
     assert pg_databases.open_sqlite is not None
     source = tmp_path / "source.sqlite3"
     store = Store(await pg_databases.open_sqlite(source))
@@ -350,6 +359,14 @@ async def test_copy_db_round_trip(tmp_path: Path, pg_databases: pg.Databases) ->
         printed = {line.split()[0]: int(line.split()[1]) for line in lines[:-1]}
         assert printed == dict(_sqlite_counts(source))
         assert printed["answers"] > 100 and printed["daily_deliveries"] == 1
+
+        # The bot started on the copy: /score as the numbers say (contract §5's first line).
+        await harness.start(database_url=url)
+        best = max(range(1, 13), key=lambda u: before[0][u - 1][0])
+        points, answered_, right = before[0][best - 1]
+        line = await _score_reply(harness, FakeUser(best, f"U{best}"))
+        assert line.startswith(f"{points} points · {answered_} answered · {right} right"), line
+        await harness.stop()
 
         copied = await Store.open(url)
         try:
