@@ -408,6 +408,7 @@ class PgDatabase(Database):
                 await asyncio.sleep(0.05)
                 continue
             break
+        released = False
         try:
             try:
                 yield PgConn(con, self._dialect)
@@ -419,9 +420,17 @@ class PgDatabase(Database):
                         log.debug("rollback failed", exc_info=True)
                 raise
             async with self.waiting():
-                await transaction.commit()  # a failure here: the server has rolled it back
+                try:
+                    await transaction.commit()  # a failure: the server has rolled it back
+                finally:
+                    # Back to the pool before the caller takes its update slot again: a
+                    # caller waiting for a slot while holding a connection, behind presses
+                    # waiting for a connection while holding slots, would never move.
+                    released = True
+                    await self._pool.release(con)
         finally:
-            await self._pool.release(con)
+            if not released:
+                await self._pool.release(con)
 
     async def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         text, _, _ = self._dialect.translate(sql)
