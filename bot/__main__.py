@@ -57,6 +57,13 @@ def cmd_backup(target: str) -> int:
     from bot.db import backup_database
 
     settings = _settings(require_token=False)
+    if settings.database_url:
+        print(
+            "backup copies a SQLite file; for PostgreSQL use pg_dump, or copy-db into a file: "
+            "python -m bot copy-db sqlite:///backup.sqlite3",
+            file=sys.stderr,
+        )
+        return 1
     if not settings.database_path.exists():
         print(f"There is no database at {settings.database_path} to back up.", file=sys.stderr)
         return 1

@@ -281,6 +281,23 @@ async def test_server_restart_mid_channel_burst(harness: Harness) -> None:
     assert (await store.stats.tally(asking_id))[0] == len(recorded) + 1
 
 
+@pytest.mark.postgres_only
+async def test_preview_and_backup_with_a_database_url(tmp_path: Path) -> None:
+    url = pg.create_database()
+    try:
+        store = await Store.open(url)
+        await store.settings.set_kv(Key.QUEUE_SEED, "7")
+        await store.close()
+        env = {"DATABASE_URL": url, "CONTENT_DIR": str(CONTENT)}
+        result = run_cli("preview", cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "next in the queue (cycle 1)" in result.stdout
+        result = run_cli("backup", str(tmp_path / "b.sqlite3"), cwd=tmp_path, env=env)
+        assert result.returncode == 1 and "pg_dump" in result.stderr
+    finally:
+        pg.drop_database(url)
+
+
 # ------------------------------------------------------------------ copy-db
 
 
