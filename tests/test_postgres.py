@@ -237,7 +237,9 @@ async def test_processes_starting_together_migrate_once(tmp_path: Path) -> None:
 
 @pytest.mark.postgres_only
 @pytest.mark.skipif(pg.SERVER_DIR is None, reason="needs BOT_TEST_POSTGRES_DIR to restart it")
-async def test_server_restart_mid_channel_burst(harness: Harness) -> None:
+async def test_server_restart_mid_channel_burst(
+    harness: Harness, pg_databases: pg.Databases
+) -> None:
     """The server restarts (every connection cut) in the middle of a burst of channel
     presses: every press the bot acknowledged is in the database, and the bot goes on
     answering without a restart of its own."""
@@ -279,6 +281,14 @@ async def test_server_restart_mid_channel_burst(harness: Harness) -> None:
         "SELECT 1 FROM answers WHERE asking_id = ? AND user_id = ?", (asking_id, after.id)
     )
     assert (await store.stats.tally(asking_id))[0] == len(recorded) + 1
+    # The running lock was taken again on a new connection: copy-db still sees the bot.
+    url = pg_databases.url_for(harness.settings.database_path)
+    for _ in range(100):  # polls for the lock, bounded; the answer is expected within ms
+        if await pgdb.in_use(url):
+            break
+        await asyncio.sleep(0.2)
+    else:
+        raise AssertionError("the running lock was not taken again after the restart")
 
 
 @pytest.mark.postgres_only

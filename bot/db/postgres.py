@@ -333,6 +333,7 @@ class PgDatabase(Database):
         self._dialect = dialect
         self._url = url
         self._closed = False
+        self._relock: asyncio.Task[None] | None = None
 
     @classmethod
     async def open_url(
@@ -354,6 +355,9 @@ class PgDatabase(Database):
 
     async def close(self) -> None:
         self._closed = True
+        if self._relock is not None:
+            self._relock.cancel()
+            await asyncio.gather(self._relock, return_exceptions=True)
         try:
             await asyncio.wait_for(self._pool.close(), timeout=5)
         except TimeoutError:
@@ -380,7 +384,25 @@ class PgDatabase(Database):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
+            self._keep_running_lock()
             return con
+
+    def _keep_running_lock(self) -> None:
+        """The running lock went with its connection (a server restart): take it again, in
+        the background, so that copy-db still sees this bot."""
+        if self._closed or not self._holder.is_closed():
+            return
+        if self._relock is None or self._relock.done():
+            self._relock = asyncio.create_task(self._take_running_lock())
+
+    async def _take_running_lock(self) -> None:
+        try:
+            holder = await _connect(self._url)
+            await holder.execute("SELECT pg_advisory_lock_shared($1)", LOCK_RUNNING)
+        except Exception as exc:  # the next acquire tries again
+            log.warning("could not take the running lock again: %s", exc)
+            return
+        self._holder = holder
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
