@@ -11,10 +11,15 @@ Over ~300 lines on purpose: every benchmark shares one harness and one report.
     python -m bench.run games [--groups 50]        # live games: 8 members a group, /game 5 10
     python -m bench.run pictures [--pictures 200]  # the channel burst, alone and with /progress
     python -m bench.run all
+    ... --database postgres | both                  # the bot on PostgreSQL (beside SQLite)
 
 Each starts the bot (``bench/bot_process.py``: ``python -m bot``'s start-up) and the floor
 (``bench/bare_app.py``) as subprocesses against a local fake Bot API (``tests/fakes.py``) over
 real HTTP on 127.0.0.1, and reads their peak RSS and CPU time from /proc. Not part of the tests.
+
+With ``--database postgres`` (or ``both``) the bot runs on PostgreSQL: a fresh database per
+run on the server ``BENCH_POSTGRES`` names (an admin URL), else on a throwaway one started with
+``.ci/postgres.sh``; populated databases are made as SQLite files and moved with copy-db.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import re
 import signal
 import socket
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -124,6 +130,98 @@ def _app_core() -> None:
 def _driver_core() -> None:
     if len(CORES) > 1:
         os.sched_setaffinity(0, set(CORES[:-1]))
+
+
+class Databases:
+    """Where the bot under test keeps its data: a SQLite file, or a fresh PostgreSQL database."""
+
+    def __init__(self) -> None:
+        self.server: str | None = os.environ.get("BENCH_POSTGRES")
+        self._dir: str | None = None
+        self._data: str | None = os.environ.get("BENCH_POSTGRES_DIR")  # its folder, for CPU
+        self._count = 0
+
+    def server_cpu(self) -> float:
+        """CPU seconds the PostgreSQL server has used: the postmaster, its live processes and
+        the backends it has reaped (cutime/cstime). 0 when its folder is not known."""
+        if self._data is None:
+            return 0.0
+        try:
+            pid = int(Path(self._data, "data", "postmaster.pid").read_text().split()[0])
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+            for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+                with contextlib.suppress(OSError):
+                    f = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+                    ticks += int(f[11]) + int(f[12])
+        except (OSError, ValueError, IndexError):
+            return 0.0
+        return ticks / CLK_TCK
+
+    async def _admin(self, sql: str) -> None:
+        import asyncpg
+
+        assert self.server is not None
+        con = await asyncpg.connect(self.server)
+        try:
+            await con.execute(sql)
+        finally:
+            await con.close()
+
+    async def postgres(self) -> str:
+        """A new, empty database's URL (the server started on first use if none was named)."""
+        if self.server is None:
+            out = (
+                await asyncio.to_thread(
+                    subprocess.run,
+                    ["bash", str(ROOT / ".ci" / "postgres.sh"), "start"],
+                    env={**os.environ, "PG_DURABLE": "1"},  # fsync on: what a deployment pays
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+            ).stdout
+            found = dict(line.split("=", 1) for line in out.split())
+            self.server, self._dir = found["BOT_TEST_POSTGRES"], found["BOT_TEST_POSTGRES_DIR"]
+            self._data = self._dir
+        self._count += 1
+        name = f"bench_{os.getpid()}_{self._count}"
+        await self._admin(f"DROP DATABASE IF EXISTS {name}")
+        await self._admin(f"CREATE DATABASE {name}")
+        return self.server.rsplit("/", 1)[0] + "/" + name
+
+    async def place(self, database: str, workdir: Path, env: dict[str, str]) -> Path | str:
+        """The bot's database for ``env``: the file under ``workdir`` (SQLite), or a new
+        PostgreSQL database holding whatever that file holds now."""
+        path = workdir / "bot.sqlite3"
+        if database == "sqlite":
+            return path
+        from bot.db.copy import copy_database
+
+        url = await self.postgres()
+        if path.exists():
+            await copy_database(path, url)
+        env["DATABASE_URL"] = url
+        return url
+
+    def stop(self) -> None:
+        if self._dir is not None:
+            subprocess.run(
+                ["bash", str(ROOT / ".ci" / "postgres.sh"), "stop", self._dir], check=False
+            )
+
+
+DATABASES = Databases()
+
+
+async def count_answers(location: Path | str) -> int:
+    from bot.db import Store
+
+    store = await Store.open(location)
+    try:
+        return await store.stats.count("answers")
+    finally:
+        await store.close()
 
 
 def base_env(
@@ -322,6 +420,7 @@ async def channel_burst(
     answer_in_reply: bool = False,
     pictures: int = 0,
     cached: bool = False,
+    database: str = "sqlite",
 ) -> dict[str, Any]:
     fake = FakeBotApi(TOKEN)
     await fake.start()
@@ -333,6 +432,7 @@ async def channel_burst(
         if kind == "bot":
             await populate(workdir / "bot.sqlite3", answers=100_000, users=10_000)
         env = base_env(fake, workdir, rate_limit=True, concurrency=concurrency, pool=pool)
+        location = await DATABASES.place(database, workdir, env) if kind == "bot" else None
         env["BENCH_MODE"] = "channel"
         if kind == "bare-aiohttp":
             env["BENCH_TRANSPORT"] = "aiohttp"
@@ -368,7 +468,7 @@ async def channel_burst(
             await fake.wait_until(lambda: len(fake.calls_to("sendPhoto")) >= pictures, timeout=600)
         photos_before = len(fake.calls_to("sendPhoto"))
         await asyncio.sleep(1.0)
-        cpu0 = proc.cpu_seconds()
+        cpu0, db0 = proc.cpu_seconds(), DATABASES.server_cpu()
         readers_ = [FakeUser(20_000_000 + i, f"R{i}") for i in range(readers)]
         t_burst = time.monotonic()
         for user in learners:  # populate()'s learners ask at the moment the burst starts
@@ -382,14 +482,14 @@ async def channel_burst(
         await asyncio.wait_for(asyncio.gather(*(watch.wait(q) for q in queries)), 300)
         if hook is not None:
             await posting
-        cpu1 = proc.cpu_seconds()
+        cpu1, db1 = proc.cpu_seconds(), DATABASES.server_cpu()
         delivered = [fake.delivered_at[fake.query_update[q]] for q in queries]
         latencies = [
             watch.answered_at[q] - fake.delivered_at[fake.query_update[q]] for q in queries
         ]
         elapsed = max(watch.answered_at[q] for q in queries) - min(delivered)
         result: dict[str, Any] = {
-            "kind": kind,
+            "kind": kind if kind != "bot" else f"bot, {database}",
             "readers": readers,
             "answers_per_s": round(readers / elapsed, 1),
             "p50_ms": round(pct(latencies, 50) * 1000, 1),
@@ -403,6 +503,8 @@ async def channel_burst(
             photos = fake.calls_to("sendPhoto")[photos_before:]
             result["pictures"] = len([c for c in photos if c.status == 200])
             result["last_picture_s"] = round(max([c.at for c in photos] or [0]) - t_burst, 1)
+        if database == "postgres" and kind == "bot":
+            result["db_server_cpu_ms_per_answer"] = round((db1 - db0) / readers * 1000, 3)
         if kind == "bot":
             # Let the batched tally catch up (one edit per 15 s at most), then count edits.
             final = f"{readers} answered"
@@ -416,9 +518,8 @@ async def channel_burst(
             result["tally_edits"] = len(edits)
             result["tally_final_ok"] = final in post.text
             result["tally_peak_edits_per_min"] = peak_rate(edits, 60)
-            con = sqlite3.connect(workdir / "bot.sqlite3")
-            result["db_answers"] = con.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
-            con.close()
+            assert location is not None
+            result["db_answers"] = await count_answers(location) - 100_000
         result["peak_rss_mb"] = round(proc.peak_rss_mb(), 1)
         result["rejected"] = len([c for c in fake.rejected if c.method != "setMyCommands"])
         await proc.stop()
@@ -519,6 +620,7 @@ async def quizzes(
     rate_limit: bool,
     concurrency: int,
     pool: int = 16,
+    database: str = "sqlite",
 ) -> dict[str, Any]:
     fake = FakeBotApi(TOKEN)
     await fake.start()
@@ -527,6 +629,8 @@ async def quizzes(
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-quiz-{kind}-"))
     try:
         env = base_env(fake, workdir, rate_limit=rate_limit, concurrency=concurrency, pool=pool)
+        if kind == "bot":
+            await DATABASES.place(database, workdir, env)
         env["BENCH_MODE"] = "quiz"
         if kind == "bare-aiohttp":
             env["BENCH_TRANSPORT"] = "aiohttp"
@@ -555,7 +659,7 @@ async def quizzes(
             per_chat[c.params.get("chat_id")].append(c.at)
         total = learners * rounds
         result = {
-            "kind": kind,
+            "kind": kind if kind != "bot" else f"bot, {database}",
             "learners": learners,
             "served": sum(1 for o in outcomes if o is None),  # finished every round
             "elapsed_s": round(elapsed, 1),
@@ -840,7 +944,7 @@ async def _press_burst(
     return [watch.answered_at[q] - fake.delivered_at[fake.query_update[q]] for q in queries]
 
 
-async def bigdb(concurrency: int) -> dict[str, Any]:
+async def bigdb(concurrency: int, database: str = "sqlite") -> dict[str, Any]:
     t0 = time.monotonic()
     source = await asyncio.to_thread(big_database)
     build_s = time.monotonic() - t0
@@ -853,6 +957,9 @@ async def bigdb(concurrency: int) -> dict[str, Any]:
         db = workdir / "bot.sqlite3"
         await asyncio.to_thread(lambda: db.write_bytes(source.read_bytes()))
         env = base_env(fake, workdir, rate_limit=False, concurrency=concurrency)
+        copied = time.monotonic()
+        await DATABASES.place(database, workdir, env)
+        copy_s = time.monotonic() - copied
         started = time.monotonic()
         proc = await start("bench.bot_process", env, workdir)
         await ready(fake)
@@ -871,6 +978,8 @@ async def bigdb(concurrency: int) -> dict[str, Any]:
         busy = await _press_burst(fake, watch, "algo-two-sum", range(50_010_000, 50_012_000))
         await boards_task
         result: dict[str, Any] = {
+            "database": database,
+            "copy_db_s": round(copy_s, 1),
             "answers": BIG_ANSWERS,
             "users": BIG_USERS,
             "db_build_s": round(build_s, 1),
@@ -906,11 +1015,13 @@ FLOOR_GRID = [(c, p) for c in (1, 4, 16, 64, 256) for p in (1, 4, 16, 64)]
 
 
 def against_floor(rows: list[dict[str, Any]], concurrency: int, pool: int) -> None:
-    """Label the rows [bot, stock floor, floor on the bot's transport]; ratios to the floor."""
-    rows[1]["kind"] = f"bare (best: {concurrency} updates, pool {pool})"
-    rows[2]["kind"] = f"bare on the bot's transport ({concurrency} updates, pool {pool})"
-    for row in (rows[0], rows[2]):
-        row["vs_floor"] = round(row["answers_per_s"] / rows[1]["answers_per_s"], 2)
+    """Label the rows [bot (one per database), stock floor, floor on the bot's transport];
+    ratios to the floor."""
+    floor, transport = rows[-2], rows[-1]
+    floor["kind"] = f"bare (best: {concurrency} updates, pool {pool})"
+    transport["kind"] = f"bare on the bot's transport ({concurrency} updates, pool {pool})"
+    for row in (*rows[:-2], transport):
+        row["vs_floor"] = round(row["answers_per_s"] / floor["answers_per_s"], 2)
 
 
 async def best_floor(
@@ -931,7 +1042,15 @@ async def best_floor(
 
 
 async def main_async(args: argparse.Namespace) -> None:
+    try:
+        await _main_async(args)
+    finally:
+        DATABASES.stop()
+
+
+async def _main_async(args: argparse.Namespace) -> None:
     results: dict[str, list[dict[str, Any]]] = {}
+    dbs = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     if args.which in ("channel", "all"):
         c, p = args.concurrency, 16
         if args.floor_sweep:
@@ -939,7 +1058,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 lambda c, p: channel_burst("bare", args.readers // 4, c, p), "channel"
             )
         rows = [
-            await channel_burst("bot", args.readers, args.concurrency),
+            *[await channel_burst("bot", args.readers, args.concurrency, database=d) for d in dbs],
             await channel_burst("bare", args.readers, c, p),
             await channel_burst("bare-aiohttp", args.readers, c, p),
         ]
@@ -965,8 +1084,19 @@ async def main_async(args: argparse.Namespace) -> None:
     if args.which in ("quiz", "all"):
         rounds = args.rounds or 10
 
-        def run_quiz(kind: str, learners: int, c: int, p: int, n: int = rounds) -> Any:
-            return quizzes(kind, learners, n, pause=0, rate_limit=False, concurrency=c, pool=p)
+        def run_quiz(
+            kind: str, learners: int, c: int, p: int, n: int = rounds, *, database: str = "sqlite"
+        ) -> Any:
+            return quizzes(
+                kind,
+                learners,
+                n,
+                pause=0,
+                rate_limit=False,
+                concurrency=c,
+                pool=p,
+                database=database,
+            )
 
         c, p = args.concurrency, 16
         if args.floor_sweep:
@@ -974,7 +1104,10 @@ async def main_async(args: argparse.Namespace) -> None:
                 lambda c, p: run_quiz("bare", args.learners // 4, c, p, 3), "quiz"
             )
         rows = [
-            await run_quiz("bot", args.learners, args.concurrency, args.pool),
+            *[
+                await run_quiz("bot", args.learners, args.concurrency, args.pool, database=d)
+                for d in dbs
+            ],
             await run_quiz("bare", args.learners, c, p),
             await run_quiz("bare-aiohttp", args.learners, c, p),
         ]
@@ -1022,7 +1155,7 @@ async def main_async(args: argparse.Namespace) -> None:
             await daily_run(args.subscribers, args.concurrency)
         ]
     if args.which == "bigdb":
-        results["a big database"] = [await bigdb(args.concurrency)]
+        results["a big database"] = [await bigdb(args.concurrency, d) for d in dbs]
     if args.which == "games":  # not in "all": it plays real time (a minute or two)
         from bench.games import games_run
 
@@ -1083,6 +1216,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=0, help="10 (quiz), 4 (human), 5 (games)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--pool", type=int, default=16, help="the bot's HTTP pool")
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgres", "both"],
+        default="sqlite",
+        help="where the bot keeps its data (postgres: BENCH_POSTGRES or a throwaway server)",
+    )
     parser.add_argument(
         "--no-floor-sweep",
         dest="floor_sweep",

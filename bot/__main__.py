@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [run|validate|preview|backup|import]``."""
+"""Command line: ``python -m bot [run|validate|preview|backup|import|copy-db]``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from telegram.error import InvalidToken
 
 from bot.config import ConfigError, Settings
 from bot.core.bank import BankError, check_bank, load_bank
+from bot.db.connection import DatabaseUnavailable
 
 log = logging.getLogger("bot")
 
@@ -65,11 +66,39 @@ def cmd_backup(target: str) -> int:
     from bot.db import backup_database
 
     settings = _settings(require_token=False)
+    if settings.database_url:
+        print(
+            "backup copies a SQLite file; for PostgreSQL use pg_dump, or copy-db into a file: "
+            "python -m bot copy-db sqlite:///backup.sqlite3",
+            file=sys.stderr,
+        )
+        return 1
     if not settings.database_path.exists():
         print(f"There is no database at {settings.database_path} to back up.", file=sys.stderr)
         return 1
     asyncio.run(backup_database(settings.database_path, Path(target)))
     print(f"Backed up {settings.database_path} to {target}")
+    return 0
+
+
+def cmd_copy_db(target_url: str) -> int:
+    from bot.db.copy import CopyRefused, copy_database, describe, target_location
+
+    settings = _settings(require_token=False)
+    source = settings.database_location
+    try:
+        counts = asyncio.run(copy_database(source, target_location(target_url)))
+    except CopyRefused as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    width = max((len(c.table) for c in counts), default=0)
+    for c in counts:
+        mark = "" if c.source == c.target else f"  (source has {c.source}: MISMATCH)"
+        print(f"{c.table:<{width}}  {c.target} rows{mark}")
+    if any(c.source != c.target for c in counts):
+        print("The counts differ: the copy is not complete.", file=sys.stderr)
+        return 1
+    print(f"Copied {describe(source)} to {describe(target_url)}: every count matches.")
     return 0
 
 
@@ -163,6 +192,10 @@ def cmd_run() -> int:
         log.info("event loop: uvloop")
     bank = load_bank(settings.content_dir)  # refuse to start on an invalid bank
     log.info("bank loaded: %d questions in %d topics", len(bank), len(bank.topics))
+    if settings.database_url:  # an unusable server: one sentence now, before Telegram
+        from bot.db.postgres import check_server
+
+        asyncio.run(check_server(settings.database_url))
     tune_gc()
     run_bot(settings, bank)
     return 0
@@ -182,6 +215,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p_backup = sub.add_parser("backup", help="copy the live database consistently")
     p_backup.add_argument("path", help="where to write the copy")
+    p_copy = sub.add_parser(
+        "copy-db",
+        help="copy the whole database to another (SQLite <-> PostgreSQL)",
+        description="Copy the database the bot is configured with (DATABASE_URL or "
+        "DATABASE_PATH) into an empty one. The bot must not be running.",
+    )
+    p_copy.add_argument(
+        "target", metavar="TARGET_URL", help="postgresql://user:pw@host/db or sqlite:///path"
+    )
     p_import = sub.add_parser(
         "import",
         help="turn channel posts (a Telegram export or a text file) into bank entries",
@@ -210,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_backup(args.path)
         if args.command == "import":
             return cmd_import(args.sources, args.out)
+        if args.command == "copy-db":
+            return cmd_copy_db(args.target)
         return cmd_run()
     except ConfigError as exc:
         for problem in exc.problems:
@@ -229,6 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    except DatabaseUnavailable as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -22,10 +22,11 @@ from bot.handlers import ALLOWED_UPDATES, register
 from bot.runtime.context import BotApp, BotData, context_types
 from bot.runtime.errors import error_handler
 from bot.runtime.lifecycle import BotApplication
+from bot.runtime.metrics import MetricsServer
 from bot.runtime.polling import UpdatesRequest
 from bot.runtime.ratelimit import FloodLimiter
 from bot.runtime.request import RetryingRequest
-from bot.runtime.updates import FairUpdateProcessor
+from bot.runtime.updates import FairUpdateProcessor, lend_slot
 from bot.runtime.webhook import run_webhook
 from bot.services import channel, game, jobs
 from bot.ui.commands import bot_commands
@@ -46,10 +47,28 @@ def build_application(
     if clock is not None:
         data.clock = clock
 
+    metrics_server: list[MetricsServer] = []
+    app_ref: list[BotApp] = []  # the Application, built below
+
+    async def health() -> str | None:
+        """/healthz: None while the database answers and updates are being taken."""
+        if data.store_ is None or not await data.store_.database.ping():
+            return "the database does not answer"
+        polling = app_ref[0].updater is not None and app_ref[0].updater.running
+        if not app_ref[0].running or not (settings.webhook_url or polling):
+            return "updates are not being taken"
+        return None
+
     async def post_init(app: BotApp) -> None:
         data.store_ = await Store.open(
-            settings.database_path, busy_timeout=settings.db_busy_timeout
+            settings.database_location, busy_timeout=settings.db_busy_timeout
         )
+        data.store_.database.lend = lend_slot  # see Database.lend
+        if settings.metrics_port is not None:
+            server = MetricsServer(health)
+            await server.start(settings.metrics_listen, settings.metrics_port)
+            metrics_server.append(server)
+            data.metrics_port = server.port
         # Bounded: a learner beyond the most recent CACHE_BOUND zones counts days in TIMEZONE.
         data.user_zones.update(await data.store_.users.user_timezones(CACHE_BOUND))
         await jobs.restore(app, data)
@@ -73,6 +92,8 @@ def build_application(
 
     async def post_shutdown(_: BotApp) -> None:
         data.drawer.close()
+        while metrics_server:
+            await metrics_server.pop().stop()
         if data.store_ is not None:
             await data.store_.close()
             data.store_ = None
@@ -108,6 +129,7 @@ def build_application(
                 log.info("shutdown: %d update(s) kept to run at the next start", len(kept))
 
         app.keep_updates = keep_updates
+    app_ref.append(app)
     register(app)
     app.add_error_handler(error_handler)
     return app

@@ -101,6 +101,30 @@ def parse_zone(value: str) -> ZoneInfo:
         raise ValueError(f"{value!r} is not an IANA time zone name such as Europe/Berlin") from exc
 
 
+def parse_database_url(value: str) -> str | Path | None:
+    """A ``postgresql://`` URL as given, a ``sqlite:///path`` as its Path; None if neither.
+
+    Only the shape is checked here (scheme, a host or a socket, a port that is a number);
+    whether the server answers is found out at start (``postgres._connect``)."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError when not a number in range
+    except ValueError:
+        return None
+    if parts.scheme == "sqlite":
+        path = parts.path
+        if parts.netloc or not path or path == "/":
+            return None
+        # sqlite:///relative and sqlite:////absolute, as SQLAlchemy reads them.
+        return Path(path[1:])
+    if parts.scheme in ("postgresql", "postgres"):
+        has_socket = "host=" in parts.query
+        if not (parts.hostname or has_socket) or (port is not None and port == 0):
+            return None
+        return value
+    return None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the bot reads from its environment."""
@@ -122,6 +146,9 @@ class Settings:
     port: int = DEFAULT_PORT
     webhook_answer_in_reply: bool = False  # answer presses in the webhook's HTTP response
     weekly_post: WeeklyAt | None = None  # WEEKLY_POST: the weekly recap (contract §12)
+    database_url: str | None = field(default=None, repr=False)  # postgresql://: wins (§10)
+    metrics_port: int | None = None  # GET /healthz and /metrics (§10); None: off
+    metrics_listen: str = "127.0.0.1"
     # Not from the environment: knobs tests and benchmarks turn.
     tally_interval: float = 15.0  # seconds between two edits of a post's tally
     quiz_expiry_minutes: int = 60
@@ -132,6 +159,11 @@ class Settings:
     # updates arrive in batches rather than a request each (about 8% less CPU per quiz
     # answer in bench/). A quiet bot's waiting long poll still returns the moment one comes.
     poll_pause: float = 0.01
+
+    @property
+    def database_location(self) -> Path | str:
+        """What ``Store.open`` takes: the PostgreSQL URL, else the SQLite file."""
+        return self.database_url or self.database_path
 
     @property
     def webhook_path(self) -> str:
@@ -266,6 +298,34 @@ class Settings:
             else:
                 problems.append(f"PORT must be a number from 1 to 65535, not {raw_port!r}.")
 
+        database_path = Path(get("DATABASE_PATH") or "data/bot.sqlite3")
+        database_url = None
+        if (raw_url := get("DATABASE_URL")) is not None:
+            parsed = parse_database_url(raw_url)
+            if parsed is None:
+                problems.append(
+                    "DATABASE_URL must be postgresql://user:password@host:port/dbname or "
+                    "sqlite:///path/to/file, not that value (check its scheme, host and port)."
+                )
+            elif isinstance(parsed, Path):
+                database_path = parsed
+            else:
+                database_url = parsed
+        metrics_port = None
+        if (raw_metrics := get("METRICS_PORT")) is not None:
+            if re.fullmatch(r"\d{1,5}", raw_metrics) and 1 <= int(raw_metrics) <= 65535:
+                metrics_port = int(raw_metrics)
+            else:
+                problems.append(
+                    f"METRICS_PORT must be a number from 1 to 65535, not {raw_metrics!r}."
+                )
+        metrics_listen = get("METRICS_LISTEN") or "127.0.0.1"
+        if not _LISTEN_RE.fullmatch(metrics_listen):
+            problems.append(
+                f"METRICS_LISTEN must be an address to bind such as 127.0.0.1, "
+                f"not {metrics_listen!r}."
+            )
+
         if problems:
             raise ConfigError(problems)
         return cls(
@@ -275,7 +335,10 @@ class Settings:
             admin_ids=frozenset(admin_ids),
             post_time=post_time,
             timezone=timezone,
-            database_path=Path(get("DATABASE_PATH") or "data/bot.sqlite3"),
+            database_path=database_path,
+            database_url=database_url,
+            metrics_port=metrics_port,
+            metrics_listen=metrics_listen,
             content_dir=Path(get("CONTENT_DIR") or "content"),
             post_signature=get("POST_SIGNATURE"),
             log_level=log_level,

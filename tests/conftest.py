@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -16,7 +17,9 @@ from bot.app import build_application
 from bot.config import Settings
 from bot.core.bank import load_bank
 from bot.core.models import QuestionBank
+from bot.db.connection import Database, is_postgres_url
 from bot.runtime.context import BotApp, BotData
+from tests import pg
 from tests.fakes import CHANNEL_USERNAME, Clock, FakeBotApi, FakeUser, RunningClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +47,53 @@ BOT_VARIABLES = (
     "WEBHOOK_ANSWER_IN_REPLY",
     "PORT",
     "WEEKLY_POST",
+    "DATABASE_URL",
+    "METRICS_PORT",
+    "METRICS_LISTEN",
 )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL (tests/pg.py): no server is one skip reason locally, a failure in CI;
+    tests about SQLite itself are skipped, saying so."""
+    if not pg.SELECTED:
+        for item in items:
+            if item.get_closest_marker("postgres_only"):
+                item.add_marker(pytest.mark.skip(reason=pg.ONLY_REASON))
+        return
+    reason = pg.unavailable()
+    if reason is not None:
+        if os.environ.get("CI"):
+            raise pytest.UsageError(reason)
+        for item in items:
+            item.add_marker(pytest.mark.skip(reason=reason))
+        return
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(pytest.mark.skip(reason="about SQLite itself (its file or PRAGMAs)"))
+
+
+@pytest.fixture(autouse=True)
+def pg_databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[pg.Databases | None]:
+    """On PostgreSQL, every database a test opens by SQLite path is a fresh PostgreSQL one."""
+    if not pg.SELECTED:
+        yield None
+        return
+    databases = pg.Databases()
+    original = Database.open.__func__  # type: ignore[attr-defined]
+
+    async def open_on_postgres(cls: type[Database], /, path: Path | str, **kw: Any) -> Database:
+        if not is_postgres_url(path):
+            path = databases.url_for(path)
+        database: Database = await original(cls, path, **kw)
+        return database
+
+    databases.open_sqlite = functools.partial(original, Database)
+    monkeypatch.setattr(Database, "open", classmethod(open_on_postgres))
+    try:
+        yield databases
+    finally:
+        databases.drop_all()
 
 
 @pytest.fixture(autouse=True)
@@ -169,7 +218,9 @@ async def bot(harness: Harness) -> AsyncIterator[Harness]:
 
 
 @pytest.fixture
-def env_for_subprocess(fake_api: FakeBotApi, tmp_path: Path) -> dict[str, str]:
+def env_for_subprocess(
+    fake_api: FakeBotApi, tmp_path: Path, pg_databases: pg.Databases | None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in BOT_VARIABLES}
     env.update(
         BOT_TOKEN=TOKEN,
@@ -180,4 +231,6 @@ def env_for_subprocess(fake_api: FakeBotApi, tmp_path: Path) -> dict[str, str]:
         CONTENT_DIR=str(CONTENT),
         RATE_LIMIT="off",
     )
+    if pg_databases is not None:
+        env["DATABASE_URL"] = pg_databases.url_for(tmp_path / "data" / "bot.sqlite3")
     return env

@@ -93,6 +93,28 @@ async def next_question(h: Harness, chat_id: int, number: int) -> StoredMessage:
     return message
 
 
+async def query(location: Path | str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows from the bot's database at ``location``, on SQLite or (BOT_TEST_DATABASE=postgres,
+    where tests/pg.py maps a file path to its database) PostgreSQL."""
+    from bot.db import Store
+
+    store = await Store.open(Path(location) if "://" not in str(location) else str(location))
+    try:
+        return [tuple(r) for r in await store.database.all(sql)]
+    finally:
+        await store.close()
+
+
+async def integrity_ok(location: Path | str) -> bool:
+    from bot.db import Store
+
+    store = await Store.open(Path(location))
+    try:
+        return await store.integrity_check() == "ok"
+    finally:
+        await store.close()
+
+
 def run_cli(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:

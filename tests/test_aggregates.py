@@ -8,8 +8,12 @@ import random
 import re
 import sqlite3
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bot.db import AnswerRecord, Store
 from bot.db import totals as t
@@ -74,13 +78,34 @@ async def _fill(store: Store, seed: int, answers: int = 300) -> None:
     await asyncio.gather(*(store.answers.record_channel_answer(p) for p in presses))
 
 
-def _expected(con: sqlite3.Connection) -> dict[str, Counter[tuple[object, ...]]]:
+Rows = Callable[[str], Awaitable[list[tuple[Any, ...]]]]
+
+
+def _rows_of(store: Store) -> Rows:
+    """Read through the store's own connection: the same on SQLite and PostgreSQL."""
+
+    async def rows(sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await store.database.all(sql)]
+
+    return rows
+
+
+def _rows_sqlite(con: sqlite3.Connection) -> Rows:
+    async def rows(sql: str) -> list[tuple[Any, ...]]:
+        return con.execute(sql).fetchall()
+
+    return rows
+
+
+async def _expected(rows: Rows) -> dict[str, Counter[tuple[object, ...]]]:
     """The totals recomputed from the answers in Python (independent of the migration's SQL)."""
-    hidden = dict(con.execute("SELECT user_id, hidden FROM users").fetchall())
+    hidden: dict[object, int] = {
+        r[0]: r[1] for r in await rows("SELECT user_id, hidden FROM users")
+    }
     scores: dict[tuple[object, ...], list[int]] = defaultdict(lambda: [0, 0, 0, 1 << 62])
     askings: Counter[tuple[object, ...]] = Counter()
     questions: Counter[tuple[object, ...]] = Counter()
-    for aid, ask, user, chat, qid, source, ok, pts, day in con.execute(
+    for aid, ask, user, chat, qid, source, ok, pts, day in await rows(
         "SELECT id, asking_id, user_id, chat_id, question_id, source, correct, points, "
         "local_day FROM answers"
     ):
@@ -105,18 +130,18 @@ def _expected(con: sqlite3.Connection) -> dict[str, Counter[tuple[object, ...]]]
     }
 
 
-def _kept(con: sqlite3.Connection) -> dict[str, Counter[tuple[object, ...]]]:
+async def _kept(rows: Rows) -> dict[str, Counter[tuple[object, ...]]]:
     askings: Counter[tuple[object, ...]] = Counter()
-    for ask, n, r in con.execute("SELECT asking_id, answered, right_count FROM asking_totals"):
+    for ask, n, r in await rows("SELECT asking_id, answered, right_count FROM asking_totals"):
         askings[ask, "n"] += n
         askings[ask, "r"] += r
     questions: Counter[tuple[object, ...]] = Counter()
-    for qid, n, r in con.execute("SELECT question_id, answered, right_count FROM question_totals"):
+    for qid, n, r in await rows("SELECT question_id, answered, right_count FROM question_totals"):
         questions[qid, "n"] += n
         questions[qid, "r"] += r
     scores = Counter(
         tuple(r)
-        for r in con.execute(
+        for r in await rows(
             "SELECT user_id, scope, period, source, points, answered, right_count, first_id, "
             "hidden FROM score_totals"
         )
@@ -141,15 +166,9 @@ async def test_totals_equal_the_answers_after_quiz_channel_hide_and_forget(
         await store.answers.record_answer(again)
         assert not await store.answers.record_answer(again)
         assert not await store.answers.record_channel_answer(again)
-        con = sqlite3.connect(path)
-        try:
-            assert _kept(con) == _expected(con)
-            assert (
-                con.execute("SELECT COUNT(*) FROM score_totals WHERE user_id = 5").fetchone()[0]
-                == 0
-            )
-        finally:
-            con.close()
+        rows = _rows_of(store)
+        assert await _kept(rows) == await _expected(rows)
+        assert await rows("SELECT COUNT(*) FROM score_totals WHERE user_id = 5") == [(0,)]
         # What the bot shows agrees with the rows.
         board = await store.stats.leaderboard(period=t.ALL, chat_id=None, limit=100)
         assert all(uid != 3 for uid, _, _ in board)  # hidden
@@ -163,6 +182,7 @@ async def test_totals_equal_the_answers_after_quiz_channel_hide_and_forget(
         await store.close()
 
 
+@pytest.mark.sqlite_only
 async def test_a_failed_commit_leaves_no_total_behind(tmp_path: Path) -> None:
     """Attack: the answer's transaction fails after the totals were added: none may stay."""
     path = tmp_path / "bot.sqlite3"
@@ -192,6 +212,7 @@ async def test_a_failed_commit_leaves_no_total_behind(tmp_path: Path) -> None:
         await store.close()
 
 
+@pytest.mark.sqlite_only
 async def test_migration_builds_totals_for_a_database_of_the_old_schema(tmp_path: Path) -> None:
     """A populated database made with the schema before the totals: nothing lost, every board,
     rank, score and tally as the old full-table queries computed them."""
@@ -270,7 +291,7 @@ async def test_migration_builds_totals_for_a_database_of_the_old_schema(tmp_path
         con = sqlite3.connect(path)
         try:
             assert con.execute("SELECT * FROM answers ORDER BY id").fetchall() == answers_before
-            assert _kept(con) == _expected(con)
+            assert await _kept(_rows_sqlite(con)) == await _expected(_rows_sqlite(con))
         finally:
             con.close()
     finally:
@@ -299,6 +320,7 @@ def scans(con: sqlite3.Connection, sql: str) -> list[str]:
     return bad
 
 
+@pytest.mark.sqlite_only
 def test_the_scan_detector_catches_the_old_leaderboard(tmp_path: Path) -> None:
     """The detector below is not blind: the query this replaced is caught."""
     con = sqlite3.connect(tmp_path / "x.sqlite3")
@@ -315,6 +337,7 @@ def test_the_scan_detector_catches_the_old_leaderboard(tmp_path: Path) -> None:
     assert scans(con, "SELECT COUNT(DISTINCT user_id) FROM answers WHERE answered_at >= 'x'")
 
 
+@pytest.mark.sqlite_only
 async def test_no_hot_path_scans_answers_or_users(tmp_path: Path) -> None:
     """Every statement run by: recording a quiz answer (private and group), the channel group
     commit, /score, the three boards and ranks (everywhere and in a group), /stats, the tally,

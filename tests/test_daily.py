@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -402,13 +401,16 @@ async def test_kill_mid_deliveries_loses_none(
     assert sorted(counts) == ids  # none lost
     twice = [uid for uid, n in counts.items() if n > 1]
     assert len(twice) <= 8  # only what was in flight at the kill (IN_FLIGHT)
-    con = sqlite3.connect(env["DATABASE_PATH"])
+    store = await Store.open(Path(env["DATABASE_PATH"]))  # on either backend
     try:
-        statuses = dict(
-            con.execute("SELECT status, COUNT(*) FROM daily_deliveries GROUP BY status")
-        )
+        statuses = {
+            r[0]: r[1]
+            for r in await store.database.all(
+                "SELECT status, COUNT(*) FROM daily_deliveries GROUP BY status"
+            )
+        }
     finally:
-        con.close()
+        await store.close()
     assert statuses == {"sent": len(ids)}
 
 
@@ -552,18 +554,17 @@ async def test_planning_across_dst_changes_one_row_per_local_date(
     for _ in range(days * 48):
         h.clock.advance(minutes=30)
         await daily_delivery.plan(h.data, time(2, 30))
-    con = sqlite3.connect(h.settings.database_path)
-    try:
-        rows = con.execute("SELECT user_id, day, due_at, question_id FROM daily_deliveries")
-        planned: dict[int, dict[date, tuple[datetime, str]]] = {}
-        for user_id, day, due_at, question_id in rows:
-            planned.setdefault(user_id, {})[date.fromisoformat(day)] = (
-                datetime.fromisoformat(due_at),
-                question_id,
-            )
-        questions = dict(con.execute("SELECT day, question_id FROM daily_questions"))
-    finally:
-        con.close()
+    database = h.data.store.database
+    rows = await database.all("SELECT user_id, day, due_at, question_id FROM daily_deliveries")
+    planned: dict[int, dict[date, tuple[datetime, str]]] = {}
+    for user_id, day, due_at, question_id in rows:
+        planned.setdefault(user_id, {})[date.fromisoformat(day)] = (
+            datetime.fromisoformat(due_at),
+            question_id,
+        )
+    questions = {
+        r[0]: r[1] for r in await database.all("SELECT day, question_id FROM daily_questions")
+    }
     inner = [first + timedelta(days=i) for i in range(2, days - 1)]
     assert sorted(planned) == sorted(zone_of)
     for user_id, by_day in planned.items():

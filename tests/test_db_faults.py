@@ -24,6 +24,7 @@ ASKING_SQL = (
 )
 
 
+@pytest.mark.sqlite_only
 async def test_failed_commit_is_rolled_back_and_later_writes_are_durable(
     tmp_path: Path,
 ) -> None:
@@ -105,6 +106,7 @@ def count(path: Path, sql: str) -> int:
         con.close()
 
 
+@pytest.mark.sqlite_only
 async def test_table_rebuild_migration_keeps_every_referencing_row(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     rows = await populated(path)
@@ -123,6 +125,7 @@ async def test_table_rebuild_migration_keeps_every_referencing_row(tmp_path: Pat
     assert count(backup, "SELECT COUNT(*) FROM answers") == rows
 
 
+@pytest.mark.sqlite_only
 async def test_migration_leaving_a_dangling_reference_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     rows = await populated(path)

@@ -191,6 +191,7 @@ def old_database(path: Path) -> None:
     con.close()
 
 
+@pytest.mark.sqlite_only  # builds the old file with sqlite3; PG: test_postgres.py
 async def test_migration_replays_every_answer_log_into_fsrs_cards(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     old_database(path)
@@ -210,6 +211,7 @@ async def test_migration_replays_every_answer_log_into_fsrs_cards(tmp_path: Path
         await store.close()
 
 
+@pytest.mark.sqlite_only  # builds the old file with sqlite3; PG: test_postgres.py
 async def test_a_failing_migration_step_leaves_nothing_half_done(tmp_path: Path) -> None:
     """The Python step runs inside its migration's transaction: a failure rolls it back."""
     path = tmp_path / "old.sqlite3"

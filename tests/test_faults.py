@@ -17,8 +17,10 @@ from tests.fakes import FakeBotApi, FakeUser
 from tests.helpers import (
     answer_buttons,
     answered,
+    integrity_ok,
     next_question,
     press_answer,
+    query,
     settled,
     start_bot,
 )
@@ -156,6 +158,7 @@ async def test_malformed_and_unexpected_updates_do_not_crash(bot: Harness) -> No
     ]  # no quiz from the edit
 
 
+@pytest.mark.sqlite_only
 async def test_locked_database_is_reported_and_recovers(harness: Harness) -> None:
     await harness.start(db_busy_timeout=0.3)
     fake = harness.fake
@@ -176,6 +179,7 @@ async def test_locked_database_is_reported_and_recovers(harness: Harness) -> Non
     assert (await harness.data.store.stats.score(ALICE.id))[1:] == (1, 1)
 
 
+@pytest.mark.sqlite_only
 async def test_unwritable_database_is_reported_and_recovers(bot: Harness) -> None:
     """Writes failing outright (as on a full disk; here SQLite's query_only switch, which fails
     every write the same way, deterministically): the press is not acknowledged, nothing is
@@ -215,12 +219,8 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_answer(
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
         acknowledged = {query_user[q] for q in fake_api.answered_queries & set(query_user)}
-        con = sqlite3.connect(db_path)
-        try:
-            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            rows = con.execute("SELECT user_id FROM answers WHERE source = 'channel'").fetchall()
-        finally:
-            con.close()
+        assert await integrity_ok(db_path)
+        rows = await query(db_path, "SELECT user_id FROM answers WHERE source = 'channel'")
         recorded = [r[0] for r in rows]
         assert acknowledged <= set(recorded)  # every acknowledged answer survived the kill
         assert len(recorded) == len(set(recorded))  # none twice
@@ -233,9 +233,5 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_answer(
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
             await asyncio.wait_for(proc.wait(), 30)
-    con = sqlite3.connect(db_path)
-    try:
-        rows = con.execute("SELECT user_id FROM answers WHERE source = 'channel'").fetchall()
-        assert sorted(r[0] for r in rows) == sorted(r.id for r in readers)
-    finally:
-        con.close()
+    rows = await query(db_path, "SELECT user_id FROM answers WHERE source = 'channel'")
+    assert sorted(r[0] for r in rows) == sorted(r.id for r in readers)

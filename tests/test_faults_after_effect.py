@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
@@ -19,10 +18,14 @@ from tests.fakes import TOO_OLD, FakeBotApi, FakeUser
 from tests.helpers import (
     answer_buttons,
     answered,
+    integrity_ok,
     next_question,
     press_answer,
     right_position,
     start_bot,
+)
+from tests.helpers import (
+    query as db_query,
 )
 
 pytestmark = pytest.mark.e2e
@@ -258,14 +261,12 @@ async def test_sigterm_after_a_burst_finishes_every_acknowledged_press(
         if query in fake.answered_queries:
             assert fake.messages_in(learner.id)[0].edits >= 1, learner
             assert any("/1 right" in m.text for m in fake.messages_in(learner.id)), learner
-    con = sqlite3.connect(env["DATABASE_PATH"])
-    try:
-        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        recorded = con.execute("SELECT COUNT(*) FROM answers WHERE source = 'channel'").fetchone()[
-            0
-        ]
-    finally:
-        con.close()
+    assert await integrity_ok(env["DATABASE_PATH"])
+    recorded = (
+        await db_query(
+            env["DATABASE_PATH"], "SELECT COUNT(*) FROM answers WHERE source = 'channel'"
+        )
+    )[0][0]
     assert recorded >= len(fake.answered_queries & channel_queries)
     # The post's tally shows every press recorded, though its batched edit was not due yet.
     shown = re.search(r"(\d+) answered", post.text)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -103,9 +102,8 @@ async def test_a_database_error_pages_the_admins(
 ) -> None:
     monkeypatch.setattr(errors, "_last_notice", {})  # a page of an earlier test is forgotten
     await says(bot, ADMIN, "/start")
-    # Every query on answers now fails inside sqlite, as on a damaged file.
-    with sqlite3.connect(bot.settings.database_path) as db:
-        db.execute("ALTER TABLE answers RENAME TO answers_gone")
+    # Every query on answers now fails inside the database, as on a damaged file.
+    await bot.data.store.database.write("ALTER TABLE answers RENAME TO answers_gone")
     bot.fake.send_text(ALICE, "/score")
     await bot.fake.wait_until(lambda: bool(pages(bot)))
 

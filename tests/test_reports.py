@@ -31,11 +31,18 @@ async def started(h: Harness) -> Clock:
 async def practised(h: Harness, number: int) -> StoredMessage:
     """Alice practises the number-th quiz question; returns the message with ⚑ on it."""
     qid = [q.id for q in h.bank.questions.values() if q.quizzable][number]
+
+    def summaries() -> int:
+        return sum("/1 right" in str(c.params.get("text", "")) for c in h.fake.sent_to(ALICE.id))
+
+    before = summaries()
     h.fake.send_text(ALICE, f"/start q_{qid}")
     question = await next_question(h, ALICE.id, 1)
     await press_answer(h, ALICE, question, right=True)
     key = (question.chat.id, question.message_id)
     await h.fake.wait_until(lambda: "r1:" in str(h.fake.messages[key].reply_markup))
+    # The round's summary too: a reply the test waits for next is not mistaken for it.
+    await h.fake.wait_until(lambda: summaries() > before)
     return h.fake.messages[key]
 
 

@@ -14,6 +14,7 @@ from bot.db.migrations import SCHEMA_VERSION
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
+@pytest.mark.sqlite_only
 async def test_blank_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "folder" / "bot.sqlite3"
     store = await Store.open(path)
@@ -41,6 +42,7 @@ async def test_blank_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Pa
     await store.close()
 
 
+@pytest.mark.sqlite_only
 async def test_newer_database_is_refused_not_damaged(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     con = sqlite3.connect(path)
@@ -81,6 +83,7 @@ async def test_answer_recorded_exactly_once(tmp_path: Path) -> None:
         await store.close()
 
 
+@pytest.mark.sqlite_only
 async def test_backup_is_a_consistent_copy(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "live.sqlite3")
     try:

@@ -59,7 +59,8 @@ class Store:
         self.weekly = WeeklyPosts(database)
 
     @classmethod
-    async def open(cls, path: Path, *, busy_timeout: float = 10.0) -> Store:
+    async def open(cls, path: Path | str, *, busy_timeout: float = 10.0) -> Store:
+        """A SQLite file, or a ``postgresql://`` URL (CONTRACT §10)."""
         return cls(await Database.open(path, busy_timeout=busy_timeout))
 
     async def close(self) -> None:

@@ -8,11 +8,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from bot.core.srs import Review
 from bot.db import totals
-from bot.db.connection import Database, Table, from_iso, iso
+from bot.db.connection import Conn, Database, Table, from_iso, iso
 from bot.db.users import UPSERT_USER
 
 
@@ -59,7 +57,7 @@ class Answers(Table):
         *,
         advance_session: int | None = None,
         upsert_user: bool = True,
-        also: Callable[[aiosqlite.Connection], Awaitable[None]] | None = None,
+        also: Callable[[Conn], Awaitable[None]] | None = None,
     ) -> bool:
         """Record one press exactly once and commit; True if it was new.
 
@@ -134,7 +132,8 @@ class Answers(Table):
         self._pending.append((rec, upsert_user, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_channel_answers())
-        return await future
+        async with self.database.waiting():
+            return await future
 
     async def _flush_channel_answers(self) -> None:
         while self._pending:
@@ -143,7 +142,15 @@ class Answers(Table):
                 self._pending[GROUP_COMMIT_MAX:],
             )
             try:
-                inserted = await self._insert_channel_answers(batch)
+                try:
+                    inserted = await self._insert_channel_answers(batch)
+                except Exception as exc:
+                    if not self.database.lost(exc):
+                        raise
+                    # The connection went (a PostgreSQL restart): once more on a new one. The
+                    # insert is ON CONFLICT DO NOTHING, so a batch whose COMMIT did land before
+                    # the cut is not doubled (its presses then read "already answered").
+                    inserted = await self._insert_channel_answers(batch)
             except Exception as exc:  # every waiter hears of it; the next batch may succeed
                 for _, _, future in batch:
                     if not future.done():
@@ -179,7 +186,7 @@ class Answers(Table):
         async with self._tx() as db:
             inserted: set[tuple[int, int]] = set()
             ids: list[tuple[int, AnswerRecord]] = []
-            if RETURNING:
+            if RETURNING or self.database.dialect != "sqlite":
                 values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
                 cur = await db.execute(
                     "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, "  # noqa: S608

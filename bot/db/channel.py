@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.db.connection import Database, Table, from_iso, iso
+from bot.db.connection import Database, Row, Table, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +30,7 @@ class ExtraPost:
     question_id: str | None
 
 
-def _post(row: sqlite3.Row) -> ChannelPost:
+def _post(row: Row) -> ChannelPost:
     return ChannelPost(
         id=row["id"],
         slot=row["slot"],

@@ -1,7 +1,15 @@
 """The connection: open, migrate, and the transaction and query helpers every table uses.
 
-One aiosqlite connection, WAL journal (readers never block the writer), foreign keys on, and
-an asyncio lock so one coroutine's transaction never interleaves with another's statements.
+Two backends behind one interface (CONTRACT §10): SQLite here, PostgreSQL in ``postgres.py``.
+Every db/ module writes one SQL text for both: ``?`` placeholders, ``ON CONFLICT`` upserts,
+``RETURNING``; a transaction body sees a ``Conn`` (aiosqlite's own connection on SQLite, so
+SQLite pays nothing for the abstraction). What differs between the dialects lives in
+``postgres.py`` alone.
+
+Over 300 lines: the interface both backends share, and SQLite's side of it, in one place.
+
+SQLite: one aiosqlite connection, WAL journal (readers never block the writer), foreign keys
+on, and an asyncio lock so one coroutine's transaction never interleaves with another's statements.
 Methods that write return only after COMMIT: a caller may acknowledge to a user afterwards.
 A COMMIT that fails (disk full, a deferred constraint) leaves SQLite's transaction open
 (https://www.sqlite.org/lang_transaction.html): we roll it back, so the next write is not
@@ -11,13 +19,16 @@ silently swallowed by a transaction that will never commit.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol
 
 import aiosqlite
 
@@ -35,22 +46,86 @@ def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+class Row(Protocol):
+    """A result row: by position or by column name (sqlite3.Row and asyncpg's Record)."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Cursor(Protocol):
+    """What a statement run in a transaction gives back (aiosqlite's Cursor, or PgCursor)."""
+
+    @property
+    def rowcount(self) -> int: ...
+    @property
+    def lastrowid(self) -> int | None: ...
+    async def fetchone(self) -> Row | None: ...
+    async def fetchall(self) -> Iterable[Row]: ...
+
+
+class Conn(Protocol):
+    """A transaction's connection: aiosqlite's Connection, or PgConn."""
+
+    def execute(
+        self, sql: str, parameters: Iterable[Any] | None = None, /
+    ) -> Awaitable[Cursor]: ...
+
+    def executemany(
+        self, sql: str, parameters: Iterable[Iterable[Any]], /
+    ) -> Awaitable[Cursor]: ...
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be used at start (unreachable, refused, too old): one sentence."""
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """An error of either backend's driver (an admin is told: contract §6)."""
+    if isinstance(exc, sqlite3.Error):
+        return True
+    asyncpg = sys.modules.get("asyncpg")  # loaded only with DATABASE_URL=postgresql://
+    return asyncpg is not None and isinstance(
+        exc, (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
+    )
+
+
+def is_postgres_url(location: object) -> bool:
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
 class Database:
-    """The connection and its lock. Open with ``await Database.open(path)``."""
+    """The connection and its lock. Open with ``await Database.open(path)``.
+
+    ``open`` given a ``postgresql://`` URL returns the PostgreSQL backend instead (a subclass
+    with the same methods).
+    """
+
+    dialect = "sqlite"
+    # Set by the application (runtime.updates.lend_slot): how a caller lets others run while it
+    # waits for a COMMIT. Used where a COMMIT is a network round trip and a disk flush
+    # (PostgreSQL); a SQLite COMMIT is short and runs as before.
+    lend: Callable[[], AbstractAsyncContextManager[None]] | None = None
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
         self._lock = asyncio.Lock()
         self._path: Path | None = None
+        self._lockfile: IO[bytes] | None = None
 
     @classmethod
     async def open(
         cls,
-        path: Path,
+        path: Path | str,
         *,
         busy_timeout: float = 10.0,
         migrations: Sequence[str | PythonStep] = MIGRATIONS,
     ) -> Database:
+        if is_postgres_url(path):
+            from bot.db.postgres import PgDatabase  # noqa: PLC0415 - a cycle; asyncpg only when used
+
+            assert isinstance(path, str)
+            return await PgDatabase.open_url(path, migrations=migrations)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly
@@ -67,16 +142,20 @@ class Database:
         await db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         database = cls(db)
         database._path = path
+        database._lockfile = running_lock(path)
         try:
             await database.migrate(migrations)
         except BaseException:
-            await db.close()
+            await database.close()
             raise
         return database
 
     async def close(self) -> None:
         async with self._lock:
             await self._db.close()
+        if self._lockfile is not None:
+            self._lockfile.close()  # and with it the lock
+            self._lockfile = None
 
     async def migrate(self, migrations: Sequence[str | PythonStep] = MIGRATIONS) -> int:
         """Apply pending migrations, one transaction each; return the schema version.
@@ -157,7 +236,7 @@ class Database:
             await self._db.execute("ROLLBACK")
 
     @asynccontextmanager
-    async def tx(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def tx(self) -> AsyncIterator[Conn]:
         async with self._lock:
             await self._no_stale_transaction()
             await self._db.execute("BEGIN IMMEDIATE")
@@ -168,12 +247,12 @@ class Database:
                 await self._rollback()  # also when COMMIT itself failed
                 raise
 
-    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         async with self._lock:
             cur = await self._db.execute(sql, params)
             return list(await cur.fetchall())
 
-    async def one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+    async def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         async with self._lock:
             cur = await self._db.execute(sql, params)
             return await cur.fetchone()
@@ -197,6 +276,51 @@ class Database:
         row = await self.one("PRAGMA integrity_check")
         return str(row[0]) if row else "no answer"
 
+    def waiting(self) -> AbstractAsyncContextManager[None]:
+        """Around a wait for a COMMIT: nothing on SQLite (see ``lend``)."""
+        return nullcontext()
+
+    def lost(self, exc: BaseException) -> bool:
+        """Was ``exc`` a lost connection (PostgreSQL: a server restart, a network cut)? A
+        statement that is safe to repeat may then be tried once more. Never on SQLite."""
+        del exc
+        return False
+
+    async def ping(self) -> bool:
+        """Does the database answer? (GET /healthz)"""
+        try:
+            await self.one("SELECT 1")
+        except Exception:  # any failure means "not answering"
+            return False
+        return True
+
+    # ---------------------------------------------------------------- for copy-db
+
+    async def tables(self) -> dict[str, set[str]]:
+        """Every table of the bot, with the tables its foreign keys reference."""
+        rows = await self.all(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+        out: dict[str, set[str]] = {}
+        for (name,) in rows:
+            refs = await self.all(f"PRAGMA foreign_key_list({name})")
+            out[str(name)] = {str(r[2]) for r in refs} - {str(name)}
+        return out
+
+    async def columns(self, table: str) -> list[str]:
+        return [str(r[1]) for r in await self.all(f"PRAGMA table_info({table})")]
+
+    async def stream(
+        self, table: str, columns: Sequence[str], batch: int = 5000
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """A table's rows, a batch at a time (a big table is never all in memory)."""
+        async with self._lock:
+            cur = await self._db.execute(
+                f"SELECT {', '.join(columns)} FROM {table}"  # noqa: S608 - names from the schema
+            )
+            while rows := list(await cur.fetchmany(batch)):
+                yield [tuple(r) for r in rows]
+
 
 class Table:
     """Base of one kept thing's queries: the shared connection's helpers under short names."""
@@ -210,7 +334,35 @@ class Table:
         self._insert = database.insert
 
 
-async def _run_step(db: aiosqlite.Connection, step: str | PythonStep) -> None:
+def lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def running_lock(path: Path) -> IO[bytes]:
+    """A shared lock on ``<file>.lock`` for as long as the bot has the database open, so that
+    ``copy-db`` can tell that a bot is running against it (it asks for the lock exclusively).
+    The kernel drops the lock with the process, however it ends."""
+    handle = lock_path(path).open("ab")
+    fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+    return handle
+
+
+def sqlite_in_use(path: Path) -> bool:
+    """Does a running bot hold ``path`` open (its ``running_lock``)?"""
+    lock = lock_path(path)
+    if not lock.exists():
+        return False
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+async def _run_step(db: Conn, step: str | PythonStep) -> None:
     """One migration's body, inside the transaction ``migrate`` opened: SQL or a Python step."""
     if callable(step):
         await step(db)

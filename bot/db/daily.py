@@ -12,12 +12,11 @@ out), 'missed' (the bot was down all that day) or 'skipped' (its question left t
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.db.connection import Table, from_iso, iso
+from bot.db.connection import Row, Table, from_iso, iso
 
 OPEN = ("pending", "sending")  # rows a delivery run (re)sends
 
@@ -54,7 +53,7 @@ class DayQuestion:
     chosen_at: datetime
 
 
-def _delivery(row: sqlite3.Row) -> Delivery:
+def _delivery(row: Row) -> Delivery:
     return Delivery(
         day=row["day"],
         user_id=row["user_id"],
@@ -169,7 +168,8 @@ class Daily(Table):
                 "ON CONFLICT (day, user_id) DO NOTHING",
                 [(day, uid, question_id, iso(at), iso(now)) for uid, at in due],
             )
-            return cur.rowcount
+            # PostgreSQL's pipelined executemany reports no count: there, the rows asked for.
+            return cur.rowcount if cur.rowcount >= 0 else len(due)
 
     async def open_rows(self, limit: int) -> list[Delivery]:
         """The rows still to send, oldest moment first, with the zone their day is in."""

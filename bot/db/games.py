@@ -5,15 +5,12 @@ in the same transaction, so a game answer counts once as a quiz answer or not at
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import aiosqlite
-
 from bot.db.answers import AnswerRecord, Answers
-from bot.db.connection import Database, Table, from_iso, iso
+from bot.db.connection import Conn, Database, Row, Table, from_iso, iso
 
 
 def exact(dt: datetime) -> str:
@@ -68,7 +65,7 @@ class GameAnswer:
     elapsed_ms: int
 
 
-def _game(row: sqlite3.Row) -> Game:
+def _game(row: Row) -> Game:
     return Game(
         id=row["id"],
         chat_id=row["chat_id"],
@@ -82,7 +79,7 @@ def _game(row: sqlite3.Row) -> Game:
     )
 
 
-def _question(row: sqlite3.Row) -> GameQuestion:
+def _question(row: Row) -> GameQuestion:
     return GameQuestion(
         game_id=row["game_id"],
         position=row["position"],
@@ -242,7 +239,7 @@ class Games(Table):
         """Record a game answer exactly once, as a quiz answer and its speed points, in one
         transaction; True if new. QuestionClosed (nothing written) if it closed meanwhile."""
 
-        async def speed_points(db: aiosqlite.Connection) -> None:
+        async def speed_points(db: Conn) -> None:
             cur = await db.execute(
                 "INSERT INTO game_answers (asking_id, user_id, game_id, position, correct, "
                 "points, elapsed_ms) SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM "

@@ -1,4 +1,5 @@
-"""The schema, as an append-only list of migrations keyed by ``PRAGMA user_version``.
+"""The schema, as an append-only list of migrations keyed by ``PRAGMA user_version``
+(PostgreSQL: the ``schema_version`` table; its DDL dialect is mapped in ``postgres.py``).
 
 Never edit an entry that has shipped: add a new one. Each runs in its own transaction, so a
 database file from any older version is upgraded in place, step by step, and never lost.
@@ -11,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-
-import aiosqlite
+from typing import TYPE_CHECKING
 
 from bot.core import srs
 
-PythonStep = Callable[[aiosqlite.Connection], Awaitable[None]]
+if TYPE_CHECKING:  # connection.py imports this module
+    from bot.db.connection import Conn
+
+PythonStep = Callable[["Conn"], Awaitable[None]]
 
 
-async def _answers_to_fsrs_cards(db: aiosqlite.Connection) -> None:
+async def _answers_to_fsrs_cards(db: Conn) -> None:
     """Give every (user, question) with quiz answers the FSRS card its answer log makes.
 
     The log is replayed in order, so a learner keeps their history: a question missed last

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.limits import CACHE_BOUND
-from bot.db.connection import Database, Table, from_iso, iso
+from bot.db.connection import Database, Row, Table, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +45,7 @@ class Session:
         return len(self.question_ids)
 
 
-def _asking(row: sqlite3.Row) -> Asking:
+def _asking(row: Row) -> Asking:
     return Asking(
         id=row["id"],
         kind=row["kind"],
@@ -61,7 +60,7 @@ def _asking(row: sqlite3.Row) -> Asking:
     )
 
 
-def _session(row: sqlite3.Row, prefix: str = "") -> Session:
+def _session(row: Row, prefix: str = "") -> Session:
     """A session from its row; ``prefix`` names its columns in a join (``s_id``, ...)."""
     return Session(
         id=row[f"{prefix}id"],

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Protocol
 
-import aiosqlite
+from bot.db.connection import Conn
 
 ALL = "all"
 EVERYWHERE = 0
@@ -38,18 +38,21 @@ ADD_SCORE = (
     "first_id, hidden) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
     "COALESCE((SELECT hidden FROM users WHERE user_id = ?), 0)) "
     "ON CONFLICT (user_id, scope, period, source) DO UPDATE SET "
-    "points = points + excluded.points, answered = answered + excluded.answered, "
-    "right_count = right_count + excluded.right_count"
+    "points = score_totals.points + excluded.points, "
+    "answered = score_totals.answered + excluded.answered, "
+    "right_count = score_totals.right_count + excluded.right_count"
 )
 ADD_ASKING = (
     "INSERT INTO asking_totals (asking_id, answered, right_count) VALUES (?, ?, ?) "
-    "ON CONFLICT (asking_id) DO UPDATE SET answered = answered + excluded.answered, "
-    "right_count = right_count + excluded.right_count"
+    "ON CONFLICT (asking_id) DO UPDATE SET "
+    "answered = asking_totals.answered + excluded.answered, "
+    "right_count = asking_totals.right_count + excluded.right_count"
 )
 ADD_QUESTION = (
     "INSERT INTO question_totals (question_id, answered, right_count) VALUES (?, ?, ?) "
-    "ON CONFLICT (question_id) DO UPDATE SET answered = answered + excluded.answered, "
-    "right_count = right_count + excluded.right_count"
+    "ON CONFLICT (question_id) DO UPDATE SET "
+    "answered = question_totals.answered + excluded.answered, "
+    "right_count = question_totals.right_count + excluded.right_count"
 )
 
 
@@ -81,7 +84,7 @@ def _scopes(rec: _Row) -> tuple[int, ...]:
     return (EVERYWHERE,)
 
 
-async def add_answers(db: aiosqlite.Connection, new: Iterable[tuple[int, _Row]]) -> None:
+async def add_answers(db: Conn, new: Iterable[tuple[int, _Row]]) -> None:
     """Add newly inserted answers, given as (answer id, record), to every total."""
     scores: dict[tuple[int, int, str, str], list[int]] = {}
     askings: dict[int, list[int]] = {}
@@ -104,15 +107,17 @@ async def add_answers(db: aiosqlite.Connection, new: Iterable[tuple[int, _Row]])
         per_question[1] += right
     if not scores:
         return
+    # In key order: on PostgreSQL two transactions adding to the same rows then lock them in
+    # the same order, so they wait for each other instead of deadlocking.
     await db.executemany(
         ADD_SCORE,
-        [(*key, p, n, r, first, key[0]) for key, (p, n, r, first) in scores.items()],
+        [(*key, p, n, r, first, key[0]) for key, (p, n, r, first) in sorted(scores.items())],
     )
-    await db.executemany(ADD_ASKING, [(k, n, r) for k, (n, r) in askings.items()])
-    await db.executemany(ADD_QUESTION, [(k, n, r) for k, (n, r) in questions.items()])
+    await db.executemany(ADD_ASKING, [(k, n, r) for k, (n, r) in sorted(askings.items())])
+    await db.executemany(ADD_QUESTION, [(k, n, r) for k, (n, r) in sorted(questions.items())])
 
 
-async def subtract_user(db: aiosqlite.Connection, user_id: int) -> None:
+async def subtract_user(db: Conn, user_id: int) -> None:
     """Take a user's answers out of the shared totals (before /forget deletes them)."""
     for table, column in (("asking_totals", "asking_id"), ("question_totals", "question_id")):
         cur = await db.execute(
@@ -129,7 +134,7 @@ async def subtract_user(db: aiosqlite.Connection, user_id: int) -> None:
     await db.execute("DELETE FROM score_totals WHERE user_id = ?", (user_id,))
 
 
-async def set_hidden(db: aiosqlite.Connection, user_id: int, hidden: bool) -> None:
+async def set_hidden(db: Conn, user_id: int, hidden: bool) -> None:
     await db.execute(
         "UPDATE score_totals SET hidden = ? WHERE user_id = ?", (int(hidden), user_id)
     )

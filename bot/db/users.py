@@ -49,7 +49,7 @@ class Users(Table):
         rows = await self._all(
             "SELECT user_id, timezone FROM ("
             "SELECT user_id, timezone, last_seen FROM users WHERE timezone IS NOT NULL "
-            "ORDER BY last_seen DESC LIMIT ?) ORDER BY last_seen",
+            "ORDER BY last_seen DESC LIMIT ?) AS recent ORDER BY last_seen",
             (limit,),
         )
         return {r[0]: r[1] for r in rows}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -25,6 +26,7 @@ from bot.handlers import (
     profile,
     quiz,
 )
+from bot.runtime import metrics
 from bot.runtime.context import BotContext
 from bot.services import presses
 from bot.services.messages import answer_press, follow_up, sent_by_a_person
@@ -171,6 +173,7 @@ def answered(
         reply = await route(context, press)
         try:
             await answer_press(press.query, reply.text, show_alert=reply.alert)
+            metrics.press_answered(time.monotonic() - press.admitted_at)
         finally:  # the press's work is done and committed: what follows runs whatever the answer
             if reply.then is not None:
                 follow_up(context, update, reply.then)

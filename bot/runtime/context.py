@@ -100,6 +100,8 @@ class BotData:
     def __post_init__(self) -> None:
         self.zone = self.settings.zone
 
+    metrics_port: int | None = None  # where /healthz and /metrics listen (METRICS_PORT; §10)
+
     def zone_of(self, user_id: int) -> ZoneInfo:
         """The user's /timezone, or the bot's TIMEZONE: what decides when their day starts."""
         name = self.user_zones.get(user_id)

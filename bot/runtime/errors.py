@@ -5,12 +5,13 @@ channel and a failed reload are paged where they happen), never raise."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
+from bot.db.connection import is_database_error
+from bot.runtime import metrics
 from bot.runtime.context import BotContext
 from bot.runtime.pager import notify_admins
 from bot.ui.render import esc
@@ -38,6 +39,8 @@ async def error_handler(update: object, context: BotContext) -> None:
         return
     log.error("unhandled error while processing %s", type(update).__name__, exc_info=exc)
     await _tell_user(update)
+    if is_database_error(exc):
+        metrics.DB_ERRORS.inc()
     if not actionable(exc):
         return  # a bug or bad input: the log has the traceback; the admins cannot act on it
     kind = type(exc).__name__
@@ -65,7 +68,7 @@ def _harmless(exc: BadRequest) -> bool:
 
 def actionable(exc: BaseException) -> bool:
     """Errors an admin can do something about: the database (disk full, locked, corrupt)."""
-    return isinstance(exc, sqlite3.Error)
+    return is_database_error(exc)
 
 
 async def _tell_user(update: object) -> None:

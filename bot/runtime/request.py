@@ -56,7 +56,7 @@ import certifi
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-from bot.runtime import private
+from bot.runtime import metrics, private
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +315,7 @@ class RetryingRequest(AiohttpRequest):
                     url, method, request_data, *args, **kwargs
                 )
             except (TimedOut, NetworkError) as exc:
+                metrics.api_call(endpoint, None)
                 if _not_delivered(exc):
                     if last:
                         raise NotSent(f"could not connect to the Bot API ({endpoint})") from exc
@@ -324,6 +325,7 @@ class RetryingRequest(AiohttpRequest):
                 else:
                     raise  # may have been delivered: never blindly repeated
             else:
+                metrics.api_call(endpoint, code)
                 if 200 <= code < 300 and method == "POST" and not _is_answer(payload):
                     # Something between us and Telegram (a proxy, a captive portal) answered,
                     # or Telegram's answer broke: the request may have taken effect.

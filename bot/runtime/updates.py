@@ -53,6 +53,7 @@ from bot.core.limits import (
     MAX_PENDING_PER_GROUP,
     MAX_PENDING_PER_USER,
 )
+from bot.runtime import metrics
 
 __all__ = [
     "FLOOD_NOTICE",
@@ -256,6 +257,7 @@ class FairUpdateProcessor(BaseUpdateProcessor):
         return len(self._notices)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        metrics.UPDATES.inc()
         # Files the update and returns at once: PTB's semaphore is held only for this.
         if self._closed:
             _close(coroutine)
@@ -281,6 +283,7 @@ class FairUpdateProcessor(BaseUpdateProcessor):
             queue = self._queues[key] = _Queue()
         queue.items.append(_Item(update, coroutine, group))
         self._backlog += 1
+        metrics.BACKLOG.inc()
         if group is not None:
             self._groups[group] = self._groups.get(group, 0) + 1
         if queue.worker is None:
@@ -314,6 +317,7 @@ class FairUpdateProcessor(BaseUpdateProcessor):
 
     def _finished(self, item: _Item) -> None:
         self._backlog -= 1
+        metrics.BACKLOG.dec()
         if item.group is not None:
             left = self._groups.get(item.group, 1) - 1
             if left > 0:

@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import CallbackQuery, MaybeInaccessibleMessage, Message, Update
@@ -93,6 +94,7 @@ class Press:
     user: TgUser
     chat_id: int
     message_id: int
+    admitted_at: float = field(default_factory=time.monotonic)  # for the answer's latency
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

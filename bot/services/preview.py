@@ -19,9 +19,9 @@ CHANNEL_PLACEHOLDER = "<channel_username>"
 async def _next_id(settings: Settings, bank: QuestionBank) -> tuple[str, str]:
     """The next question in the channel queue, read from the database when there is one."""
     first = next(iter(bank.questions))
-    if not settings.database_path.exists():
+    if settings.database_url is None and not settings.database_path.exists():
         return first, "no database yet: the first start shuffles the queue; showing the first one"
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database_location)
     try:
         picked = await channel.peek_next(store, bank)  # the real queue code, read-only
     finally:
