@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-import sqlite3
 from collections.abc import Awaitable, Callable
-from contextlib import closing
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +23,7 @@ from bot.ui import callback_data as cd
 from bot.ui import captions
 from tests.conftest import ADMIN, ALICE, BOB, ROOT, Harness
 from tests.fakes import CHANNEL_ID, Clock, FakeBotApi, FakeUser, StoredMessage
-from tests.helpers import answered, start_bot
+from tests.helpers import answered, query, start_bot
 from tests.telegram_html import parse, utf16_len
 from tests.test_door import MALLORY, refused
 from tests.test_pictures import check_png
@@ -80,8 +79,9 @@ async def until(read: Callable[[], Awaitable[object]], value: object) -> None:
             await asyncio.sleep(0.02)
 
 
-def db(h: Harness) -> closing[sqlite3.Connection]:
-    return closing(sqlite3.connect(h.settings.database_path))
+async def rows(h: Harness, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    """What the running bot's database holds, on either backend."""
+    return [tuple(r) for r in await h.data.store.database.all(sql, params)]
 
 
 async def photo_to(h: Harness, chat_id: int, count: int = 1) -> StoredMessage:
@@ -104,17 +104,19 @@ async def test_progress_picture_caption_matches_the_database(bot: Harness) -> No
     check_png(photo.photo)
     caption = parse(photo.text)
     assert utf16_len(caption) <= captions.MAX_CAPTION
-    with db(bot) as con:  # the last 30 days in Honolulu: the oldest day is left out
-        n, right, active = con.execute(
-            "SELECT COUNT(*), SUM(correct), COUNT(DISTINCT local_day) FROM answers "
-            "WHERE user_id = ? AND local_day BETWEEN ? AND ?",
-            (ALICE.id, first.isoformat(), HONOLULU_TODAY.isoformat()),
-        ).fetchone()
-        per_question = con.execute(
-            "SELECT question_id, COUNT(*), SUM(correct) FROM answers WHERE user_id = ? "
-            "GROUP BY question_id",
-            (ALICE.id,),
-        ).fetchall()
+    # The last 30 days in Honolulu: the oldest day is left out.
+    ((n, right, active),) = await rows(
+        bot,
+        "SELECT COUNT(*), SUM(correct), COUNT(DISTINCT local_day) FROM answers "
+        "WHERE user_id = ? AND local_day BETWEEN ? AND ?",
+        (ALICE.id, first.isoformat(), HONOLULU_TODAY.isoformat()),
+    )
+    per_question = await rows(
+        bot,
+        "SELECT question_id, COUNT(*), SUM(correct) FROM answers WHERE user_id = ? "
+        "GROUP BY question_id",
+        (ALICE.id,),
+    )
     assert f"{n} answers · {right} right · {round(100 * right / n)}% · on {active} days" in caption
     topics: dict[str, list[int]] = {}
     for qid, count, ok in per_question:
@@ -145,8 +147,7 @@ async def test_empty_history_gets_a_sentence_and_one_answer_a_picture(bot: Harne
     photo = await photo_to(bot, BOB.id)
     assert photo.photo is not None
     check_png(photo.photo)
-    with db(bot) as con:
-        n = con.execute("SELECT COUNT(*) FROM answers WHERE user_id = ?", (BOB.id,)).fetchone()[0]
+    ((n,),) = await rows(bot, "SELECT COUNT(*) FROM answers WHERE user_id = ?", (BOB.id,))
     assert f"{n} answer" in parse(photo.text) and "on 1 day" in parse(photo.text)
 
 
@@ -277,19 +278,20 @@ async def test_weekly_recap_once_with_links_and_numbers(harness: Harness) -> Non
     assert utf16_len(caption) <= captions.MAX_CAPTION
     assert "Nov 15 – Nov 22" in caption
     assert "3 questions · 18 answers · 50% right" in caption  # the 15th's post is not in it
-    with db(harness) as con:
-        readers = con.execute(
-            "SELECT COUNT(DISTINCT a.user_id) FROM answers a JOIN channel_posts p "
-            "ON p.asking_id = a.asking_id WHERE p.question_id IN (?, ?, ?)",
+    ((readers,),) = await rows(
+        harness,
+        "SELECT COUNT(DISTINCT a.user_id) FROM answers a JOIN channel_posts p "
+        "ON p.asking_id = a.asking_id WHERE p.question_id IN (?, ?, ?)",
+        tuple(ids[1:]),
+    )
+    links = [
+        f"https://t.me/pyinterviewq/{m}"
+        for (m,) in await rows(
+            harness,
+            "SELECT message_id FROM channel_posts WHERE question_id IN (?, ?, ?) ORDER BY id",
             tuple(ids[1:]),
-        ).fetchone()[0]
-        links = [
-            f"https://t.me/pyinterviewq/{m}"
-            for (m,) in con.execute(
-                "SELECT message_id FROM channel_posts WHERE question_id IN (?, ?, ?) ORDER BY id",
-                tuple(ids[1:]),
-            )
-        ]
+        )
+    ]
     assert readers == 10  # the 15th's 30 readers are another week's
     assert f"{readers} readers answered" in caption
     for link in links:
@@ -320,9 +322,9 @@ async def test_weekly_recap_skip_rules(harness: Harness) -> None:
     # A week without a post: no recap, and the slot is left unclaimed.
     next_sunday = SUNDAY_18 + timedelta(days=7)
     data, tg = harness.data, harness.data_bot()
-    with db(harness) as con:
-        con.execute("UPDATE channel_posts SET sent_at = '2026-11-01T10:00:00+00:00'")
-        con.commit()
+    await data.store.database.write(
+        "UPDATE channel_posts SET sent_at = '2026-11-01T10:00:00+00:00'"
+    )
     assert await weekly.post(data, tg, weekly.slot(next_sunday.date()), next_sunday) == (
         "no post this week"
     )
@@ -413,7 +415,7 @@ async def test_weekly_recap_not_twice_after_kill_9_mid_send(
         async with asyncio.timeout(60):  # until the recap's request reached Telegram
             while "sendPhoto" not in fake_api.held:
                 await asyncio.sleep(0.05)
-        assert _status(db_path, "sending")  # claimed before the send
+        assert await _status(db_path, "sending")  # claimed before the send
         workers = _children(proc.pid)
         assert workers, "the recap was drawn in a worker process"
         proc.send_signal(signal.SIGKILL)
@@ -434,7 +436,7 @@ async def test_weekly_recap_not_twice_after_kill_9_mid_send(
         while any(_alive(pid) for pid in workers):
             await asyncio.sleep(0.1)
     assert len(fake_api.photos_to(CHANNEL_ID)) <= 1
-    assert _status(db_path, "unknown")
+    assert await _status(db_path, "unknown")
 
 
 def _children(pid: int) -> list[int]:
@@ -457,12 +459,8 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _status(path: Path, status: str) -> bool:
-    con = sqlite3.connect(path)
-    try:
-        row = con.execute("SELECT COUNT(*) FROM weekly_posts WHERE status = ?", (status,))
-        return bool(row.fetchone()[0])
-    except sqlite3.OperationalError:  # not migrated yet
-        return False
-    finally:
-        con.close()
+async def _status(path: Path, status: str) -> bool:
+    """A weekly post row with ``status`` (a constant of this test), on either backend."""
+    assert status.isalpha()
+    found = await query(path, f"SELECT COUNT(*) FROM weekly_posts WHERE status = '{status}'")  # noqa: S608
+    return bool(found[0][0])

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,7 +26,7 @@ from bot.services import game
 from bot.ui import game as ui
 from tests.conftest import ADMIN, ALICE, BOB, ROOT, Harness
 from tests.fakes import Chat, Clock, FakeBotApi, FakeUser, StoredMessage
-from tests.helpers import start_bot
+from tests.helpers import query, start_bot
 from tests.telegram_html import check_message_text
 from tests.test_e2e_quiz import score_line
 
@@ -585,16 +584,13 @@ async def test_kill_9_mid_question_and_the_game_goes_on(
             None,
         )
 
-    def right_data(message: StoredMessage) -> str:
+    async def right_data(message: StoredMessage) -> str:
         data = [str(b["callback_data"]) for b in game_buttons(message)]
-        con = sqlite3.connect(env["DATABASE_PATH"])
-        try:
-            qid, order = con.execute(
-                "SELECT question_id, choice_order FROM askings WHERE id = ?",
-                (int(data[0].split(":")[1]),),
-            ).fetchone()
-        finally:
-            con.close()
+        asking_id = int(data[0].split(":")[1])  # digits only: the door's own pattern
+        ((qid, order),) = await query(
+            env["DATABASE_PATH"],
+            f"SELECT question_id, choice_order FROM askings WHERE id = {asking_id}",  # noqa: S608
+        )
         shown = [int(x) for x in order.split(",")]
         return data[shown.index(real_bank.questions[qid].correct)]
 
@@ -604,9 +600,9 @@ async def test_kill_9_mid_question_and_the_game_goes_on(
         await fake_api.wait_until(lambda: open_question(1) is not None, timeout=30)
         q1 = open_question(1)
         assert q1 is not None
-        query = fake_api.press(ALICE, q1, right_data(q1))
+        pressed = fake_api.press(ALICE, q1, await right_data(q1))
         await fake_api.wait_for(
-            "answerCallbackQuery", lambda c: c.params.get("callback_query_id") == query
+            "answerCallbackQuery", lambda c: c.params.get("callback_query_id") == pressed
         )
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
@@ -618,7 +614,7 @@ async def test_kill_9_mid_question_and_the_game_goes_on(
         q2 = open_question(2)
         assert q2 is not None
         await fake_api.wait_until(lambda: bool(game_buttons(q2)), timeout=10)
-        fake_api.press(ALICE, q2, right_data(q2))  # the only player: closes it early
+        fake_api.press(ALICE, q2, await right_data(q2))  # the only player: closes it early
         await fake_api.wait_until(
             lambda: "Game over" in str(fake_api.sent_to(GROUP)[-1].params["text"]), timeout=40
         )

@@ -271,6 +271,7 @@ def test_the_bot_does_not_load_matplotlib_until_it_draws(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.sqlite_only  # "no database yet": a file that does not exist
 async def test_cli_preview_weekly_writes_the_picture(tmp_path: Path) -> None:
     db_path = tmp_path / "bot.sqlite3"
     env = {"DATABASE_PATH": str(db_path), "CONTENT_DIR": str(ROOT / "content")}

@@ -416,6 +416,7 @@ async def test_copy_db_round_trip(
         assert result.returncode == 0, result.stderr
         expected = _sqlite_counts(source)
         expected["askings"] += 1  # the one made above
+        expected["keyboards"] += 1  # /score's picture button, bound to the bot's reply above
         assert _sqlite_counts(back) == expected
     finally:
         pg.drop_database(url)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,7 +18,7 @@ from bot.runtime.updates import FairUpdateProcessor
 from bot.runtime.webhook import SECRET_HEADER
 from tests.conftest import ALICE, ROOT, Harness
 from tests.fakes import Call, FakeBotApi, FakeUser
-from tests.helpers import answer_buttons, next_question, press_answer, start_bot
+from tests.helpers import answer_buttons, next_question, press_answer, query, start_bot
 
 pytestmark = pytest.mark.e2e
 
@@ -70,11 +69,7 @@ async def test_sigterm_with_a_backlog_exits_in_time_and_loses_no_update(
     assert "database closed" in log
     first_run = _help_replies(fake_api, users)
     assert len(first_run) < BACKLOG  # the stop really was cut short
-    con = sqlite3.connect(env["DATABASE_PATH"])
-    try:
-        kept = con.execute("SELECT COUNT(*) FROM pending_updates").fetchone()[0]
-    finally:
-        con.close()
+    ((kept,),) = await query(env["DATABASE_PATH"], "SELECT COUNT(*) FROM pending_updates")
     # What was not handled is kept, or (the last batch, if never confirmed) left for Telegram.
     assert kept + len(fake_api._updates) == BACKLOG - len(first_run)
     assert kept > 0
