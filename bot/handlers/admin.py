@@ -26,7 +26,7 @@ from bot.db.settings import Key
 from bot.runtime.context import BotContext
 from bot.services import channel, jobs, pictures, weekly
 from bot.services.messages import NO_PREVIEW, follow_up
-from bot.ui import render
+from bot.ui import post_view, render
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +289,7 @@ async def cmd_preview(update: Update, context: BotContext) -> None:
             choices_sig=q.choices_sig,
             now=context.now(),
         )
-    rendered = render.render_post(
+    rendered = post_view.render_post(
         q,
         signature=await channel.signature(context.data, context.bot),
         bot_username=context.bot.username,

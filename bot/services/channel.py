@@ -24,7 +24,7 @@ from bot.runtime.context import BotData
 from bot.runtime.pager import notify_admins
 from bot.runtime.request import NotSent
 from bot.services.messages import NO_PREVIEW
-from bot.ui import render
+from bot.ui import post_view, render
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ async def post(
             choices_sig=question.choices_sig,
             now=now,
         )
-    rendered = render.render_post(
+    rendered = post_view.render_post(
         question,
         signature=await signature(data, bot),
         bot_username=bot.username,
@@ -265,7 +265,7 @@ async def refresh_tally(data: BotData, bot: Bot, post_id: int) -> bool:
         return False
     try:
         await _edit_post(
-            data, bot, p, question, asking_id=p.asking_id, tally=render.Tally(answered, right)
+            data, bot, p, question, asking_id=p.asking_id, tally=post_view.Tally(answered, right)
         )
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
@@ -335,10 +335,10 @@ async def _edit_post(
     question: Question,
     *,
     asking_id: int | None,
-    tally: render.Tally,
+    tally: post_view.Tally,
 ) -> None:
     """Re-render a sent post in place (its tally, or a fixed question)."""
-    rendered = render.render_post(
+    rendered = post_view.render_post(
         question,
         signature=await signature(data, bot),
         bot_username=bot.username,
@@ -380,7 +380,7 @@ async def repost(data: BotData, bot: Bot, question_id: str) -> str:
     answered, right = await data.store.stats.tally(asking_id) if asking_id else (0, 0)
     try:
         await _edit_post(
-            data, bot, p, question, asking_id=asking_id, tally=render.Tally(answered, right)
+            data, bot, p, question, asking_id=asking_id, tally=post_view.Tally(answered, right)
         )
     except BadRequest as exc:
         if "not modified" in str(exc).lower():

@@ -23,7 +23,7 @@ from bot.runtime.context import BotContext, GroupRefresh
 from bot.services.messages import NO_PREVIEW, edit, is_group, send
 from bot.services.presses import ChoicePress
 from bot.ui import callback_data as cd
-from bot.ui import render
+from bot.ui import quiz_view, render
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ async def prepare_question(
         chat_id=session.chat_id,
         message_id=message_id,
     )
-    rendered = render.quiz_question(
+    rendered = quiz_view.quiz_question(
         q,
         index=position,
         total=session.total,
@@ -193,7 +193,7 @@ async def finish(context: BotContext, session_id: int, status: str = "finished")
         await send(
             context,
             session.chat_id,
-            render.group_summary(session.total, group_standings(results)),
+            quiz_view.group_summary(session.total, group_standings(results)),
             message_thread_id=session.thread_id,
         )
         return
@@ -203,7 +203,7 @@ async def finish(context: BotContext, session_id: int, status: str = "finished")
     more_on = None
     if session.kind == SessionKind.PRACTISE and session.question_ids:
         more_on = context.bank.get(session.question_ids[0])
-    rendered = render.quiz_summary(
+    rendered = quiz_view.quiz_summary(
         right=right,
         total=len(results) if status != "finished" else session.total,
         seconds=seconds,
@@ -227,12 +227,12 @@ async def finish(context: BotContext, session_id: int, status: str = "finished")
         )
 
 
-def group_standings(results: list[tuple[int, str, str, bool, int]]) -> list[render.Standing]:
+def group_standings(results: list[tuple[int, str, str, bool, int]]) -> list[quiz_view.Standing]:
     """Who answered a group quiz, best first: most points, then most right answers."""
-    per_user: dict[int, render.Standing] = {}
+    per_user: dict[int, quiz_view.Standing] = {}
     for user_id, name, _qid, correct, points in results:
-        was = per_user.get(user_id) or render.Standing(name, 0, 0, 0)
-        per_user[user_id] = render.Standing(
+        was = per_user.get(user_id) or quiz_view.Standing(name, 0, 0, 0)
+        per_user[user_id] = quiz_view.Standing(
             name, was.right + int(correct), was.answered + 1, was.points + points
         )
     return sorted(per_user.values(), key=lambda s: (-s.points, -s.right))
@@ -324,7 +324,7 @@ async def show_next(  # noqa: PLR0917 - one press's state, passed on as it is
         updated_at=context.now(),
     )
     upcoming = await prepare_question(context, fresh, message_id=message_id)
-    feedback = render.quiz_feedback(
+    feedback = quiz_view.quiz_feedback(
         q,
         order=asking.order,
         chosen_position=position,
@@ -342,7 +342,7 @@ async def show_next(  # noqa: PLR0917 - one press's state, passed on as it is
         return
     # Half the messages of a new message per question keeps a fast learner within about one
     # message a second per chat.
-    await edit(context.bot, chat_id, message_id, render.stack(feedback, upcoming[1]))
+    await edit(context.bot, chat_id, message_id, quiz_view.stack(feedback, upcoming[1]))
 
 
 async def show_answered(
@@ -363,7 +363,7 @@ async def show_answered(
     try:
         while True:
             rows = await context.store.quizzes.asking_answers(asking.id)
-            rendered = render.quiz_question(
+            rendered = quiz_view.quiz_question(
                 q,
                 index=session.position,
                 total=session.total,
@@ -406,7 +406,7 @@ async def reveal_and_continue(context: BotContext, asking: Asking, session: Sess
     q = context.bank.get(asking.question_id)
     if q is not None and q.quizzable:
         rows = await store.quizzes.asking_answers(asking.id)
-        rendered = render.group_reveal(
+        rendered = quiz_view.group_reveal(
             q,
             index=asking.position,
             total=session.total,
