@@ -19,7 +19,7 @@ from bot.core.bank import check_bank, load_bank
 from bot.core.models import Question, QuestionBank
 from bot.core.related import near_twins
 from bot.ui import callback_data as cd
-from bot.ui import post_view, question_view, quiz_view
+from bot.ui import post_view, quiz_view, render
 from tests import bank_rules
 from tests.fakes import check_markup
 from tests.telegram_html import check_message_text
@@ -184,7 +184,7 @@ def test_every_entry_renders_to_messages_telegram_accepts(bank: QuestionBank) ->
                 assert button.text
                 if button.callback_data is not None:
                     assert len(str(button.callback_data).encode()) <= cd.MAX_CALLBACK_DATA
-        for text in question_view.answer_messages(q):
+        for text in render.answer_messages(q):
             assert check_message_text(text, "HTML") == "", q.id
         for chosen in range(len(q.choices)):
             assert len(post_view.channel_alert(q, chosen, first_time=False)) <= 200

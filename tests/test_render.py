@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.core.models import Question
-from bot.ui import markup, post_view, question_view, render, score_view
+from bot.ui import markup, post_view, render, score_view
 from tests.telegram_html import HtmlError, check_message_text, parse, utf16_len
 
 SIG = "By: @pyinterviewq ✨"
@@ -49,7 +49,7 @@ def test_code_is_plain_inside_the_spoiler_and_formatted_in_full_answer() -> None
     assert "<code>" not in spoiler and "<pre>" not in spoiler
     assert "if a &lt; b:\n    print('x')" in spoiler
     assert "• one\n• two" in spoiler
-    full = "\n\n".join(question_view.answer_messages(make(answer)))
+    full = "\n\n".join(render.answer_messages(make(answer)))
     assert "<code>len(x)</code>" in full
     assert "<pre><code class=\"language-python\">if a &lt; b:\n    print('x')</code></pre>" in full
     assert check_message_text(full, "HTML") == ""
@@ -66,7 +66,7 @@ def test_long_answer_is_cut_at_a_boundary_and_links_the_full_answer() -> None:
     urls = [b.url for row in post.keyboard.inline_keyboard for b in row if b.url]
     assert "https://t.me/B?start=a_q-1" in urls
     assert post.text.endswith(SIG)
-    messages = question_view.answer_messages(make(answer))
+    messages = render.answer_messages(make(answer))
     assert len(messages) >= 4 and all(check_message_text(m, "HTML") == "" for m in messages)
 
 
@@ -134,7 +134,7 @@ def test_any_text_renders_to_valid_telegram_html(
     )
     assert check_message_text(post.text, "HTML") == ""
     assert post.text.endswith(f"━━━━━━━━━━━━━━━\n{SIG}")
-    for message in question_view.answer_messages(q):
+    for message in render.answer_messages(q):
         assert check_message_text(message, "HTML") == ""
     assert len(post_view.channel_alert(q, 0, False)) <= 200
 
@@ -145,7 +145,7 @@ def test_ten_thousand_character_answer() -> None:
     q = make(answer)
     post = post_view.render_post(q, signature=SIG, bot_username="B", asking_id=1)
     assert post.cut and check_message_text(post.text, "HTML") == ""
-    for message in question_view.answer_messages(q):
+    for message in render.answer_messages(q):
         assert check_message_text(message, "HTML") == ""
 
 

@@ -11,7 +11,7 @@ from bot.runtime.context import BotContext
 from bot.services import reports
 from bot.services.messages import NO_PREVIEW
 from bot.services.quiz import practise
-from bot.ui import question_view, render
+from bot.ui import render
 from bot.ui.commands import ADMIN_COMMANDS, PUBLIC_COMMANDS, bot_commands
 
 log = logging.getLogger(__name__)
@@ -59,13 +59,13 @@ async def cmd_start(update: Update, context: BotContext) -> None:
             )
             return
         if arg.startswith("a_"):
-            for text in question_view.answer_messages(q):
+            for text in render.answer_messages(q):
                 await message.reply_text(text, link_preview_options=NO_PREVIEW)
             return
         if q.quizzable:
             await practise(context, chat, user, q)
         else:
-            for text in question_view.answer_messages(q):
+            for text in render.answer_messages(q):
                 await message.reply_text(text, link_preview_options=NO_PREVIEW)
         return
     await message.reply_text(WELCOME)

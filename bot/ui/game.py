@@ -13,7 +13,7 @@ from telegram import InlineKeyboardMarkup
 from bot.core.game import Standing
 from bot.core.models import Question
 from bot.ui import callback_data as cd
-from bot.ui import markup, question_view, render
+from bot.ui import markup, render
 from bot.ui.render import Rendered, esc
 
 USAGE = (
@@ -59,10 +59,10 @@ def question(
     if answered:
         status += f" · {answered} answered"
     lines = [f"<i>{esc(intro)}</i>", ""] if intro else []
-    lines += [_head(q, index, total), status, "", question_view.question_html(q)]
-    if any(len(c) > question_view.SHORT_CHOICE for c in shown):
-        lines += ["", question_view.choice_lines(shown)]
-    rows = question_view.choice_buttons(shown, lambda i: cd.game_answer(asking_id, i))
+    lines += [_head(q, index, total), status, "", render.question_html(q)]
+    if any(len(c) > render.SHORT_CHOICE for c in shown):
+        lines += ["", render.choice_lines(shown)]
+    rows = render.choice_buttons(shown, lambda i: cd.game_answer(asking_id, i))
     return Rendered("\n".join(lines), InlineKeyboardMarkup(rows))
 
 
@@ -87,7 +87,7 @@ def reveal(
     lines = [
         _head(q, index, total) + " · closed",
         "",
-        question_view.question_html(q),
+        render.question_html(q),
         "",
         f"Answer: <b>{esc(q.choices[q.correct])}</b>",
     ]

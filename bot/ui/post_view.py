@@ -10,15 +10,19 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.core.models import Question
 from bot.ui import callback_data as cd
 from bot.ui import markup
-from bot.ui.question_view import (
+from bot.ui.render import (
     LETTERS,
+    MAX_TEXT,
+    SEPARATOR,
+    Rendered,
+    alert,
     choice_buttons,
     choice_lines,
     deep_link,
+    esc,
     long_choices,
     question_html,
 )
-from bot.ui.render import MAX_TEXT, SEPARATOR, Rendered, alert, esc
 
 HEADER = "❔ Interview Question"
 

@@ -11,26 +11,24 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.models import Question
 from bot.ui import callback_data as cd
-from bot.ui.question_view import (
-    answered_buttons,
-    choice_buttons,
-    choice_lines,
-    copy_code_button,
-    deep_link,
-    long_choices,
-    question_html,
-)
 from bot.ui.render import (
     MAX_TEXT,
     SEPARATOR,
     Rendered,
+    answered_buttons,
     capped,
+    choice_buttons,
+    choice_lines,
+    copy_code_button,
+    deep_link,
     esc,
     format_duration,
     humanize,
+    long_choices,
     name,
     names_text,
     plural,
+    question_html,
     room,
 )
 
