@@ -12,6 +12,7 @@ async def test_a_channel_press_and_a_quiz_answer_each_take_their_own_path() -> N
     # The channel press: door, its route, its own service, straight into db/.
     assert "bot.services.channel_press" in channel.timeline
     assert "bot.services.quiz" not in channel.timeline
+    assert "bot.services.quiz_answers" not in channel.timeline
     assert "bot.handlers.quiz" not in channel.timeline
     # The quiz answer does not wander into the channel's code either.
     assert "bot.services.channel_press" not in quiz.timeline
