@@ -24,7 +24,7 @@ from bot.core.bank import check_bank
 from bot.core.kinds import AskingKind
 from bot.db.settings import Key
 from bot.runtime.context import BotContext
-from bot.services import channel, jobs, pictures, weekly
+from bot.services import channel, channel_queue, jobs, pictures, weekly
 from bot.services.messages import NO_PREVIEW, follow_up
 from bot.ui import post_view, render
 
@@ -210,7 +210,7 @@ async def cmd_queue(update: Update, context: BotContext) -> None:
         await _reply(update, "Usage: /queue [n], with n from 1 to 50.")
         return
     n = max(1, min(n, 50))
-    cycle, left = await channel.upcoming(context.data)
+    cycle, left = await channel_queue.upcoming(context.data)
     extras = len(await context.store.channel.pending_extras())
     days = schedule.days_left(len(left), extras)
     lines = [
@@ -235,14 +235,14 @@ def _short(text: str, limit: int = 60) -> str:
 @admin_only
 async def cmd_skip(update: Update, context: BotContext) -> None:
     """/skip: the next question in the queue is passed over in this cycle."""
-    picked = await channel.next_question(context.data)
+    picked = await channel_queue.next_question(context.data)
     if picked is None:
         await _reply(update, "The bank is empty.")
         return
     cycle, qid = picked
     await context.store.channel.add_skip(qid, cycle, context.now())
     log.info("queue: %s skipped", qid)
-    _, left = await channel.upcoming(context.data)
+    _, left = await channel_queue.upcoming(context.data)
     after = f" Next up: <code>{render.esc(left[0])}</code>." if left else ""
     await _reply(update, f"Skipped <code>{render.esc(qid)}</code>.{after}")
 
@@ -271,7 +271,7 @@ async def cmd_preview(update: Update, context: BotContext) -> None:
         await _preview_weekly(update, context)
         return
     if not args:
-        cycle_left = await channel.upcoming(context.data)
+        cycle_left = await channel_queue.upcoming(context.data)
         if not cycle_left[1]:
             await _reply(update, "Usage: /preview &lt;question_id&gt;")
             return

@@ -27,7 +27,7 @@ from bot.db.daily import Delivery, Subscription
 from bot.runtime.context import BotData
 from bot.runtime.ratelimit import background
 from bot.runtime.request import NotSent
-from bot.services import channel
+from bot.services import channel, channel_queue
 from bot.services.messages import NO_PREVIEW
 from bot.ui import daily_view
 
@@ -79,7 +79,7 @@ async def plan(data: BotData, channel_at: time) -> int:
                 due.setdefault(found[0], []).append((sub.user_id, found[1]))
     added = 0
     for day, rows in sorted(due.items()):
-        chosen = await channel.day_question(data, day)
+        chosen = await channel_queue.day_question(data, day)
         if chosen is None:
             continue
         n = await data.store.daily.plan(day.isoformat(), chosen[1], rows, now)
