@@ -29,7 +29,7 @@ from bot.handlers import (
 )
 from bot.runtime import metrics
 from bot.runtime.context import BotContext
-from bot.services import presses
+from bot.services import door, presses
 from bot.services.messages import answer_press, follow_up, sent_by_a_person
 from bot.services.presses import Reply
 from bot.ui import callback_data as cd
@@ -120,7 +120,7 @@ def register(app: Any) -> None:
     # Every button press, whatever its data, first goes through THE DOOR (services.presses):
     # it admits the press, typed, into context.press, or answers it with one alert and stops
     # there (data that matches no route's pattern included).
-    app.add_handler(CallbackQueryHandler(presses.guard), group=DOOR_GROUP)
+    app.add_handler(CallbackQueryHandler(door.guard), group=DOOR_GROUP)
     # Then PTB routes the admitted press by its data's pattern (ui.callback_data.PATTERNS),
     # one route per kind of button; `answered` answers it and starts what follows.
     routes: list[tuple[str, CommandCallback]] = [
