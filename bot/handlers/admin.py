@@ -1,7 +1,7 @@
 """Admin commands, run from a private chat with the bot. Everyone else is refused politely.
 
 The channel's schedule and queue (/schedule, /unschedule, /queue, /skip, /pause, /resume) are
-``handlers.admin_schedule``'s; they share ``admin_only`` and ``reply_to`` from here.
+``handlers.admin_schedule``'s; both check with ``handlers.admin_access``.
 
 Arguments are untrusted text: question ids are looked up in the bank, times parsed strictly,
 and nothing of what an admin types reaches SQL except as a bound parameter.
@@ -10,52 +10,21 @@ and nothing of what an admin types reaches SQL except as a bound parameter.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
 
 from bot.core.bank import check_bank
 from bot.core.kinds import AskingKind
+from bot.handlers.admin_access import admin_only, reply_to
 from bot.runtime.context import BotContext
 from bot.services import channel, channel_queue, pictures, weekly
 from bot.services.messages import NO_PREVIEW, follow_up
 from bot.ui import post_view, render
 
 log = logging.getLogger(__name__)
-
-
-Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
-
-
-def admin_only(func: Handler) -> Handler:
-    """Run ``func`` only for ADMIN_IDS; anyone else gets a polite refusal and nothing happens."""
-
-    @functools.wraps(func)
-    async def wrapper(update: Update, context: BotContext) -> None:
-        user, message = update.effective_user, update.effective_message
-        if user is None or message is None:
-            return
-        if user.id not in context.settings.admin_ids:
-            log.info("refused admin command from %s", user.id)
-            await message.reply_text("Sorry, that command is for the channel's admins.")
-            return
-        if message.chat.id != user.id:
-            # Its reply could show answers and statistics to a whole group (contract §6).
-            await message.reply_text("Admin commands work in your private chat with me.")
-            return
-        await func(update, context)
-
-    return wrapper
-
-
-async def reply_to(update: Update, text: str) -> None:
-    assert update.effective_message is not None
-    await update.effective_message.reply_text(text, link_preview_options=NO_PREVIEW)
 
 
 def _outcome_text(result: channel.PostResult) -> str:

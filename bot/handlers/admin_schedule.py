@@ -1,5 +1,5 @@
 """Admin commands for the channel's schedule and queue (contract §5): /schedule, /unschedule,
-/queue, /skip, /pause and /resume. Admins only, from a private chat (``admin.admin_only``).
+/queue, /skip, /pause and /resume. Admins only, from a private chat (``admin_access.admin_only``).
 
 Arguments are untrusted text: times are parsed strictly, numbers are ASCII digits in range,
 and question ids are looked up in the bank.
@@ -15,7 +15,7 @@ from telegram import Update
 from bot.config import parse_time
 from bot.core import rules, schedule
 from bot.db.settings import Key
-from bot.handlers.admin import admin_only, reply_to
+from bot.handlers.admin_access import admin_only, reply_to
 from bot.runtime.context import BotContext
 from bot.services import channel_queue, jobs
 from bot.ui import render
