@@ -117,7 +117,7 @@ def register(app: Any) -> None:
     app.add_handler(
         ChatMemberHandler(membership.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
     )
-    # Every button press, whatever its data, first goes through THE DOOR (services.presses):
+    # Every button press, whatever its data, first goes through THE DOOR (services.door):
     # it admits the press, typed, into context.press, or answers it with one alert and stops
     # there (data that matches no route's pattern included).
     app.add_handler(CallbackQueryHandler(door.guard), group=DOOR_GROUP)

@@ -84,7 +84,7 @@ RULES: dict[str, Rule] = {
     cd.MORE: Rule(private_only=True),
     cd.IMPORT: Rule(private_only=True),  # and bound to the admin it was sent to (keyboards)
     # A live game's choice: on that question's message in that group (the asking's chat and
-    # message, below); once per member (answers' key); before its deadline (services.game).
+    # message, below); once per member (answers' key); before its deadline (services.game_members).
     cd.GAME: Rule(asking_kinds=frozenset({AskingKind.GAME})),
     cd.PROGRESS: Rule(private_only=True),  # the learner's own picture, under their /score
 }

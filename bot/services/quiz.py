@@ -128,7 +128,7 @@ async def ask_current(context: BotContext, session: Session) -> None:
         reply_markup=rendered.keyboard,
         message_thread_id=session.thread_id,
     )
-    # Its buttons are honoured on this message only (services.presses).
+    # Its buttons are honoured on this message only (services.door).
     await context.store.quizzes.set_asking_message(asking_id, sent.chat.id, sent.message_id)
 
 
