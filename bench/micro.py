@@ -21,7 +21,7 @@ from telegram import Bot, InlineKeyboardMarkup, Update
 
 from bench.run import BANK, QUESTION, TOKEN, _markup
 from bot.core import srs
-from bot.ui import render
+from bot.ui import post_view, quiz_view
 from tests.fakes import FakeBotApi, FakeUser, StoredMessage
 
 
@@ -45,10 +45,10 @@ def main() -> None:
 
     fake = FakeBotApi(TOKEN)
     question = BANK.questions[QUESTION]
-    post = render.render_post(question, signature="By: @x ✨", bot_username="b", asking_id=1)
+    post = post_view.render_post(question, signature="By: @x ✨", bot_username="b", asking_id=1)
     order = list(range(len(question.choices)))
-    quiz = render.stack(
-        render.quiz_feedback(
+    quiz = quiz_view.stack(
+        quiz_view.quiz_feedback(
             question,
             order=order,
             chosen_position=0,
@@ -57,7 +57,7 @@ def main() -> None:
             bot_username="b",
             choices=False,
         ),
-        render.quiz_question(question, index=1, total=10, order=order, asking_id=1),
+        quiz_view.quiz_question(question, index=1, total=10, order=order, asking_id=1),
     )
     chat = fake.private_chat(FakeUser(5, "L"))
     bot = Bot(TOKEN)

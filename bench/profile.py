@@ -71,7 +71,7 @@ LEAVES: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("PTB: dispatch, handlers, context (telegram/ext)", ("telegram/ext/",)),
     ("PTB: Bot methods, to_dict, request (telegram/)", ("telegram/",)),
-    ("door (services/presses.py)", ("bot/services/presses.py",)),
+    ("door (services/door.py, presses.py)", ("bot/services/door.py", "bot/services/presses.py")),
     ("bot: services, handlers, runtime", ("bot/",)),
     (LOOP, ("asyncio/", "selectors.py")),
     ("logging", ("logging/",)),

@@ -48,7 +48,7 @@ import aiohttp
 
 from bot.core.bank import load_bank
 from bot.runtime.webhook import SECRET_HEADER
-from bot.ui import render
+from bot.ui import post_view, quiz_view, render
 from tests.fakes import CHANNEL_ID, FakeBotApi, FakeUser, StoredMessage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -455,7 +455,7 @@ async def channel_burst(
             post = fake.channel_posts()[0]
             data = next(b["callback_data"] for b in post.buttons() if "callback_data" in b)
         else:  # the same post the bot would send, so updates carry the same payload
-            rendered = render.render_post(
+            rendered = post_view.render_post(
                 BANK.questions[QUESTION], signature="By: @x ✨", bot_username="b", asking_id=1
             )
             post = StoredMessage(fake.channel, 1, rendered.text, "HTML", _markup(rendered), 0)
@@ -587,8 +587,8 @@ async def learner_bare(
     # The bot's own question message (feedback + next question), so payloads match.
     q = BANK.questions[QUESTION]
     order = list(range(len(q.choices)))
-    rendered = render.stack(
-        render.quiz_feedback(
+    rendered = quiz_view.stack(
+        quiz_view.quiz_feedback(
             q,
             order=order,
             chosen_position=0,
@@ -597,7 +597,7 @@ async def learner_bare(
             bot_username="b",
             choices=False,
         ),
-        render.quiz_question(q, index=1, total=10, order=order, asking_id=1),
+        quiz_view.quiz_question(q, index=1, total=10, order=order, asking_id=1),
     )
     message = StoredMessage(chat, 1, rendered.text, "HTML", _markup(rendered), 0)
     fake.messages[(chat.id, 1)] = message

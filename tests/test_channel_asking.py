@@ -1,6 +1,6 @@
 """Buttons on a channel post stay live (CONTRACT §4) when its message id is not known: a press
 that comes before the send is stored, and a post whose send outcome was unknown (Telegram
-delivered it, the bot heard 502). The door (services/presses.py) binds the first press's
+delivered it, the bot heard 502). The door (services/door.py) binds the first press's
 message, and the press path's asking cache (db/quizzes.py) never keeps a stale copy."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from bot.core.bank import check_bank, load_bank
 from bot.core.models import Question, QuestionBank
 from bot.core.related import near_twins
 from bot.ui import callback_data as cd
-from bot.ui import render
+from bot.ui import post_view, quiz_view, render
 from tests import bank_rules
 from tests.fakes import check_markup
 from tests.telegram_html import check_message_text
@@ -169,12 +169,12 @@ def test_right_choice_position_varies(bank: QuestionBank) -> None:
 
 def test_every_entry_renders_to_messages_telegram_accepts(bank: QuestionBank) -> None:
     for q in bank.questions.values():
-        post = render.render_post(
+        post = post_view.render_post(
             q,
             signature="By: @pyinterviewq ✨",
             bot_username="InterviewTestBot",
             asking_id=2**40,
-            tally=render.Tally(123456, 65432),
+            tally=post_view.Tally(123456, 65432),
         )
         assert check_message_text(post.text, "HTML") == "", q.id
         assert not post.cut, f"{q.id}: the answer should fit in one post"
@@ -187,8 +187,8 @@ def test_every_entry_renders_to_messages_telegram_accepts(bank: QuestionBank) ->
         for text in render.answer_messages(q):
             assert check_message_text(text, "HTML") == "", q.id
         for chosen in range(len(q.choices)):
-            assert len(render.channel_alert(q, chosen, first_time=False)) <= 200
-        quiz = render.quiz_question(
+            assert len(post_view.channel_alert(q, chosen, first_time=False)) <= 200
+        quiz = quiz_view.quiz_question(
             q,
             index=19,
             total=20,
@@ -199,7 +199,7 @@ def test_every_entry_renders_to_messages_telegram_accepts(bank: QuestionBank) ->
         )
         assert check_message_text(quiz.text, "HTML") == "", q.id
         for chosen in range(len(q.choices)):
-            feedback = render.quiz_feedback(
+            feedback = quiz_view.quiz_feedback(
                 q,
                 order=list(range(len(q.choices))),
                 chosen_position=chosen,
@@ -209,12 +209,12 @@ def test_every_entry_renders_to_messages_telegram_accepts(bank: QuestionBank) ->
                 back_in=timedelta(days=36500),
             )
             assert check_message_text(feedback.text, "HTML") == "", q.id
-            stacked = render.stack(feedback, quiz)  # feedback and the next question in one
+            stacked = quiz_view.stack(feedback, quiz)  # feedback and the next question in one
             assert check_message_text(stacked.text, "HTML") == "", q.id
-            private_next = render.quiz_question(
+            private_next = quiz_view.quiz_question(
                 q, index=19, total=20, order=list(range(len(q.choices))), asking_id=2**40
             )
-            stacked = render.stack(feedback, private_next)
+            stacked = quiz_view.stack(feedback, private_next)
             assert check_message_text(stacked.text, "HTML") == "", q.id
             for keyboard in (feedback.keyboard, stacked.keyboard, private_next.keyboard):
                 assert keyboard is not None

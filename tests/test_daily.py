@@ -14,7 +14,7 @@ import pytest
 
 from bot.core import daily_moments, schedule
 from bot.db import Store
-from bot.services import channel, daily_delivery, jobs
+from bot.services import channel, channel_queue, daily_delivery, jobs
 from bot.services.presses import NOT_VALID
 from tests.conftest import ALICE, BOB, ROOT, Harness
 from tests.fakes import Clock, FakeBotApi, FakeUser, StoredMessage
@@ -628,7 +628,7 @@ async def test_a_row_whose_local_day_is_over_is_not_sent_late(harness: Harness) 
     await h.start(post_time=time(9, 0), channel_id=None)
     await says(h, ALICE, "/timezone America/Los_Angeles")
     await says(h, ALICE, "/daily 23:00")
-    question = await channel.day_question(h.data, DAY)
+    question = await channel_queue.day_question(h.data, DAY)
     assert question is not None
     await h.stop()
     store = await Store.open(h.settings.database_path)  # the row planned just before a crash

@@ -40,7 +40,7 @@ from bot.services.importing import (
     entry_from_message,
     run_import,
 )
-from bot.ui import markup, render
+from bot.ui import markup, post_view
 from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -899,7 +899,7 @@ def test_round_trip_of_the_real_bank(tmp_path: Path) -> None:
     wanted: dict[str, Question] = {}
     from_bot_api: dict[str, Question | None] = {}
     for i, q in enumerate(q for q in bank.questions.values() if q.code is None):
-        rendered = render.render_post(
+        rendered = post_view.render_post(
             q,
             signature="By: @chan ✨",
             bot_username="TestBot",

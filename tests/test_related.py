@@ -10,7 +10,7 @@ import itertools
 import pytest
 
 from bot.db.settings import Key
-from bot.services import channel
+from bot.services import channel_queue
 from tests.conftest import ALICE, Harness
 from tests.helpers import next_question
 
@@ -36,6 +36,6 @@ async def test_the_channel_queue_keeps_related_entries_apart(bot: Harness) -> No
     # One shuffle of 389 entries has an even chance of no twins side by side; ten seeds don't.
     for n in range(10):
         await bot.data.store.settings.set_kv(Key.QUEUE_SEED, f"seed-{n}")
-        cycle, left = await channel.upcoming(bot.data)
+        cycle, left = await channel_queue.upcoming(bot.data)
         assert cycle == 1 and sorted(left) == sorted(bot.data.bank.questions)
         assert together(left, bot.data.bank.related) == [], n

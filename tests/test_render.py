@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.core.models import Question
-from bot.ui import markup, render
+from bot.ui import markup, post_view, render, score_view
 from tests.telegram_html import HtmlError, check_message_text, parse, utf16_len
 
 SIG = "By: @pyinterviewq ✨"
@@ -28,7 +28,7 @@ def make(answer: str = "Plain answer.", **kw: object) -> Question:
 
 
 def test_post_format_and_escaping() -> None:
-    post = render.render_post(make(), signature=SIG, bot_username="B", asking_id=7)
+    post = post_view.render_post(make(), signature=SIG, bot_username="B", asking_id=7)
     lines = post.text.split("\n")
     assert lines[0] == "<b>❔ Interview Question</b>"
     assert lines[2] == "<b>Why &lt;b&gt; &amp; co?</b>"
@@ -44,7 +44,7 @@ def test_post_format_and_escaping() -> None:
 
 def test_code_is_plain_inside_the_spoiler_and_formatted_in_full_answer() -> None:
     answer = "Use `len(x)`.\n\n```python\nif a < b:\n    print('x')\n```\n- one\n- two"
-    post = render.render_post(make(answer), signature=SIG, bot_username="B", asking_id=1)
+    post = post_view.render_post(make(answer), signature=SIG, bot_username="B", asking_id=1)
     spoiler = post.text.split("<tg-spoiler>")[1].split("</tg-spoiler>")[0]
     assert "<code>" not in spoiler and "<pre>" not in spoiler
     assert "if a &lt; b:\n    print('x')" in spoiler
@@ -57,7 +57,7 @@ def test_code_is_plain_inside_the_spoiler_and_formatted_in_full_answer() -> None
 
 def test_long_answer_is_cut_at_a_boundary_and_links_the_full_answer() -> None:
     answer = " ".join(f"Sentence number {i} explains a detail." for i in range(400))
-    post = render.render_post(make(answer), signature=SIG, bot_username="B", asking_id=1)
+    post = post_view.render_post(make(answer), signature=SIG, bot_username="B", asking_id=1)
     assert post.cut
     assert utf16_len(parse(post.text)) <= 4096
     spoiler = post.text.split("<tg-spoiler>")[1].split("</tg-spoiler>")[0]
@@ -72,17 +72,17 @@ def test_long_answer_is_cut_at_a_boundary_and_links_the_full_answer() -> None:
 
 def test_long_choices_are_listed_with_letter_buttons() -> None:
     q = make(choices=("x" * 40, "short", "y" * 50), correct=2)
-    post = render.render_post(q, signature=SIG, bot_username="B", asking_id=3)
+    post = post_view.render_post(q, signature=SIG, bot_username="B", asking_id=3)
     assert "A) " + "x" * 40 in post.text
     assert post.keyboard is not None
     assert [b.text for b in post.keyboard.inline_keyboard[0]] == ["A", "B", "C"]
-    assert render.channel_alert(q, 0, True).startswith("❌ Not quite: it's C.")
+    assert post_view.channel_alert(q, 0, True).startswith("❌ Not quite: it's C.")
 
 
 def test_score_line_shape() -> None:
-    assert render.score_line(42, 25, 19) == "42 points · 25 answered · 19 right · 76%"
-    assert render.score_line(1, 1, 1) == "1 point · 1 answered · 1 right · 100%"
-    assert render.score_line(0, 0, 0) == "0 points · 0 answered · 0 right · 0%"
+    assert score_view.score_line(42, 25, 19) == "42 points · 25 answered · 19 right · 76%"
+    assert score_view.score_line(1, 1, 1) == "1 point · 1 answered · 1 right · 100%"
+    assert score_view.score_line(0, 0, 0) == "0 points · 0 answered · 0 right · 0%"
 
 
 def test_alert_is_cut_to_200() -> None:
@@ -129,21 +129,21 @@ def test_any_text_renders_to_valid_telegram_html(
     if not answer.strip():
         answer = "x"
     q = make(answer, question=question[:300], choices=(choice[:100], "b"), tags=(tag,))
-    post = render.render_post(
-        q, signature=SIG, bot_username="B", asking_id=1, tally=render.Tally(3, 2)
+    post = post_view.render_post(
+        q, signature=SIG, bot_username="B", asking_id=1, tally=post_view.Tally(3, 2)
     )
     assert check_message_text(post.text, "HTML") == ""
     assert post.text.endswith(f"━━━━━━━━━━━━━━━\n{SIG}")
     for message in render.answer_messages(q):
         assert check_message_text(message, "HTML") == ""
-    assert len(render.channel_alert(q, 0, False)) <= 200
+    assert len(post_view.channel_alert(q, 0, False)) <= 200
 
 
 def test_ten_thousand_character_answer() -> None:
     answer = ("word " * 1990) + "\n```\n" + ("x = 1\n" * 300) + "```"
     assert len(answer) >= 10_000
     q = make(answer)
-    post = render.render_post(q, signature=SIG, bot_username="B", asking_id=1)
+    post = post_view.render_post(q, signature=SIG, bot_username="B", asking_id=1)
     assert post.cut and check_message_text(post.text, "HTML") == ""
     for message in render.answer_messages(q):
         assert check_message_text(message, "HTML") == ""

@@ -16,7 +16,7 @@ from bot.app import build_application
 from bot.config import Settings
 from bot.core.models import QuestionBank
 from bot.handlers import DOOR_GROUP
-from bot.services import presses
+from bot.services import door
 from bot.ui import callback_data as cd
 from tests.conftest import ALICE, Harness
 from tests.helpers import answered, next_question, press_answer, settled
@@ -41,9 +41,9 @@ def test_every_kind_has_one_route_behind_the_door(
     app = build_application(settings, real_bank)
     groups = sorted(app.handlers)
     assert groups[0] == DOOR_GROUP
-    door = [h for h in app.handlers[DOOR_GROUP] if isinstance(h, CallbackQueryHandler)]
+    guards = [h for h in app.handlers[DOOR_GROUP] if isinstance(h, CallbackQueryHandler)]
     # One guard, for every press whatever its data (it refuses what matches no route).
-    assert [(h.callback, h.pattern) for h in door] == [(presses.guard, None)]
+    assert [(h.callback, h.pattern) for h in guards] == [(door.guard, None)]
     routes = [
         h
         for g in groups

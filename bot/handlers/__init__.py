@@ -17,6 +17,7 @@ from telegram.ext import (
 
 from bot.handlers import (
     admin,
+    admin_schedule,
     channel_press,
     common,
     daily,
@@ -28,7 +29,7 @@ from bot.handlers import (
 )
 from bot.runtime import metrics
 from bot.runtime.context import BotContext
-from bot.services import presses
+from bot.services import door, presses
 from bot.services.messages import answer_press, follow_up, sent_by_a_person
 from bot.services.presses import Reply
 from bot.ui import callback_data as cd
@@ -96,12 +97,12 @@ def register(app: Any) -> None:
         ("daily", daily.cmd_daily),
         ("forget", profile.cmd_forget),
         ("post_now", admin.cmd_post_now),
-        ("schedule", admin.cmd_schedule),
-        ("unschedule", admin.cmd_unschedule),
-        ("queue", admin.cmd_queue),
-        ("skip", admin.cmd_skip),
-        ("pause", admin.cmd_pause),
-        ("resume", admin.cmd_resume),
+        ("schedule", admin_schedule.cmd_schedule),
+        ("unschedule", admin_schedule.cmd_unschedule),
+        ("queue", admin_schedule.cmd_queue),
+        ("skip", admin_schedule.cmd_skip),
+        ("pause", admin_schedule.cmd_pause),
+        ("resume", admin_schedule.cmd_resume),
         ("preview", admin.cmd_preview),
         ("reload", admin.cmd_reload),
         ("repost", admin.cmd_repost),
@@ -116,10 +117,10 @@ def register(app: Any) -> None:
     app.add_handler(
         ChatMemberHandler(membership.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
     )
-    # Every button press, whatever its data, first goes through THE DOOR (services.presses):
+    # Every button press, whatever its data, first goes through THE DOOR (services.door):
     # it admits the press, typed, into context.press, or answers it with one alert and stops
     # there (data that matches no route's pattern included).
-    app.add_handler(CallbackQueryHandler(presses.guard), group=DOOR_GROUP)
+    app.add_handler(CallbackQueryHandler(door.guard), group=DOOR_GROUP)
     # Then PTB routes the admitted press by its data's pattern (ui.callback_data.PATTERNS),
     # one route per kind of button; `answered` answers it and starts what follows.
     routes: list[tuple[str, CommandCallback]] = [

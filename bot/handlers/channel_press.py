@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.runtime.context import BotContext
 from bot.services import channel_press
 from bot.services.presses import ChannelPress, Reply
-from bot.ui import render
+from bot.ui import post_view
 
 CHANGED = (
     "This question has changed or left the bank since it was posted, so this press cannot be "
@@ -19,7 +19,7 @@ async def on_choice(context: BotContext, press: ChannelPress) -> Reply:
     if q is None:
         return Reply(CHANGED, alert=True)
     if press.preview:  # an admin trying the buttons: nothing is recorded
-        return Reply(render.channel_alert(q, press.chosen, True), alert=True)
+        return Reply(post_view.channel_alert(q, press.chosen, True), alert=True)
     first_time = await channel_press.record(context.bot_data, press, q)
     # Recorded, and its tally marked, above: a lost or late answer changes none of that.
-    return Reply(render.channel_alert(q, press.chosen, first_time), alert=True)
+    return Reply(post_view.channel_alert(q, press.chosen, first_time), alert=True)

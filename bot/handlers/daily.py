@@ -9,7 +9,7 @@ from telegram import Update
 from bot.core import daily_moments
 from bot.runtime.context import BotContext
 from bot.services import jobs
-from bot.ui import render
+from bot.ui import daily_view
 
 log = logging.getLogger(__name__)
 
@@ -20,18 +20,20 @@ async def cmd_daily(update: Update, context: BotContext) -> None:
     if message is None or user is None or chat is None:
         return
     if chat.type != "private" or chat.id != user.id:
-        await message.reply_text(render.DAILY_PRIVATE_ONLY)
+        await message.reply_text(daily_view.DAILY_PRIVATE_ONLY)
         return
     try:
         args = daily_moments.parse_args(context.args or [])
     except ValueError:
-        await message.reply_text(render.DAILY_USAGE)
+        await message.reply_text(daily_view.DAILY_USAGE)
         return
     store, now, data = context.store, context.now(), context.data
     if args.off:
         removed = await store.daily.unsubscribe(user.id)
         log.info("daily: user %s unsubscribed (%s)", user.id, removed)
-        await message.reply_text(render.DAILY_OFF if removed else render.DAILY_NOT_SUBSCRIBED)
+        await message.reply_text(
+            daily_view.DAILY_OFF if removed else daily_view.DAILY_NOT_SUBSCRIBED
+        )
         return
     channel_at = await jobs.daily_time(data)
     channel_zone = context.settings.zone
@@ -40,7 +42,7 @@ async def cmd_daily(update: Update, context: BotContext) -> None:
     if current is not None and args.at is None:
         zone = user_zone if current.at else channel_zone
         await message.reply_text(
-            render.daily_status(current.at, channel_at.strftime("%H:%M"), str(zone))
+            daily_view.daily_status(current.at, channel_at.strftime("%H:%M"), str(zone))
         )
         return
     at = args.at.strftime("%H:%M") if args.at else None
@@ -53,5 +55,5 @@ async def cmd_daily(update: Update, context: BotContext) -> None:
     first = "today" if local.date() == now.astimezone(zone).date() else "tomorrow"
     first += f" at {local.strftime('%H:%M')}"
     await message.reply_text(
-        render.daily_subscribed(at, channel_at.strftime("%H:%M"), str(zone), first)
+        daily_view.daily_subscribed(at, channel_at.strftime("%H:%M"), str(zone), first)
     )

@@ -6,7 +6,7 @@ from telegram import Update
 
 from bot.core import game as rules_game
 from bot.runtime.context import BotContext
-from bot.services import game
+from bot.services import game, game_members
 from bot.services.messages import is_group, topic_of
 from bot.services.presses import GamePress, Reply
 from bot.ui import game as ui
@@ -57,7 +57,7 @@ async def cmd_stop(update: Update, context: BotContext) -> bool:
     if running is None:
         return False
     sender_chat = message.sender_chat.id if message.sender_chat is not None else None
-    if not await game.may_stop(context, running, user, sender_chat):
+    if not await game_members.may_stop(context, running, user, sender_chat):
         await message.reply_text(ui.NOT_YOURS)
         return True
     await game.stop(context, running)
@@ -66,4 +66,4 @@ async def cmd_stop(update: Update, context: BotContext) -> bool:
 
 async def on_choice(context: BotContext, press: GamePress) -> Reply:
     """A choice under a game's question, admitted by the door."""
-    return await game.on_choice(context, press)
+    return await game_members.on_choice(context, press)

@@ -21,7 +21,7 @@ from bot.runtime.context import BotContext, PendingImport
 from bot.services import channel, importing, presses
 from bot.services.messages import NO_PREVIEW, reply_bound
 from bot.ui import callback_data as cd
-from bot.ui import render
+from bot.ui import post_view, render
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ async def on_forward(update: Update, context: BotContext) -> None:
     if await asyncio.to_thread(_known, entry, settings.content_dir, _target(context)):
         await message.reply_text(ALREADY)
         return
-    rendered = render.render_post(
+    rendered = post_view.render_post(
         entry,
         signature=await channel.signature(context.data, context.bot),
         bot_username=context.bot.username,

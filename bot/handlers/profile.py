@@ -15,12 +15,12 @@ from bot.runtime.context import BotContext
 from bot.services import pictures, reports
 from bot.services.messages import edit, follow_up, is_group, reply_bound
 from bot.services.presses import ForgetPress, HidePress, ProgressPress, Reply, ReportPress
-from bot.ui import captions, render
+from bot.ui import captions, render, score_view
 
 log = logging.getLogger(__name__)
 
 
-async def topic_progress(context: BotContext, user_id: int) -> list[render.TopicProgress]:
+async def topic_progress(context: BotContext, user_id: int) -> list[score_view.TopicProgress]:
     per_question = {qid: (n, r) for qid, n, r in await context.store.stats.per_question(user_id)}
     out = []
     for topic in context.bank.topics:
@@ -29,7 +29,7 @@ async def topic_progress(context: BotContext, user_id: int) -> list[render.Topic
             continue
         seen = [per_question[q.id] for q in qs if q.id in per_question]
         out.append(
-            render.TopicProgress(
+            score_view.TopicProgress(
                 topic=topic,
                 questions=len(qs),
                 seen=len(seen),
@@ -54,7 +54,7 @@ async def cmd_score(update: Update, context: BotContext) -> None:
     )
     due = await store.answers.due_dates(user.id)
     n_due = sum(1 for qid, d in due.items() if d <= now and qid in context.bank)
-    text = render.score_text(
+    text = score_view.score_text(
         points=points,
         answered=answered,
         right=right,
@@ -68,7 +68,7 @@ async def cmd_score(update: Update, context: BotContext) -> None:
     if chat is None or chat.id != user.id:  # the picture is one's own business: private only
         await message.reply_text(text)
         return
-    await reply_bound(context, message, user.id, text, render.progress_keyboard())
+    await reply_bound(context, message, user.id, text, score_view.progress_keyboard())
 
 
 async def cmd_progress(update: Update, context: BotContext) -> None:
@@ -107,7 +107,7 @@ async def cmd_topics(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
         return
-    await message.reply_text(render.topics_text(await topic_progress(context, user.id)))
+    await message.reply_text(score_view.topics_text(await topic_progress(context, user.id)))
 
 
 async def cmd_leaderboard(update: Update, context: BotContext) -> None:
@@ -129,14 +129,14 @@ async def cmd_leaderboard(update: Update, context: BotContext) -> None:
         rows = await store.stats.leaderboard(period=period, chat_id=chat_id)
         own = await store.stats.rank(user.id, period=period, chat_id=chat_id)
         title = f"{name} in this group" if chat_id is not None else name
-        boards.append(render.Board(title, rows, own))
+        boards.append(score_view.Board(title, rows, own))
     profile = await store.users.get_user(user.id)
     hidden = bool(profile and profile.hidden)
-    text = render.leaderboard_text(boards, user.id, hidden)
+    text = score_view.leaderboard_text(boards, user.id, hidden)
     if chat_id is not None:  # hiding is one's own business: the button lives in private chat
         await message.reply_text(text)
         return
-    await reply_bound(context, message, user.id, text, render.hide_keyboard(hidden))
+    await reply_bound(context, message, user.id, text, score_view.hide_keyboard(hidden))
 
 
 async def on_hide(context: BotContext, press: HidePress) -> Reply:
@@ -191,7 +191,7 @@ async def cmd_forget(update: Update, context: BotContext) -> None:
         message,
         user.id,
         "This deletes your answers, scores, streaks and review schedule for good. Sure?",
-        render.forget_keyboard(),
+        score_view.forget_keyboard(),
     )
 
 

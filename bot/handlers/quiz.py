@@ -7,7 +7,7 @@ from telegram import Update
 from bot.core import rules
 from bot.core.kinds import SessionKind
 from bot.runtime.context import BotContext
-from bot.services import quiz
+from bot.services import quiz, quiz_answers
 from bot.services.messages import is_group, topic_of
 from bot.services.presses import ChoicePress, DonePress, MorePress, NextPress, Reply
 from bot.ui import render
@@ -113,12 +113,12 @@ async def on_choice(context: BotContext, press: ChoicePress) -> Reply:
     q, asking, session = press.question, press.asking, press.session
     if q is None:
         return Reply(CHANGED, alert=True)
-    answer = await quiz.record_quiz_answer(context, press, q)
-    if answer.outcome is quiz.Graded.OVER:
+    answer = await quiz_answers.record_quiz_answer(context, press, q)
+    if answer.outcome is quiz_answers.Graded.OVER:
         return Reply(QUIZ_OVER)
-    if answer.outcome is quiz.Graded.EXPIRED:
+    if answer.outcome is quiz_answers.Graded.EXPIRED:
         return Reply(EXPIRED)
-    if answer.outcome is quiz.Graded.ALREADY:
+    if answer.outcome is quiz_answers.Graded.ALREADY:
         return Reply(ALREADY)
     # Committed above: only now is the user told, and what follows runs whatever happens to
     # the answer (lost, refused as too old): the press counted.
@@ -127,11 +127,11 @@ async def on_choice(context: BotContext, press: ChoicePress) -> Reply:
         return Reply(
             render.alert(f"{head} {q.explanation or ''}".strip()),
             alert=True,
-            then=quiz.show_answered(context, asking, q, session),
+            then=quiz_answers.show_answered(context, asking, q, session),
         )
     return Reply(
         "✅ Right!" if answer.correct else "❌ Not quite",
-        then=quiz.show_next(context, asking, session, q, press.position, answer),
+        then=quiz_answers.show_next(context, asking, session, q, press.position, answer),
     )
 
 
@@ -143,9 +143,9 @@ async def on_done(_: BotContext, __: DonePress) -> Reply:
 async def on_next(context: BotContext, press: NextPress) -> Reply:
     """Group quiz: reveal the answer and move everyone on (the first press wins)."""
     asking, session = press.asking, press.session
-    if not await quiz.move_group_on(context, asking, session):
+    if not await quiz_answers.move_group_on(context, asking, session):
         return Reply("Already moved on.")
-    return Reply(then=quiz.reveal_and_continue(context, asking, session))
+    return Reply(then=quiz_answers.reveal_and_continue(context, asking, session))
 
 
 async def on_more(context: BotContext, press: MorePress) -> Reply:

@@ -1,4 +1,5 @@
-"""Posting to the channel: pick the next question, post a slot exactly once, keep tallies fresh.
+"""Posting to the channel: post a slot exactly once, keep tallies fresh, /repost; what comes
+next is ``services.channel_queue``'s.
 
 Over ~300 lines on purpose: the post-exactly-once state machine, tallies and /repost share it.
 """
@@ -7,9 +8,7 @@ from __future__ import annotations
 
 import enum
 import logging
-import secrets
 from dataclasses import dataclass
-from datetime import date
 
 from telegram import Bot
 from telegram.constants import ParseMode
@@ -17,14 +16,14 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.core import schedule
 from bot.core.kinds import AskingKind
-from bot.core.models import Question, QuestionBank
-from bot.db import ChannelPost, Store
-from bot.db.settings import Key
+from bot.core.models import Question
+from bot.db import ChannelPost
 from bot.runtime.context import BotData
 from bot.runtime.pager import notify_admins
 from bot.runtime.request import NotSent
+from bot.services.channel_queue import current_cycle, day_question, next_question
 from bot.services.messages import NO_PREVIEW
-from bot.ui import render
+from bot.ui import post_view, render
 
 log = logging.getLogger(__name__)
 
@@ -44,83 +43,6 @@ class PostResult:
     question_id: str | None = None
     message_id: int | None = None
     detail: str = ""
-
-
-async def queue_seed(data: BotData) -> str:
-    seed = await data.store.settings.get_kv(Key.QUEUE_SEED)
-    if seed is None:
-        seed = secrets.token_hex(8)
-        await data.store.settings.set_kv(Key.QUEUE_SEED, seed)
-    return seed
-
-
-async def current_cycle(data: BotData) -> int:
-    return await _cycle(data.store)
-
-
-async def _cycle(store: Store) -> int:
-    return int(await store.settings.get_kv(Key.CYCLE) or "1")
-
-
-async def _left_in(store: Store, bank: QuestionBank, seed: str, cycle: int) -> list[str]:
-    # A day's question is spoken for once chosen, posted or not (see day_question).
-    done = await store.channel.done_in_cycle(cycle) | await store.daily.chosen_in_cycle(cycle)
-    return schedule.cycle_queue(bank.questions, done, seed, cycle, bank.related)
-
-
-async def upcoming(data: BotData) -> tuple[int, list[str]]:
-    """(cycle, the questions still to post in it, in order)."""
-    seed = await queue_seed(data)
-    cycle = await current_cycle(data)
-    return cycle, await _left_in(data.store, data.bank, seed, cycle)
-
-
-async def next_question(data: BotData) -> tuple[int, str] | None:
-    """The next question to post and its cycle; opens a new cycle when this one is done."""
-    if not data.bank.questions:
-        return None
-    cycle, left = await upcoming(data)
-    if not left:
-        cycle += 1
-        await data.store.settings.set_kv(Key.CYCLE, str(cycle))
-        log.info("channel queue: every question posted, cycle %d starts", cycle)
-        cycle, left = await upcoming(data)
-    return cycle, left[0]
-
-
-async def day_question(data: BotData, day: date) -> tuple[int, str] | None:
-    """The day's one question (contract §7): the channel's daily slot and every /daily
-    subscriber get it. Chosen from the no-repeat queue when first needed, then kept."""
-    key = day.isoformat()
-    kept = await data.store.daily.day_question(key)
-    if kept is not None and kept.question_id in data.bank:
-        return kept.cycle, kept.question_id
-    picked = await next_question(data)
-    if picked is None:
-        return None
-    cycle, question_id = picked
-    if kept is None:
-        await data.store.daily.choose(key, question_id, cycle, data.clock())
-        log.info("daily question for %s: %s", key, question_id)
-    else:  # it left the bank (/reload): a new one stands in for the rest of the day
-        await data.store.daily.replace_question(key, question_id, cycle)
-        log.warning("daily question for %s left the bank; now %s", key, question_id)
-    kept = await data.store.daily.day_question(key)  # whoever chose first wins
-    assert kept is not None
-    return kept.cycle, kept.question_id
-
-
-async def peek_next(store: Store, bank: QuestionBank) -> tuple[int, str] | None:
-    """What ``next_question`` would pick, changing nothing; None before the queue starts."""
-    seed = await store.settings.get_kv(Key.QUEUE_SEED)
-    if seed is None or not bank.questions:
-        return None
-    cycle = await _cycle(store)
-    left = await _left_in(store, bank, seed, cycle)
-    if not left:  # the cycle is done: the next one starts with no question posted
-        cycle += 1
-        left = schedule.cycle_queue(bank.questions, set(), seed, cycle, bank.related)
-    return cycle, left[0]
 
 
 async def signature(data: BotData, bot: Bot) -> str:
@@ -184,7 +106,7 @@ async def post(
             choices_sig=question.choices_sig,
             now=now,
         )
-    rendered = render.render_post(
+    rendered = post_view.render_post(
         question,
         signature=await signature(data, bot),
         bot_username=bot.username,
@@ -265,7 +187,7 @@ async def refresh_tally(data: BotData, bot: Bot, post_id: int) -> bool:
         return False
     try:
         await _edit_post(
-            data, bot, p, question, asking_id=p.asking_id, tally=render.Tally(answered, right)
+            data, bot, p, question, asking_id=p.asking_id, tally=post_view.Tally(answered, right)
         )
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
@@ -335,10 +257,10 @@ async def _edit_post(
     question: Question,
     *,
     asking_id: int | None,
-    tally: render.Tally,
+    tally: post_view.Tally,
 ) -> None:
     """Re-render a sent post in place (its tally, or a fixed question)."""
-    rendered = render.render_post(
+    rendered = post_view.render_post(
         question,
         signature=await signature(data, bot),
         bot_username=bot.username,
@@ -380,7 +302,7 @@ async def repost(data: BotData, bot: Bot, question_id: str) -> str:
     answered, right = await data.store.stats.tally(asking_id) if asking_id else (0, 0)
     try:
         await _edit_post(
-            data, bot, p, question, asking_id=asking_id, tally=render.Tally(answered, right)
+            data, bot, p, question, asking_id=asking_id, tally=post_view.Tally(answered, right)
         )
     except BadRequest as exc:
         if "not modified" in str(exc).lower():

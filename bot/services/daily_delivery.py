@@ -27,9 +27,9 @@ from bot.db.daily import Delivery, Subscription
 from bot.runtime.context import BotData
 from bot.runtime.ratelimit import background
 from bot.runtime.request import NotSent
-from bot.services import channel
+from bot.services import channel, channel_queue
 from bot.services.messages import NO_PREVIEW
-from bot.ui import render
+from bot.ui import daily_view
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ async def plan(data: BotData, channel_at: time) -> int:
                 due.setdefault(found[0], []).append((sub.user_id, found[1]))
     added = 0
     for day, rows in sorted(due.items()):
-        chosen = await channel.day_question(data, day)
+        chosen = await channel_queue.day_question(data, day)
         if chosen is None:
             continue
         n = await data.store.daily.plan(day.isoformat(), chosen[1], rows, now)
@@ -165,9 +165,9 @@ async def deliver_one(data: BotData, bot: Bot, d: Delivery, chosen_at: datetime)
         await store.stats.answer_days(d.user_id), rules.local_day(now, data.zone_of(d.user_id))
     )
     if asking_id is not None:
-        rendered = render.daily_question(q, order=kept, asking_id=asking_id, streak=streak)
+        rendered = daily_view.daily_question(q, order=kept, asking_id=asking_id, streak=streak)
     else:
-        rendered = render.daily_post(
+        rendered = daily_view.daily_post(
             q,
             signature=await channel.signature(data, bot),
             bot_username=bot.username,

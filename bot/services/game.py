@@ -1,7 +1,9 @@
 """Live group games (contract §11) as use-cases: start, ask, refresh, answer, close, reveal,
 podium, stop, and resume after a restart.
 
-Over ~300 lines on purpose: one game's whole life, with its timing, in one place.
+Over ~300 lines on purpose: one game's whole life, with its timing, in one place (its steps
+and its jobs call each other). A member's press and /stop's permission are
+``services.game_members``'s.
 
 Timing: every deadline, refresh and delayed next question is a JobQueue job (``Tick``) run
 at a time kept in the database (the question's ``opened_at``/``deadline`` and its planned
@@ -24,21 +26,17 @@ from telegram import Chat, User
 from telegram.error import BadRequest, Forbidden, NetworkError
 
 from bot.core import game as rules_game
-from bot.core import rules, srs
+from bot.core import rules
 from bot.core.kinds import AskingKind
 from bot.core.limits import CACHE_BOUND
-from bot.db import AnswerRecord
-from bot.db.games import Game, QuestionClosed
+from bot.db.games import Game
 from bot.runtime.context import BotContext
 from bot.services.messages import edit, send
-from bot.services.presses import GamePress, Reply
 from bot.ui import game as ui
 
 log = logging.getLogger(__name__)
 
 LATE_OK: dict[str, Any] = {"misfire_grace_time": None, "coalesce": False}
-ADMIN_CACHE_SECONDS = 60.0
-ADMIN_STATUSES = frozenset({"creator", "administrator"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +53,7 @@ def job_name(game_id: int) -> str:
     return f"game:{game_id}"
 
 
-def _lock(context: BotContext, game_id: int) -> asyncio.Lock:
+def lock(context: BotContext, game_id: int) -> asyncio.Lock:
     locks = context.bot_data.games.locks
     if len(locks) > CACHE_BOUND:  # locks of games long over; none is held between steps
         for key in [k for k, v in locks.items() if not v.locked()]:
@@ -129,8 +127,8 @@ async def start_game(
         len(ids),
         seconds,
     )
-    async with _lock(context, game_id):
-        await _quietly(context, game_id, ask(context, game_id, 0))
+    async with lock(context, game_id):
+        await quietly(context, game_id, ask(context, game_id, 0))
 
 
 async def end_quietly(context: BotContext, game_id: int, why: str) -> None:
@@ -143,7 +141,7 @@ async def end_quietly(context: BotContext, game_id: int, why: str) -> None:
 RESUME_AFTER = timedelta(seconds=5)
 
 
-async def _quietly(context: BotContext, game_id: int, step: Any) -> None:
+async def quietly(context: BotContext, game_id: int, step: Any) -> None:
     """A game step, which never leaves its game stuck.
 
     A group that no longer lets the bot write (kicked, blocked: 403) or refuses the game's
@@ -347,7 +345,7 @@ async def finish(context: BotContext, game: Game, status: str) -> None:
 
 async def stop(context: BotContext, game: Game) -> None:
     """/stop: reveal the open question, then the podium so far."""
-    async with _lock(context, game.id):
+    async with lock(context, game.id):
         last = await context.store.games.last_question(game.id)
         open_position = last.position if last is not None and last.closed_at is None else None
         fresh = await context.store.games.get(game.id)
@@ -362,72 +360,7 @@ async def stop(context: BotContext, game: Game) -> None:
                 await _reveal(context, fresh, open_position)
             await finish(context, fresh, "stopped")
 
-        await _quietly(context, game.id, steps())
-
-
-# ---------------------------------------------------------------- presses
-
-
-async def on_choice(context: BotContext, press: GamePress) -> Reply:
-    """A member's choice, admitted by the door (this group, this message): graded by the
-    bot's clock on arrival, recorded once (quiz answer and speed points in one COMMIT)."""
-    data, asking, user = context.bot_data, press.asking, press.user
-    store, arrival = data.store, data.clock()
-    found = await store.games.by_asking(asking.id)
-    if found is None:
-        return Reply.refused()
-    game, gq = found
-    if game.status != "active":
-        return Reply(ui.GAME_OVER, alert=True)
-    if gq.closed_at is not None or (gq.deadline is not None and arrival >= gq.deadline):
-        return Reply(ui.TIMES_UP, alert=True)
-    q = press.question
-    if q is None:
-        return Reply(ui.CHANGED, alert=True)
-    chosen, correct = press.chosen, press.correct
-    elapsed = (arrival - gq.opened_at).total_seconds() if gq.opened_at else 0.0
-    points = rules_game.points(correct, elapsed, game.seconds)
-    rec = AnswerRecord(
-        asking_id=asking.id,
-        user_id=user.id,
-        first_name=user.first_name,
-        chat_id=game.chat_id,
-        question_id=q.id,
-        source="quiz",
-        choice=chosen,
-        correct=correct,
-        points=rules.points_for(q, correct),  # /score's points, as any quiz answer earns
-        now=arrival,
-        local_day=rules.local_day(arrival, data.zone_of(user.id)),
-        review=srs.review(await store.answers.card(user.id, q.id), correct, arrival),
-    )
-    try:
-        inserted = await store.games.record(
-            rec,
-            game_id=game.id,
-            position=gq.position,
-            points=points,
-            elapsed_ms=max(0, round(elapsed * 1000)),
-            upsert_user=not data.knows_name(user.id, user.first_name),
-        )
-    except QuestionClosed:
-        return Reply(ui.TIMES_UP, alert=True)
-    if not inserted:
-        return Reply(ui.ALREADY)
-    data.remember_name(user.id, user.first_name)
-    log.info("game %s answer: user=%s correct=%s points=%d", game.id, user.id, correct, points)
-    then = _maybe_close_early(context, game.id, gq.position) if gq.position > 0 else None
-    return Reply(ui.answer_alert(correct, points), then=then)
-
-
-async def _maybe_close_early(context: BotContext, game_id: int, position: int) -> None:
-    """Everyone who played an earlier question has answered this one: close it now."""
-    store = context.store
-    players = await store.games.players_before(game_id, position)
-    if not rules_game.closes_early(players, await store.games.answered(game_id, position)):
-        return
-    async with _lock(context, game_id):
-        await _quietly(context, game_id, close(context, game_id, position))
+        await quietly(context, game.id, steps())
 
 
 # ---------------------------------------------------------------- jobs and restart
@@ -437,7 +370,7 @@ async def job_tick(context: BotContext) -> None:
     """A game's timed step: a refresh, a deadline, or a next question that waited."""
     assert context.job is not None
     tick: Tick = context.job.data  # type: ignore[assignment]
-    async with _lock(context, tick.game_id):
+    async with lock(context, tick.game_id):
         if tick.what == "refresh":
             step = refresh(context, tick.game_id, tick.position)
         elif tick.what == "close":
@@ -446,7 +379,7 @@ async def job_tick(context: BotContext) -> None:
             step = _resume(context, tick.game_id)
         else:
             step = ask(context, tick.game_id, tick.position)
-        await _quietly(context, tick.game_id, step)
+        await quietly(context, tick.game_id, step)
 
 
 async def restore(job_queue: Any, store: Any, now: datetime) -> int:
@@ -481,31 +414,3 @@ async def _resume_game(job_queue: Any, store: Any, game: Game, now: datetime) ->
             )
         _plan_ticks(job_queue, now, game.id, last.position, opened, deadline, last.refreshes)
     log.info("game %s resumed at question %d", game.id, 1 + (last.position if last else 0))
-
-
-# ---------------------------------------------------------------- /stop's permission
-
-
-async def may_stop(
-    context: BotContext, game: Game, user: User, sender_chat_id: int | None
-) -> bool:
-    """The starter, an anonymous admin of this group, or an admin (getChatMember, cached a
-    minute: a burst of /stop asks Telegram once)."""
-    if user.id == game.starter_id or sender_chat_id == game.chat_id:
-        return True
-    cache = context.bot_data.games.admins
-    key = (game.chat_id, user.id)
-    now = context.now().timestamp()
-    hit = cache.get(key)
-    if hit is not None and now - hit[1] < ADMIN_CACHE_SECONDS:
-        return hit[0]
-    try:
-        member = await context.bot.get_chat_member(game.chat_id, user.id)
-    except BadRequest as exc:  # "user not found", "chat not found": not an admin we can see
-        log.info("getChatMember %s in %s: %s", user.id, game.chat_id, exc.message)
-        return False
-    is_admin = member.status in ADMIN_STATUSES
-    if len(cache) > CACHE_BOUND:
-        cache.clear()
-    cache[key] = (is_admin, now)
-    return is_admin

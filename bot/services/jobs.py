@@ -22,7 +22,7 @@ from bot.core import schedule
 from bot.db.settings import Key
 from bot.runtime.context import BotContext, BotData
 from bot.runtime.pager import notify_admins
-from bot.services import channel, daily_delivery, weekly
+from bot.services import channel, channel_queue, daily_delivery, weekly
 from bot.ui.render import esc
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ async def job_prune(context: BotContext) -> None:
 
 async def warn_if_cycle_ending(data: BotData, bot: Bot) -> None:
     """Once a day, a week before the cycle's unposted questions run out, tell the admins."""
-    _, left = await channel.upcoming(data)
+    _, left = await channel_queue.upcoming(data)
     extras = len(await data.store.channel.pending_extras())
     days = schedule.days_left(len(left), extras)
     today = data.clock().astimezone(data.settings.zone).date().isoformat()

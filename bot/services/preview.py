@@ -9,8 +9,8 @@ from bot.config import Settings
 from bot.core.models import QuestionBank
 from bot.db import Store
 from bot.runtime.context import BotData
-from bot.services import channel, weekly
-from bot.ui import markup, render
+from bot.services import channel_queue, weekly
+from bot.ui import markup, post_view, render
 
 BOT_PLACEHOLDER = "<bot_username>"
 CHANNEL_PLACEHOLDER = "<channel_username>"
@@ -23,7 +23,7 @@ async def _next_id(settings: Settings, bank: QuestionBank) -> tuple[str, str]:
         return first, "no database yet: the first start shuffles the queue; showing the first one"
     store = await Store.open(settings.database_location)
     try:
-        picked = await channel.peek_next(store, bank)  # the real queue code, read-only
+        picked = await channel_queue.peek_next(store, bank)  # the real queue code, read-only
     finally:
         await store.close()
     if picked is None:
@@ -78,7 +78,7 @@ async def preview_text(settings: Settings, bank: QuestionBank, question_id: str 
             raise SystemExit(f"There is no question {question_id!r} in {settings.content_dir}.")
     q = bank.questions[question_id]
     signature = _signature(settings)
-    rendered = render.render_post(
+    rendered = post_view.render_post(
         q, signature=signature, bot_username=BOT_PLACEHOLDER, asking_id=1 if q.quizzable else None
     )
     lines = [
