@@ -62,6 +62,10 @@ async def settled(h: Harness, *, update_id: int | None = None, timeout: float = 
             (update_id is None or h.fake.confirmed >= update_id)
             and app.update_queue.empty()
             and app.update_processor.current_concurrent_updates == 0
+            # The fair processor files an update and runs it in a task of its key: its own
+            # count is what is still queued or running there.
+            and getattr(app.update_processor, "backlog", 0) == 0
+            and getattr(app.update_processor, "notices_in_flight", 0) == 0
             and not h.data.follow_ups
         )
 

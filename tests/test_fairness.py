@@ -22,7 +22,7 @@ from bot.runtime.updates import (
 )
 from tests.conftest import ALICE, Harness
 from tests.fakes import Chat, FakeUser
-from tests.helpers import answer_buttons, next_question, press_answer
+from tests.helpers import answer_buttons, next_question, press_answer, settled
 from tests.test_anonymous import ANONYMOUS, anonymous_command
 
 # Same shape as production, ten times faster: a group reply every 0.3 s, 1 per 0.2 s per
@@ -241,6 +241,9 @@ async def test_every_press_dropped_by_the_bound_is_answered(bot: Harness) -> Non
     processor = _processor(bot)
     fake.send_text(ALICE, "/quiz 1")
     question = await next_question(bot, ALICE.id, 1)
+    # The /quiz update is done (its asking's message recorded): it no longer takes one of
+    # Alice's places, or one drop more than the answers' bound would be left unanswered.
+    await settled(bot)
     button = answer_buttons(question)[0]["callback_data"]
     flood = MAX_PENDING_PER_USER + MAX_NOTICES  # every drop within the answers' bound
     queries = {fake.press(ALICE, question, button) for _ in range(flood)}
