@@ -23,9 +23,9 @@ from bot.core import rules, schedule
 from bot.core.bank import check_bank
 from bot.core.kinds import AskingKind
 from bot.db.settings import Key
-from bot.runtime.context import BotContext
 from bot.services import channel, jobs, pictures, weekly
 from bot.services.messages import NO_PREVIEW, follow_up
+from bot.state.context import BotContext
 from bot.ui import render
 
 log = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ from bot.core.kinds import AskingKind
 from bot.core.models import Question, QuestionBank
 from bot.db import ChannelPost, Store
 from bot.db.settings import Key
-from bot.runtime.context import BotData
-from bot.runtime.pager import notify_admins
 from bot.runtime.request import NotSent
 from bot.services.messages import NO_PREVIEW
+from bot.services.pager import notify_admins
+from bot.state.context import BotData
 from bot.ui import render
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ from bot.core import rules, srs
 from bot.core.kinds import AskingKind, SessionKind
 from bot.core.models import Question
 from bot.db import AnswerRecord, Asking, Session
-from bot.runtime.context import BotContext, GroupRefresh
 from bot.services.messages import NO_PREVIEW, edit, is_group, send
 from bot.services.presses import ChoicePress
+from bot.state.context import BotContext, GroupRefresh
 from bot.ui import callback_data as cd
 from bot.ui import render
 
