@@ -29,12 +29,12 @@ async def test_blank_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Pa
             "answers",
             "askings",
             "quiz_sessions",
-            "reviews",
             "cards",
             "channel_posts",
             "extra_posts",
             "kv",
         } <= tables
+        assert "reviews" not in tables  # the old SM-2 table is dropped (migration 12)
     finally:
         con.close()
     store = await Store.open(path)  # reopening applies nothing twice

@@ -111,7 +111,6 @@ class Users(Table):
             await totals.subtract_user(db, user_id)
             for sql in (
                 "DELETE FROM answers WHERE user_id = ?",
-                "DELETE FROM reviews WHERE user_id = ?",
                 "DELETE FROM cards WHERE user_id = ?",
                 "DELETE FROM quiz_sessions WHERE user_id = ?",
                 "DELETE FROM users WHERE user_id = ?",
@@ -132,11 +131,10 @@ class Users(Table):
     async def rows_about_user(self, user_id: int) -> int:
         row = await self._one(
             "SELECT (SELECT COUNT(*) FROM answers WHERE user_id = ?)"
-            " + (SELECT COUNT(*) FROM reviews WHERE user_id = ?)"
             " + (SELECT COUNT(*) FROM cards WHERE user_id = ?)"
             " + (SELECT COUNT(*) FROM quiz_sessions WHERE user_id = ? OR chat_id = ?)"
             " + (SELECT COUNT(*) FROM users WHERE user_id = ?)"
             " + (SELECT COUNT(*) FROM score_totals WHERE user_id = ?)",
-            [user_id] * 7,
+            [user_id] * 6,
         )
         return int(row[0]) if row else 0
