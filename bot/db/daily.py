@@ -18,8 +18,6 @@ from datetime import datetime
 
 from bot.db.connection import Row, Table, from_iso, iso
 
-OPEN = ("pending", "sending")  # rows a delivery run (re)sends
-
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
