@@ -37,6 +37,31 @@ GROUP_COMMIT_MAX = 500  # rows per multi-row INSERT: 5,000 bound values, far bel
 
 RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
 
+# The one column list of an answers row (every INSERT INTO answers is built from it): a new
+# column is added here and in ``_answer_row``, nowhere else.
+_INSERT_ANSWERS = (
+    "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, choice, correct, "
+    "points, answered_at, local_day) VALUES "
+)
+_ANSWER_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ONCE = " ON CONFLICT (asking_id, user_id) DO NOTHING"  # exactly once per (asking, user)
+
+
+def _answer_row(rec: AnswerRecord) -> tuple[object, ...]:
+    """``rec`` as the values of ``_INSERT_ANSWERS``'s columns, in their order."""
+    return (
+        rec.asking_id,
+        rec.user_id,
+        rec.chat_id,
+        rec.question_id,
+        rec.source,
+        rec.choice,
+        int(rec.correct),
+        rec.points,
+        iso(rec.now),
+        rec.local_day,
+    )
+
 
 class Answers(Table):
     def __init__(self, database: Database) -> None:
@@ -66,23 +91,7 @@ class Answers(Table):
         runs in that transaction after a new answer (a live game's speed points, db.games).
         """
         async with self._tx() as db:
-            cur = await db.execute(
-                "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, choice, "
-                "correct, points, answered_at, local_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (asking_id, user_id) DO NOTHING",
-                (
-                    rec.asking_id,
-                    rec.user_id,
-                    rec.chat_id,
-                    rec.question_id,
-                    rec.source,
-                    rec.choice,
-                    int(rec.correct),
-                    rec.points,
-                    iso(rec.now),
-                    rec.local_day,
-                ),
-            )
+            cur = await db.execute(_INSERT_ANSWERS + _ANSWER_VALUES + _ONCE, _answer_row(rec))
             if cur.rowcount == 0:
                 return False
             assert cur.lastrowid is not None
@@ -168,48 +177,28 @@ class Answers(Table):
         unique: dict[tuple[int, int], tuple[AnswerRecord, bool]] = {}
         for rec, upsert, _ in batch:
             unique.setdefault((rec.asking_id, rec.user_id), (rec, upsert))
-        rows = [
-            (
-                r.asking_id,
-                r.user_id,
-                r.chat_id,
-                r.question_id,
-                r.source,
-                r.choice,
-                int(r.correct),
-                r.points,
-                iso(r.now),
-                r.local_day,
-            )
-            for r, _ in unique.values()
-        ]
         async with self._tx() as db:
             inserted: set[tuple[int, int]] = set()
             ids: list[tuple[int, AnswerRecord]] = []
             if RETURNING or self.database.dialect != "sqlite":
-                values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+                rows = [_answer_row(r) for r, _ in unique.values()]
+                values = ",".join([_ANSWER_VALUES] * len(rows))
                 cur = await db.execute(
-                    "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, "  # noqa: S608
-                    f"choice, correct, points, answered_at, local_day) VALUES {values} "
-                    "ON CONFLICT (asking_id, user_id) DO NOTHING RETURNING id, asking_id, user_id",
+                    _INSERT_ANSWERS + values + _ONCE + " RETURNING id, asking_id, user_id",
                     [v for row in rows for v in row],
                 )
                 for answer_id, asking_id, user_id in await cur.fetchall():
                     inserted.add((asking_id, user_id))
                     ids.append((answer_id, unique[asking_id, user_id][0]))
             else:  # SQLite before 3.35 has no RETURNING: one statement per row
-                for row in rows:
+                for r, _ in unique.values():
                     cur = await db.execute(
-                        "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, "
-                        "choice, correct, points, answered_at, local_day) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT (asking_id, user_id) DO NOTHING",
-                        row,
+                        _INSERT_ANSWERS + _ANSWER_VALUES + _ONCE, _answer_row(r)
                     )
                     if cur.rowcount:
                         assert cur.lastrowid is not None
-                        inserted.add((row[0], row[1]))
-                        ids.append((cur.lastrowid, unique[row[0], row[1]][0]))
+                        inserted.add((r.asking_id, r.user_id))
+                        ids.append((cur.lastrowid, r))
             await totals.add_answers(db, ids)
             users = [
                 (r.user_id, r.first_name, iso(r.now), iso(r.now))
