@@ -227,3 +227,15 @@ class Answers(Table):
             "SELECT DISTINCT question_id FROM answers WHERE user_id = ?", (user_id,)
         )
         return {r["question_id"] for r in rows}
+
+
+async def forget_user(db: Conn, user_id: int) -> int:
+    """/forget (contract §6), in the caller's transaction: the user's answers and FSRS cards.
+    Returns the rows deleted."""
+    total = 0
+    for sql in (
+        "DELETE FROM answers WHERE user_id = ?",
+        "DELETE FROM cards WHERE user_id = ?",
+    ):
+        total += (await db.execute(sql, (user_id,))).rowcount
+    return total

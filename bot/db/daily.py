@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.db.connection import Row, Table, from_iso, iso
+from bot.db.connection import Conn, Row, Table, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,3 +282,15 @@ class Daily(Table):
             "WHERE day = ? AND user_id = ?",
             (iso(now), d.day, d.user_id),
         )
+
+
+async def forget_user(db: Conn, user_id: int) -> int:
+    """/forget (contract §6), in the caller's transaction: the user's /daily subscription and
+    deliveries. Returns the rows deleted."""
+    total = 0
+    for sql in (
+        "DELETE FROM daily_subscriptions WHERE user_id = ?",
+        "DELETE FROM daily_deliveries WHERE user_id = ?",
+    ):
+        total += (await db.execute(sql, (user_id,))).rowcount
+    return total

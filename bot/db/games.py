@@ -299,3 +299,15 @@ class Games(Table):
             (game_id, position),
         )
         return {int(r[0]) for r in rows}
+
+
+async def forget_user(db: Conn, user_id: int) -> int:
+    """/forget (contract §6), in the caller's transaction: the user's game answers; the games they
+    started keep going, started by nobody (0). Returns the rows deleted."""
+    total = 0
+    for sql in (
+        "DELETE FROM game_answers WHERE user_id = ?",
+        "UPDATE games SET starter_id = 0 WHERE starter_id = ?",
+    ):
+        total += (await db.execute(sql, (user_id,))).rowcount
+    return total
