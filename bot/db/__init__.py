@@ -57,7 +57,10 @@ class Store:
             games.forget_user,
         )
         self.users = Users(database, forget_steps=forget_steps)
-        self.quizzes = Quizzes(database)
+        # A group's new chat id: the rows of each table move through the module owning it.
+        self.quizzes = Quizzes(
+            database, move_chat_steps=(answers.move_chat, keyboards.move_chat, games.move_chat)
+        )
         self.answers = Answers(database)
         self.channel = ChannelPosts(database, forget_asking=self.quizzes.forget_asking)
         self.stats = Stats(database)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.srs import Review
-from bot.db import totals
+from bot.db import quizzes, totals
 from bot.db.connection import Conn, Database, Table, from_iso, iso
 from bot.db.users import UPSERT_USER
 
@@ -113,18 +113,13 @@ class Answers(Table):
                         iso(rec.now),
                     ),
                 )
-            if advance_session is not None:
-                # The asking needs no "closed" mark: its position is now behind the session's.
-                await db.execute(
-                    "UPDATE quiz_sessions SET right_count = right_count + ?, "
-                    "position = position + 1, updated_at = ? WHERE id = ?",
-                    (int(rec.correct), iso(rec.now), advance_session),
-                )
-            elif rec.source == "quiz":
-                await db.execute(
-                    "UPDATE quiz_sessions SET updated_at = ? WHERE id = "
-                    "(SELECT session_id FROM askings WHERE id = ?)",
-                    (iso(rec.now), rec.asking_id),
+            if advance_session is not None or rec.source == "quiz":
+                await quizzes.count_answer(
+                    db,
+                    asking_id=rec.asking_id,
+                    correct=rec.correct,
+                    now=rec.now,
+                    advance_session=advance_session,
                 )
             if also is not None:
                 await also(db)
@@ -239,3 +234,8 @@ async def forget_user(db: Conn, user_id: int) -> int:
     ):
         total += (await db.execute(sql, (user_id,))).rowcount
     return total
+
+
+async def move_chat(db: Conn, old: int, new: int) -> None:
+    """A group's new chat id (db.quizzes' migrate_chat, in its transaction)."""
+    await db.execute("UPDATE answers SET chat_id = ? WHERE chat_id = ?", (new, old))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.db import quizzes
 from bot.db.connection import Database, Row, Table, from_iso, iso
 
 
@@ -82,10 +83,7 @@ class ChannelPosts(Table):
                 (asking_id, chat_id, message_id, iso(now), post_id),
             )
             if asking_id is not None:
-                await db.execute(
-                    "UPDATE askings SET chat_id = ?, message_id = ? WHERE id = ?",
-                    (chat_id, message_id, asking_id),
-                )
+                await quizzes.place_asking(db, asking_id, chat_id, message_id)
         if asking_id is not None:
             self._forget_asking(asking_id)  # after the commit: a read now sees the new row
 

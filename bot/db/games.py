@@ -311,3 +311,8 @@ async def forget_user(db: Conn, user_id: int) -> int:
     ):
         total += (await db.execute(sql, (user_id,))).rowcount
     return total
+
+
+async def move_chat(db: Conn, old: int, new: int) -> None:
+    """A group's new chat id (db.quizzes' migrate_chat, in its transaction)."""
+    await db.execute("UPDATE games SET chat_id = ? WHERE chat_id = ?", (new, old))
