@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.srs import Review
-from bot.db import quizzes, totals
+from bot.db import quizzes, totals, users
 from bot.db.connection import Conn, Database, Table, from_iso, iso
-from bot.db.users import UPSERT_USER
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +96,7 @@ class Answers(Table):
             assert cur.lastrowid is not None
             await totals.add_answers(db, [(cur.lastrowid, rec)])
             if upsert_user:
-                await db.execute(
-                    UPSERT_USER, (rec.user_id, rec.first_name, iso(rec.now), iso(rec.now))
-                )
+                await users.upsert_users(db, [(rec.user_id, rec.first_name, rec.now)])
             if rec.review is not None:
                 await db.execute(
                     "INSERT INTO cards (user_id, question_id, card, due_at, last_at) "
@@ -195,13 +192,13 @@ class Answers(Table):
                         inserted.add((r.asking_id, r.user_id))
                         ids.append((cur.lastrowid, r))
             await totals.add_answers(db, ids)
-            users = [
-                (r.user_id, r.first_name, iso(r.now), iso(r.now))
+            seen = [
+                (r.user_id, r.first_name, r.now)
                 for key, (r, upsert) in unique.items()
                 if upsert and key in inserted
             ]
-            if users:
-                await db.executemany(UPSERT_USER, users)
+            if seen:
+                await users.upsert_users(db, seen)
         return inserted
 
     async def card(self, user_id: int, question_id: str) -> str | None:

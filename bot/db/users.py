@@ -140,3 +140,9 @@ class Users(Table):
             [user_id] * 6,
         )
         return int(row[0]) if row else 0
+
+
+async def upsert_users(db: Conn, seen: Sequence[tuple[int, str, datetime]]) -> None:
+    """(user id, first name, when seen) rows in the caller's transaction (db.answers records
+    an answer and its user together)."""
+    await db.executemany(UPSERT_USER, [(u, name, iso(at), iso(at)) for u, name, at in seen])
