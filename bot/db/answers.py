@@ -98,6 +98,8 @@ class Answers(Table):
             if upsert_user:
                 await users.upsert_users(db, [(rec.user_id, rec.first_name, rec.now)])
             if rec.review is not None:
+                # last_at is read by no code (the FSRS card's JSON has its own last review):
+                # kept as a plain column for the operator's SQL beside due_at.
                 await db.execute(
                     "INSERT INTO cards (user_id, question_id, card, due_at, last_at) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, question_id) DO UPDATE SET "

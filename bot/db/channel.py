@@ -1,4 +1,7 @@
-"""Channel posts (one per slot), the no-repeat cycle, extra scheduled posts."""
+"""Channel posts (one per slot), the no-repeat cycle, extra scheduled posts.
+
+A post's ``error`` is read by no code: why its last attempt failed, for the operator (the
+admins are paged with it when it happens)."""
 
 from __future__ import annotations
 
@@ -147,6 +150,7 @@ class ChannelPosts(Table):
         self, run_at: datetime, question_id: str | None, created_by: int, now: datetime
     ) -> int:
         async with self._tx() as db:
+            # created_by is read by no code: which admin scheduled it, for the operator.
             cur = await db.execute(
                 "INSERT INTO extra_posts (run_at, question_id, created_by, created_at) "
                 "VALUES (?, ?, ?, ?)",

@@ -1,6 +1,9 @@
 """Live group games (contract §11): the game, its questions with their deadlines, and the
 speed points of each answer. The answer itself is an ``answers`` row (db.answers), recorded
-in the same transaction, so a game answer counts once as a quiz answer or not at all."""
+in the same transaction, so a game answer counts once as a quiz answer or not at all.
+
+A little over 300 lines: ``games``, ``game_questions`` and ``game_answers`` are written here
+only (/forget and a group's new chat id included), one module per thing kept."""
 
 from __future__ import annotations
 
@@ -150,6 +153,7 @@ class Games(Table):
         Its open question closes with it, so no press counts after."""
         async with self._tx() as db:
             cur = await db.execute(
+                # finished_at is read by no code: the operator's record of when a game ended.
                 "UPDATE games SET status = ?, finished_at = ? WHERE id = ? AND status = 'active'",
                 (status, iso(now), game_id),
             )

@@ -1,4 +1,9 @@
-"""Quiz sessions and askings (the stored message a press names)."""
+"""Quiz sessions and askings (the stored message a press names).
+
+Over 300 lines because this is the one module that writes ``quiz_sessions`` and ``askings``:
+the statements other db/ modules run on them inside their own transaction (a /daily
+delivery's session, a sent post's message, a quiz answer's mark) are here too, at the end.
+"""
 
 from __future__ import annotations
 
@@ -175,7 +180,9 @@ class Quizzes(Table):
         return _session(row) if row else None
 
     async def end_session(self, session_id: int, status: str, now: datetime) -> bool:
-        """Mark an active session finished/stopped/expired; False if it was not active."""
+        """Mark an active session finished/stopped/expired; False if it was not active.
+        (``finished_at`` is read by no code: the operator's record of when a quiz ended;
+        pruning goes by ``updated_at``.)"""
         changed = await self._write(
             "UPDATE quiz_sessions SET status = ?, finished_at = ?, updated_at = ? "
             "WHERE id = ? AND status = 'active'",

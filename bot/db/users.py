@@ -20,6 +20,7 @@ class User:
     report_since: datetime | None = None  # when the pending report was asked for
 
 
+# users.created_at is read by no code: when the bot first saw the user, for the operator.
 UPSERT_USER = (
     "INSERT INTO users (user_id, first_name, created_at, last_seen) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (user_id) DO UPDATE SET first_name = excluded.first_name, "
