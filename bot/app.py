@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -19,8 +20,7 @@ from bot.core.limits import CACHE_BOUND
 from bot.core.models import QuestionBank
 from bot.db import Store
 from bot.handlers import ALLOWED_UPDATES, register
-from bot.runtime.context import BotApp, BotData, context_types
-from bot.runtime.errors import error_handler
+from bot.handlers.errors import error_handler
 from bot.runtime.lifecycle import BotApplication
 from bot.runtime.metrics import MetricsServer
 from bot.runtime.polling import UpdatesRequest
@@ -29,6 +29,7 @@ from bot.runtime.request import RetryingRequest
 from bot.runtime.updates import FairUpdateProcessor, lend_slot
 from bot.runtime.webhook import run_webhook
 from bot.services import channel, game, jobs
+from bot.state.context import BotApp, BotData, context_types
 from bot.ui.commands import bot_commands
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,12 @@ def build_application(
     updates_request: BaseRequest | None = None,
 ) -> BotApp:
     """Build the Application; ``post_init`` opens the store and restores the schedule."""
+    # PTB 22.2 deprecated integer ``RetryAfter.retry_after`` (it becomes a timedelta in v23).
+    # Opt in here, not at import (importing the package must not change the environment):
+    # PTB reads the variable each time the value is read (telegram/_utils/datetime.py,
+    # get_timedelta_value), and nothing reads it before an application is built. PTB's rate
+    # limiter and network loop take either type; runtime/webhook.py handles both too.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     data = BotData(settings=settings, bank=bank)
     if clock is not None:
         data.clock = clock

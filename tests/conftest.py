@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.core.bank import load_bank
 from bot.core.models import QuestionBank
 from bot.db.connection import Database, is_postgres_url
-from bot.runtime.context import BotApp, BotData
+from bot.state.context import BotApp, BotData
 from tests import pg
 from tests.fakes import CHANNEL_USERNAME, Clock, FakeBotApi, FakeUser, RunningClock
 

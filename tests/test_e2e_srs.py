@@ -203,12 +203,18 @@ async def test_migration_replays_every_answer_log_into_fsrs_cards(tmp_path: Path
         assert due["right-thrice"] - (T + timedelta(days=13)) >= timedelta(days=5)
         assert set(await store.answers.due_dates(2)) == {"missed-last"}
         assert await store.stats.count("answers") == 7  # no answer lost
-        assert await store.stats.count("reviews") == 1  # kept until nothing needs it
         # The card is FSRS's own and goes on from where the log left it.
         card = await store.answers.card(1, "right-thrice")
         assert card is not None and '"state": 2' in card
     finally:
         await store.close()
+    # The old SM-2 table, which held a row, is gone: FSRS cards replaced it (migration 12).
+    con = sqlite3.connect(path)
+    try:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        con.close()
+    assert "reviews" not in tables and "cards" in tables
 
 
 @pytest.mark.sqlite_only  # builds the old file with sqlite3; PG: test_postgres.py

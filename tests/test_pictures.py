@@ -16,7 +16,7 @@ import pytest
 
 from bot.config import ConfigError, Settings, WeeklyAt, parse_weekly
 from bot.db import Store
-from bot.runtime.drawing import Drawer
+from bot.state.drawing import Drawer
 from bot.ui import captions, pictures
 from tests.conftest import ROOT
 from tests.fakes import png_size

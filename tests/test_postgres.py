@@ -219,6 +219,12 @@ async def test_migration_of_a_populated_database(tmp_path: Path) -> None:
         assert await rows("SELECT COUNT(*) FROM cards") == pairs
         version = await rows("SELECT version FROM schema_version")
         assert version == [(len(MIGRATIONS),)]
+        # The old SM-2 table is dropped there too (migration 12: DROP TABLE passes ddl()).
+        reviews = await rows(
+            "SELECT COUNT(*) FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_name = 'reviews'"
+        )
+        assert reviews == [(0,)]
     finally:
         await store.close()
 

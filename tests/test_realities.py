@@ -11,7 +11,6 @@ from datetime import timedelta
 
 import pytest
 
-from bot.runtime import errors
 from bot.runtime.logs import ThrottleRepeats
 from bot.ui import render
 from tests.conftest import ADMIN, ALICE, Harness
@@ -97,10 +96,7 @@ async def test_late_press_is_logged_not_paged(bot: Harness) -> None:
     assert not pages(bot)
 
 
-async def test_a_database_error_pages_the_admins(
-    bot: Harness, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(errors, "_last_notice", {})  # a page of an earlier test is forgotten
+async def test_a_database_error_pages_the_admins(bot: Harness) -> None:
     await says(bot, ADMIN, "/start")
     # Every query on answers now fails inside the database, as on a damaged file.
     await bot.data.store.database.write("ALTER TABLE answers RENAME TO answers_gone")

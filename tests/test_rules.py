@@ -296,7 +296,7 @@ def test_config_reads_dotenv_and_environment_wins(tmp_path: Path) -> None:
 
 
 def test_zone_cache_is_bounded_and_keeps_the_newest(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.runtime import context
+    from bot.state import context
 
     monkeypatch.setattr(context, "CACHE_BOUND", 3)
     zones = context.ZoneCache()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.db import AnswerRecord, Store, backup_database
+from bot.db import AnswerRecord, Store, backup_database, iso
 from bot.db.migrations import SCHEMA_VERSION
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -29,12 +29,12 @@ async def test_blank_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Pa
             "answers",
             "askings",
             "quiz_sessions",
-            "reviews",
             "cards",
             "channel_posts",
             "extra_posts",
             "kv",
         } <= tables
+        assert "reviews" not in tables  # the old SM-2 table is dropped (migration 12)
     finally:
         con.close()
     store = await Store.open(path)  # reopening applies nothing twice
@@ -123,10 +123,56 @@ async def test_forget_deletes_every_row_about_a_user(tmp_path: Path) -> None:
             kind="quiz", question_id="q", order=[0, 1], choices_sig="s", now=NOW
         )
         await store.answers.record_answer(record(other, 6))
+        # A row in each table another module owns: each goes through its owner's forget step.
+        db = store.database
+        for user in (5, 6):
+            await db.write(
+                "INSERT INTO keyboards (chat_id, message_id, user_id, data, created_at) "
+                "VALUES (?, ?, ?, 'd', ?)",
+                (user, 1, user, iso(NOW)),
+            )
+            await db.write(
+                "INSERT INTO daily_subscriptions (user_id, at, since) VALUES (?, NULL, ?)",
+                (user, iso(NOW)),
+            )
+            await db.write(
+                "INSERT INTO daily_deliveries (day, user_id, question_id, due_at, status, "
+                "updated_at) VALUES ('2026-01-01', ?, 'q', ?, 'sent', ?)",
+                (user, iso(NOW), iso(NOW)),
+            )
+            await db.write(
+                "INSERT INTO reports (user_id, question_id, sent_at) VALUES (?, 'q', ?)",
+                (user, iso(NOW)),
+            )
+        game = await db.insert(
+            "INSERT INTO games (chat_id, starter_id, question_ids, seconds, started_at) "
+            "VALUES (-100, 5, '[]', 30, ?)",
+            (iso(NOW),),
+        )
+        for user in (5, 6):
+            await db.write(
+                "INSERT INTO game_answers (asking_id, user_id, game_id, position, correct, "
+                "points, elapsed_ms) VALUES (?, ?, ?, 0, 1, 10, 100)",
+                (asking, user, game),
+            )
         assert await store.users.rows_about_user(5) > 0
         await store.users.forget_user(5)
         assert await store.users.rows_about_user(5) == 0
         assert await store.users.rows_about_user(6) > 0
+        for table in (
+            "keyboards",
+            "daily_subscriptions",
+            "daily_deliveries",
+            "reports",
+            "game_answers",
+        ):
+            counts = await db.all(
+                f"SELECT user_id, COUNT(*) FROM {table} GROUP BY user_id",  # noqa: S608 - fixed
+            )
+            assert {int(r[0]): int(r[1]) for r in counts} == {6: 1}, table
+        # The game they started goes on, started by nobody.
+        starters = await db.all("SELECT starter_id FROM games WHERE id = ?", (game,))
+        assert [int(r[0]) for r in starters] == [0]
     finally:
         await store.close()
 

@@ -28,8 +28,8 @@ from bot.config import ConfigError, Settings
 from bot.core.models import QuestionBank
 from bot.handlers import ALLOWED_UPDATES
 from bot.runtime import webhook
-from bot.runtime.replies import InReplyAnswers
 from bot.runtime.webhook import MAX_BODY, SECRET_HEADER, run_webhook
+from bot.state.replies import InReplyAnswers
 from tests.conftest import ALICE, BOB, ROOT, TOKEN
 from tests.fakes import SECRET_TOKEN_RE, Call, FakeBotApi, FakeUser, StoredMessage
 from tests.helpers import answer_buttons, start_bot

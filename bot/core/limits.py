@@ -9,6 +9,10 @@ from __future__ import annotations
 CACHE_BOUND = 50_000  # entries in any one in-memory cache
 LOG_LINES_BOUND = 1_000  # distinct log lines a repeat throttle remembers (runtime/logs.py)
 CHAT_LIMITERS_BOUND = 10_000  # per-chat flood limiters kept, least recently used dropped first
+SQL_CACHE_BOUND = 2048  # PostgreSQL: statement texts translated (db/postgres.py; multi-row
+# VALUES vary in length)
+METRIC_METHODS_BOUND = 200  # Bot API method names kept as metric labels (runtime/metrics.py):
+# a fixed set, but a label value must never grow without bound
 
 # The update backlog (runtime/updates.py): what one key, one group and everyone together may
 # have admitted and not finished; past these a new update is dropped (and a press answered).

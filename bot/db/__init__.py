@@ -12,6 +12,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+from bot.db import answers, daily, games, keyboards, quizzes
 from bot.db.answers import AnswerRecord, Answers
 from bot.db.channel import ChannelPost, ChannelPosts, ExtraPost
 from bot.db.connection import Database, from_iso, iso
@@ -47,8 +48,19 @@ class Store:
     def __init__(self, database: Database) -> None:
         self.database = database
         self.settings = KeyValues(database)
-        self.users = Users(database)
-        self.quizzes = Quizzes(database)
+        # /forget: each table's rows go through the module that owns its writes.
+        forget_steps = (
+            answers.forget_user,
+            quizzes.forget_user,
+            keyboards.forget_user,
+            daily.forget_user,
+            games.forget_user,
+        )
+        self.users = Users(database, forget_steps=forget_steps)
+        # A group's new chat id: the rows of each table move through the module owning it.
+        self.quizzes = Quizzes(
+            database, move_chat_steps=(answers.move_chat, keyboards.move_chat, games.move_chat)
+        )
         self.answers = Answers(database)
         self.channel = ChannelPosts(database, forget_asking=self.quizzes.forget_asking)
         self.stats = Stats(database)

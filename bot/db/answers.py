@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.srs import Review
-from bot.db import totals
+from bot.db import quizzes, totals, users
 from bot.db.connection import Conn, Database, Table, from_iso, iso
-from bot.db.users import UPSERT_USER
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +35,31 @@ GROUP_COMMIT_MAX = 500  # rows per multi-row INSERT: 5,000 bound values, far bel
 
 
 RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+
+# The one column list of an answers row (every INSERT INTO answers is built from it): a new
+# column is added here and in ``_answer_row``, nowhere else.
+_INSERT_ANSWERS = (
+    "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, choice, correct, "
+    "points, answered_at, local_day) VALUES "
+)
+_ANSWER_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ONCE = " ON CONFLICT (asking_id, user_id) DO NOTHING"  # exactly once per (asking, user)
+
+
+def _answer_row(rec: AnswerRecord) -> tuple[object, ...]:
+    """``rec`` as the values of ``_INSERT_ANSWERS``'s columns, in their order."""
+    return (
+        rec.asking_id,
+        rec.user_id,
+        rec.chat_id,
+        rec.question_id,
+        rec.source,
+        rec.choice,
+        int(rec.correct),
+        rec.points,
+        iso(rec.now),
+        rec.local_day,
+    )
 
 
 class Answers(Table):
@@ -66,32 +90,16 @@ class Answers(Table):
         runs in that transaction after a new answer (a live game's speed points, db.games).
         """
         async with self._tx() as db:
-            cur = await db.execute(
-                "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, choice, "
-                "correct, points, answered_at, local_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (asking_id, user_id) DO NOTHING",
-                (
-                    rec.asking_id,
-                    rec.user_id,
-                    rec.chat_id,
-                    rec.question_id,
-                    rec.source,
-                    rec.choice,
-                    int(rec.correct),
-                    rec.points,
-                    iso(rec.now),
-                    rec.local_day,
-                ),
-            )
+            cur = await db.execute(_INSERT_ANSWERS + _ANSWER_VALUES + _ONCE, _answer_row(rec))
             if cur.rowcount == 0:
                 return False
             assert cur.lastrowid is not None
             await totals.add_answers(db, [(cur.lastrowid, rec)])
             if upsert_user:
-                await db.execute(
-                    UPSERT_USER, (rec.user_id, rec.first_name, iso(rec.now), iso(rec.now))
-                )
+                await users.upsert_users(db, [(rec.user_id, rec.first_name, rec.now)])
             if rec.review is not None:
+                # last_at is read by no code (the FSRS card's JSON has its own last review):
+                # kept as a plain column for the operator's SQL beside due_at.
                 await db.execute(
                     "INSERT INTO cards (user_id, question_id, card, due_at, last_at) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, question_id) DO UPDATE SET "
@@ -104,18 +112,13 @@ class Answers(Table):
                         iso(rec.now),
                     ),
                 )
-            if advance_session is not None:
-                # The asking needs no "closed" mark: its position is now behind the session's.
-                await db.execute(
-                    "UPDATE quiz_sessions SET right_count = right_count + ?, "
-                    "position = position + 1, updated_at = ? WHERE id = ?",
-                    (int(rec.correct), iso(rec.now), advance_session),
-                )
-            elif rec.source == "quiz":
-                await db.execute(
-                    "UPDATE quiz_sessions SET updated_at = ? WHERE id = "
-                    "(SELECT session_id FROM askings WHERE id = ?)",
-                    (iso(rec.now), rec.asking_id),
+            if advance_session is not None or rec.source == "quiz":
+                await quizzes.count_answer(
+                    db,
+                    asking_id=rec.asking_id,
+                    correct=rec.correct,
+                    now=rec.now,
+                    advance_session=advance_session,
                 )
             if also is not None:
                 await also(db)
@@ -168,56 +171,36 @@ class Answers(Table):
         unique: dict[tuple[int, int], tuple[AnswerRecord, bool]] = {}
         for rec, upsert, _ in batch:
             unique.setdefault((rec.asking_id, rec.user_id), (rec, upsert))
-        rows = [
-            (
-                r.asking_id,
-                r.user_id,
-                r.chat_id,
-                r.question_id,
-                r.source,
-                r.choice,
-                int(r.correct),
-                r.points,
-                iso(r.now),
-                r.local_day,
-            )
-            for r, _ in unique.values()
-        ]
         async with self._tx() as db:
             inserted: set[tuple[int, int]] = set()
             ids: list[tuple[int, AnswerRecord]] = []
             if RETURNING or self.database.dialect != "sqlite":
-                values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+                rows = [_answer_row(r) for r, _ in unique.values()]
+                values = ",".join([_ANSWER_VALUES] * len(rows))
                 cur = await db.execute(
-                    "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, "  # noqa: S608
-                    f"choice, correct, points, answered_at, local_day) VALUES {values} "
-                    "ON CONFLICT (asking_id, user_id) DO NOTHING RETURNING id, asking_id, user_id",
+                    _INSERT_ANSWERS + values + _ONCE + " RETURNING id, asking_id, user_id",
                     [v for row in rows for v in row],
                 )
                 for answer_id, asking_id, user_id in await cur.fetchall():
                     inserted.add((asking_id, user_id))
                     ids.append((answer_id, unique[asking_id, user_id][0]))
             else:  # SQLite before 3.35 has no RETURNING: one statement per row
-                for row in rows:
+                for r, _ in unique.values():
                     cur = await db.execute(
-                        "INSERT INTO answers (asking_id, user_id, chat_id, question_id, source, "
-                        "choice, correct, points, answered_at, local_day) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT (asking_id, user_id) DO NOTHING",
-                        row,
+                        _INSERT_ANSWERS + _ANSWER_VALUES + _ONCE, _answer_row(r)
                     )
                     if cur.rowcount:
                         assert cur.lastrowid is not None
-                        inserted.add((row[0], row[1]))
-                        ids.append((cur.lastrowid, unique[row[0], row[1]][0]))
+                        inserted.add((r.asking_id, r.user_id))
+                        ids.append((cur.lastrowid, r))
             await totals.add_answers(db, ids)
-            users = [
-                (r.user_id, r.first_name, iso(r.now), iso(r.now))
+            seen = [
+                (r.user_id, r.first_name, r.now)
                 for key, (r, upsert) in unique.items()
                 if upsert and key in inserted
             ]
-            if users:
-                await db.executemany(UPSERT_USER, users)
+            if seen:
+                await users.upsert_users(db, seen)
         return inserted
 
     async def card(self, user_id: int, question_id: str) -> str | None:
@@ -238,3 +221,20 @@ class Answers(Table):
             "SELECT DISTINCT question_id FROM answers WHERE user_id = ?", (user_id,)
         )
         return {r["question_id"] for r in rows}
+
+
+async def forget_user(db: Conn, user_id: int) -> int:
+    """/forget (contract §6), in the caller's transaction: the user's answers and FSRS cards.
+    Returns the rows deleted."""
+    total = 0
+    for sql in (
+        "DELETE FROM answers WHERE user_id = ?",
+        "DELETE FROM cards WHERE user_id = ?",
+    ):
+        total += (await db.execute(sql, (user_id,))).rowcount
+    return total
+
+
+async def move_chat(db: Conn, old: int, new: int) -> None:
+    """A group's new chat id (db.quizzes' migrate_chat, in its transaction)."""
+    await db.execute("UPDATE answers SET chat_id = ? WHERE chat_id = ?", (new, old))

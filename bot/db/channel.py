@@ -1,4 +1,7 @@
-"""Channel posts (one per slot), the no-repeat cycle, extra scheduled posts."""
+"""Channel posts (one per slot), the no-repeat cycle, extra scheduled posts.
+
+A post's ``error`` is read by no code: why its last attempt failed, for the operator (the
+admins are paged with it when it happens)."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.db import quizzes
 from bot.db.connection import Database, Row, Table, from_iso, iso
 
 
@@ -82,10 +86,7 @@ class ChannelPosts(Table):
                 (asking_id, chat_id, message_id, iso(now), post_id),
             )
             if asking_id is not None:
-                await db.execute(
-                    "UPDATE askings SET chat_id = ?, message_id = ? WHERE id = ?",
-                    (chat_id, message_id, asking_id),
-                )
+                await quizzes.place_asking(db, asking_id, chat_id, message_id)
         if asking_id is not None:
             self._forget_asking(asking_id)  # after the commit: a read now sees the new row
 
@@ -149,6 +150,7 @@ class ChannelPosts(Table):
         self, run_at: datetime, question_id: str | None, created_by: int, now: datetime
     ) -> int:
         async with self._tx() as db:
+            # created_by is read by no code: which admin scheduled it, for the operator.
             cur = await db.execute(
                 "INSERT INTO extra_posts (run_at, question_id, created_by, created_at) "
                 "VALUES (?, ?, ?, ?)",

@@ -11,14 +11,12 @@ out), 'missed' (the bot was down all that day) or 'skipped' (its question left t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.db.connection import Row, Table, from_iso, iso
-
-OPEN = ("pending", "sending")  # rows a delivery run (re)sends
+from bot.db import quizzes
+from bot.db.connection import Conn, Row, Table, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,25 +232,14 @@ class Daily(Table):
                 if row is not None:
                     kept = tuple(int(x) for x in row[0].split(",") if x != "")
                     return d.session_id, d.asking_id, kept
-            cur = await db.execute(
-                "INSERT INTO quiz_sessions (chat_id, user_id, kind, topic, question_ids, "
-                "started_at, updated_at) VALUES (?, ?, 'daily', NULL, ?, ?, ?)",
-                (d.user_id, d.user_id, json.dumps([d.question_id]), iso(now), iso(now)),
+            session_id, asking_id = await quizzes.open_daily_session(
+                db,
+                user_id=d.user_id,
+                question_id=d.question_id,
+                order=order,
+                choices_sig=choices_sig,
+                now=now,
             )
-            session_id = cur.lastrowid
-            cur = await db.execute(
-                "INSERT INTO askings (kind, session_id, position, question_id, chat_id, "
-                "choice_order, choices_sig, created_at) VALUES ('quiz', ?, 0, ?, ?, ?, ?, ?)",
-                (
-                    session_id,
-                    d.question_id,
-                    d.user_id,
-                    ",".join(map(str, order)),
-                    choices_sig,
-                    iso(now),
-                ),
-            )
-            asking_id = cur.lastrowid
             await db.execute(
                 "UPDATE daily_deliveries SET session_id = ?, asking_id = ? "
                 "WHERE day = ? AND user_id = ?",
@@ -273,9 +260,7 @@ class Daily(Table):
             if status == "blocked":
                 await db.execute("DELETE FROM daily_subscriptions WHERE user_id = ?", (d.user_id,))
             if message_id is not None and d.asking_id is not None:
-                await db.execute(
-                    "UPDATE askings SET message_id = ? WHERE id = ?", (message_id, d.asking_id)
-                )
+                await quizzes.place_asking(db, d.asking_id, d.user_id, message_id)
 
     async def release(self, d: Delivery, now: datetime) -> None:
         """Back to 'pending' (a flood wait): the next run sends it."""
@@ -284,3 +269,15 @@ class Daily(Table):
             "WHERE day = ? AND user_id = ?",
             (iso(now), d.day, d.user_id),
         )
+
+
+async def forget_user(db: Conn, user_id: int) -> int:
+    """/forget (contract §6), in the caller's transaction: the user's /daily subscription and
+    deliveries. Returns the rows deleted."""
+    total = 0
+    for sql in (
+        "DELETE FROM daily_subscriptions WHERE user_id = ?",
+        "DELETE FROM daily_deliveries WHERE user_id = ?",
+    ):
+        total += (await db.execute(sql, (user_id,))).rowcount
+    return total

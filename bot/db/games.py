@@ -1,6 +1,9 @@
 """Live group games (contract §11): the game, its questions with their deadlines, and the
 speed points of each answer. The answer itself is an ``answers`` row (db.answers), recorded
-in the same transaction, so a game answer counts once as a quiz answer or not at all."""
+in the same transaction, so a game answer counts once as a quiz answer or not at all.
+
+A little over 300 lines: ``games``, ``game_questions`` and ``game_answers`` are written here
+only (/forget and a group's new chat id included), one module per thing kept."""
 
 from __future__ import annotations
 
@@ -150,6 +153,7 @@ class Games(Table):
         Its open question closes with it, so no press counts after."""
         async with self._tx() as db:
             cur = await db.execute(
+                # finished_at is read by no code: the operator's record of when a game ended.
                 "UPDATE games SET status = ?, finished_at = ? WHERE id = ? AND status = 'active'",
                 (status, iso(now), game_id),
             )
@@ -299,3 +303,20 @@ class Games(Table):
             (game_id, position),
         )
         return {int(r[0]) for r in rows}
+
+
+async def forget_user(db: Conn, user_id: int) -> int:
+    """/forget (contract §6), in the caller's transaction: the user's game answers; the games they
+    started keep going, started by nobody (0). Returns the rows deleted."""
+    total = 0
+    for sql in (
+        "DELETE FROM game_answers WHERE user_id = ?",
+        "UPDATE games SET starter_id = 0 WHERE starter_id = ?",
+    ):
+        total += (await db.execute(sql, (user_id,))).rowcount
+    return total
+
+
+async def move_chat(db: Conn, old: int, new: int) -> None:
+    """A group's new chat id (db.quizzes' migrate_chat, in its transaction)."""
+    await db.execute("UPDATE games SET chat_id = ? WHERE chat_id = ?", (new, old))

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.db.connection import Table, iso
+from bot.db.connection import Conn, Table, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +46,22 @@ class Keyboards(Table):
         await self._write(
             "DELETE FROM keyboards WHERE chat_id = ? AND message_id = ?", (chat_id, message_id)
         )
+
+
+async def forget_user(db: Conn, user_id: int) -> int:
+    """/forget (contract §6), in the caller's transaction: the messages with buttons bound to the
+    user. Returns the rows deleted."""
+    return (await db.execute("DELETE FROM keyboards WHERE user_id = ?", (user_id,))).rowcount
+
+
+async def prune(db: Conn, before: datetime) -> int:
+    """Drop the bindings of messages sent before ``before`` (db.quizzes' prune, in its
+    transaction). Returns the rows deleted."""
+    return (
+        await db.execute("DELETE FROM keyboards WHERE created_at < ?", (iso(before),))
+    ).rowcount
+
+
+async def move_chat(db: Conn, old: int, new: int) -> None:
+    """A group's new chat id (db.quizzes' migrate_chat, in its transaction)."""
+    await db.execute("UPDATE keyboards SET chat_id = ? WHERE chat_id = ?", (new, old))

@@ -348,6 +348,11 @@ MIGRATIONS: list[str | PythonStep] = [
         error TEXT
     );
     """,
+    # 12: the old SM-2 ``reviews`` table goes: FSRS ``cards`` (migrations 3 and 4) replaced it and
+    # nothing has read it since. Plain DDL, the same on PostgreSQL (postgres.ddl maps nothing).
+    """
+    DROP TABLE IF EXISTS reviews;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from bot.core.limits import SQL_CACHE_BOUND
 from bot.db.connection import Conn, Database, DatabaseUnavailable, Row, _statements
 from bot.db.migrations import MIGRATIONS, PythonStep
 
@@ -105,7 +106,6 @@ def placeholders(sql: str) -> str:
 _INSERT = re.compile(r"^\s*INSERT\s+(OR\s+IGNORE\s+)?INTO\s+(\w+)", re.IGNORECASE)
 _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 _ROWS = re.compile(r"^\s*(SELECT|WITH|VALUES)\b", re.IGNORECASE)
-_CACHE_MAX = 2048  # distinct statement texts (multi-row VALUES vary in length)
 
 
 class Dialect:
@@ -133,7 +133,7 @@ class Dialect:
                 text += " RETURNING id"
                 returns_id = True
         rows = returns_id or bool(_ROWS.match(text) or _RETURNING.search(text))
-        if len(self._cache) >= _CACHE_MAX:
+        if len(self._cache) >= SQL_CACHE_BOUND:
             self._cache.clear()
         self._cache[sql] = hit = (text, rows, returns_id)
         return hit

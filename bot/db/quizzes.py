@@ -1,14 +1,20 @@
-"""Quiz sessions and askings (the stored message a press names)."""
+"""Quiz sessions and askings (the stored message a press names).
+
+Over 300 lines because this is the one module that writes ``quiz_sessions`` and ``askings``:
+the statements other db/ modules run on them inside their own transaction (a /daily
+delivery's session, a sent post's message, a quiz answer's mark) are here too, at the end.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.limits import CACHE_BOUND
-from bot.db.connection import Database, Row, Table, from_iso, iso
+from bot.db import keyboards
+from bot.db.connection import Conn, Database, Row, Table, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +84,25 @@ def _session(row: Row, prefix: str = "") -> Session:
     )
 
 
+# Another table's step when a group's chat id changes, run in the same transaction:
+# ``move_chat`` of the module that owns it (db.answers, db.keyboards, db.games), which
+# quizzes.py cannot import (db.answers imports it). The Store hands them over.
+MoveChatStep = Callable[[Conn, int, int], Awaitable[None]]
+
+
+_INSERT_ASKING = (
+    "INSERT INTO askings (kind, session_id, position, question_id, chat_id, message_id, "
+    "choice_order, choices_sig, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_PLACE_ASKING = "UPDATE askings SET chat_id = ?, message_id = ? WHERE id = ?"
+
+
 class Quizzes(Table):
-    def __init__(self, database: Database) -> None:
+    def __init__(
+        self, database: Database, *, move_chat_steps: Sequence[MoveChatStep] = ()
+    ) -> None:
         super().__init__(database)
+        self._move_chat_steps = tuple(move_chat_steps)
         # Every channel press names its post's asking: kept in memory (see get_asking_and_session).
         self._channel_askings: dict[int, Asking] = {}
 
@@ -130,11 +152,13 @@ class Quizzes(Table):
         """A group became a supergroup (a new chat id): its quizzes, buttons and answers move
         with it, so presses there are honoured and the group's leaderboard carries on."""
         async with self._tx() as db:
-            for table in ("quiz_sessions", "askings", "answers", "keyboards", "games"):
+            for table in ("quiz_sessions", "askings"):
                 await db.execute(
                     f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?",  # noqa: S608 - fixed names
                     (new, old),
                 )
+            for step in self._move_chat_steps:
+                await step(db, old, new)
 
     async def get_session(self, session_id: int) -> Session | None:
         row = await self._one("SELECT * FROM quiz_sessions WHERE id = ?", (session_id,))
@@ -156,7 +180,9 @@ class Quizzes(Table):
         return _session(row) if row else None
 
     async def end_session(self, session_id: int, status: str, now: datetime) -> bool:
-        """Mark an active session finished/stopped/expired; False if it was not active."""
+        """Mark an active session finished/stopped/expired; False if it was not active.
+        (``finished_at`` is read by no code: the operator's record of when a quiz ended;
+        pruning goes by ``updated_at``.)"""
         changed = await self._write(
             "UPDATE quiz_sessions SET status = ?, finished_at = ?, updated_at = ? "
             "WHERE id = ? AND status = 'active'",
@@ -213,10 +239,8 @@ class Quizzes(Table):
                 "AND NOT EXISTS (SELECT 1 FROM askings k WHERE k.session_id = quiz_sessions.id)",
                 (iso(before),),
             )
-            keyboards = await db.execute(
-                "DELETE FROM keyboards WHERE created_at < ?", (iso(before),)
-            )
-            return askings.rowcount, sessions.rowcount, keyboards.rowcount
+            keyboards_deleted = await keyboards.prune(db, before)
+            return askings.rowcount, sessions.rowcount, keyboards_deleted
 
     async def create_asking(
         self,
@@ -233,8 +257,7 @@ class Quizzes(Table):
     ) -> int:
         """A new asking; ``message_id`` when it is shown by editing a message that exists."""
         return await self._insert(
-            "INSERT INTO askings (kind, session_id, position, question_id, chat_id, message_id, "
-            "choice_order, choices_sig, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _INSERT_ASKING,
             (
                 kind,
                 session_id,
@@ -251,10 +274,7 @@ class Quizzes(Table):
     async def set_asking_message(self, asking_id: int, chat_id: int, message_id: int) -> None:
         """The message an asking was sent as: its buttons are honoured there only."""
         self._channel_askings.pop(asking_id, None)
-        await self._write(
-            "UPDATE askings SET chat_id = ?, message_id = ? WHERE id = ?",
-            (chat_id, message_id, asking_id),
-        )
+        await self._write(_PLACE_ASKING, (chat_id, message_id, asking_id))
 
     async def bind_asking_message(self, asking_id: int, chat_id: int, message_id: int) -> bool:
         """Bind an asking whose message is not known yet to the message a press came from;
@@ -333,3 +353,83 @@ class Quizzes(Table):
             (session_id,),
         )
         return [(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in rows]
+
+
+async def forget_user(db: Conn, user_id: int) -> int:
+    """/forget (contract §6), in the caller's transaction: the user's quiz sessions, and every
+    session of their private chat (chat_id == user_id), with their askings (ON DELETE CASCADE).
+    Returns the rows deleted."""
+    total = 0
+    for sql in (
+        "DELETE FROM quiz_sessions WHERE user_id = ?",
+        "DELETE FROM quiz_sessions WHERE chat_id = ?",
+    ):
+        total += (await db.execute(sql, (user_id,))).rowcount
+    return total
+
+
+# ---- Writes other db/ modules make inside their own transaction: this module owns
+# quiz_sessions and askings, so their SQL is here.
+
+
+async def open_daily_session(
+    db: Conn,
+    *,
+    user_id: int,
+    question_id: str,
+    order: Sequence[int],
+    choices_sig: str,
+    now: datetime,
+) -> tuple[int, int]:
+    """A /daily delivery's one-question session in the user's private chat, and its asking
+    (db.daily, in the delivery's transaction). Returns (session id, asking id)."""
+    cur = await db.execute(
+        "INSERT INTO quiz_sessions (chat_id, user_id, kind, topic, question_ids, "
+        "started_at, updated_at) VALUES (?, ?, 'daily', NULL, ?, ?, ?)",
+        (user_id, user_id, json.dumps([question_id]), iso(now), iso(now)),
+    )
+    session_id = cur.lastrowid
+    assert session_id is not None
+    cur = await db.execute(
+        _INSERT_ASKING,
+        (
+            "quiz",
+            session_id,
+            0,
+            question_id,
+            user_id,
+            None,
+            ",".join(map(str, order)),
+            choices_sig,
+            iso(now),
+        ),
+    )
+    asking_id = cur.lastrowid
+    assert asking_id is not None
+    return session_id, asking_id
+
+
+async def place_asking(db: Conn, asking_id: int, chat_id: int, message_id: int) -> None:
+    """The message an asking was sent as (db.channel, db.daily: in their transaction). The
+    caller drops it from ``Quizzes``' cache after the commit (``forget_asking``)."""
+    await db.execute(_PLACE_ASKING, (chat_id, message_id, asking_id))
+
+
+async def count_answer(
+    db: Conn, *, asking_id: int, correct: bool, now: datetime, advance_session: int | None
+) -> None:
+    """A quiz answer's mark on its session (db.answers, in the answer's transaction): with
+    ``advance_session``, a right answer counted and the session moved on (the asking needs
+    no "closed" mark: its position is now behind the session's); else only touched."""
+    if advance_session is not None:
+        await db.execute(
+            "UPDATE quiz_sessions SET right_count = right_count + ?, "
+            "position = position + 1, updated_at = ? WHERE id = ?",
+            (int(correct), iso(now), advance_session),
+        )
+    else:
+        await db.execute(
+            "UPDATE quiz_sessions SET updated_at = ? WHERE id = "
+            "(SELECT session_id FROM askings WHERE id = ?)",
+            (iso(now), asking_id),
+        )

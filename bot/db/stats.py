@@ -173,7 +173,6 @@ class Stats(Table):
             "askings",
             "quiz_sessions",
             "channel_posts",
-            "reviews",
             "cards",
         }:
             raise ValueError(f"unknown table {table!r}")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.db import totals
-from bot.db.connection import Table, from_iso, iso
+from bot.db.connection import Conn, Database, Table, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,7 @@ class User:
     report_since: datetime | None = None  # when the pending report was asked for
 
 
+# users.created_at is read by no code: when the bot first saw the user, for the operator.
 UPSERT_USER = (
     "INSERT INTO users (user_id, first_name, created_at, last_seen) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (user_id) DO UPDATE SET first_name = excluded.first_name, "
@@ -26,7 +28,17 @@ UPSERT_USER = (
 )
 
 
+# Another table's /forget step, run in the same transaction: ``forget_user`` of the module
+# that owns that table (db.answers, db.quizzes, ...), which users.py cannot import (they
+# import it). The Store hands them over.
+ForgetStep = Callable[[Conn, int], Awaitable[int]]
+
+
 class Users(Table):
+    def __init__(self, database: Database, *, forget_steps: Sequence[ForgetStep] = ()) -> None:
+        super().__init__(database)
+        self._forget_steps = tuple(forget_steps)
+
     async def touch_user(self, user_id: int, first_name: str, now: datetime) -> None:
         await self._write(UPSERT_USER, (user_id, first_name, iso(now), iso(now)))
 
@@ -105,38 +117,33 @@ class Users(Table):
         return int(row[0]) if row else 0
 
     async def forget_user(self, user_id: int) -> int:
-        """Delete every row about a user (contract §6); returns the rows deleted."""
+        """Delete every row about a user (contract §6), in one transaction: each table by
+        the module that owns its writes (``forget_steps``); returns the rows deleted."""
         async with self._tx() as db:
+            await totals.subtract_user(db, user_id)  # first: it reads the answers going now
             total = 0
-            await totals.subtract_user(db, user_id)
+            for step in self._forget_steps:
+                total += await step(db, user_id)
             for sql in (
-                "DELETE FROM answers WHERE user_id = ?",
-                "DELETE FROM reviews WHERE user_id = ?",
-                "DELETE FROM cards WHERE user_id = ?",
-                "DELETE FROM quiz_sessions WHERE user_id = ?",
                 "DELETE FROM users WHERE user_id = ?",
-                "DELETE FROM keyboards WHERE user_id = ?",
                 "DELETE FROM reports WHERE user_id = ?",
-                "DELETE FROM daily_subscriptions WHERE user_id = ?",
-                "DELETE FROM daily_deliveries WHERE user_id = ?",
-                "DELETE FROM game_answers WHERE user_id = ?",
-                "UPDATE games SET starter_id = 0 WHERE starter_id = ?",
             ):
-                cur = await db.execute(sql, (user_id,))
-                total += cur.rowcount
-            # Private chats have chat_id == user_id: their sessions and askings go too.
-            cur = await db.execute("DELETE FROM quiz_sessions WHERE chat_id = ?", (user_id,))
-            total += cur.rowcount
+                total += (await db.execute(sql, (user_id,))).rowcount
             return total
 
     async def rows_about_user(self, user_id: int) -> int:
         row = await self._one(
             "SELECT (SELECT COUNT(*) FROM answers WHERE user_id = ?)"
-            " + (SELECT COUNT(*) FROM reviews WHERE user_id = ?)"
             " + (SELECT COUNT(*) FROM cards WHERE user_id = ?)"
             " + (SELECT COUNT(*) FROM quiz_sessions WHERE user_id = ? OR chat_id = ?)"
             " + (SELECT COUNT(*) FROM users WHERE user_id = ?)"
             " + (SELECT COUNT(*) FROM score_totals WHERE user_id = ?)",
-            [user_id] * 7,
+            [user_id] * 6,
         )
         return int(row[0]) if row else 0
+
+
+async def upsert_users(db: Conn, seen: Sequence[tuple[int, str, datetime]]) -> None:
+    """(user id, first name, when seen) rows in the caller's transaction (db.answers records
+    an answer and its user together)."""
+    await db.executemany(UPSERT_USER, [(u, name, iso(at), iso(at)) for u, name, at in seen])

@@ -1,4 +1,9 @@
-"""The weekly recap post (contract §12): one row per week, claimed before the send."""
+"""The weekly recap post (contract §12): one row per week, claimed before the send.
+
+Only ``slot`` and ``status`` are read back. ``chat_id``, ``message_id``, ``sent_at``,
+``error`` and ``created_at`` are written for the operator (which message went out where and
+when, or why it failed, when a recap is questioned), not for the bot: kept on purpose.
+"""
 
 from __future__ import annotations
 

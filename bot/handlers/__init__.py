@@ -28,10 +28,10 @@ from bot.handlers import (
     quiz,
 )
 from bot.runtime import metrics
-from bot.runtime.context import BotContext
 from bot.services import door, presses
 from bot.services.messages import answer_press, follow_up, sent_by_a_person
 from bot.services.presses import Reply
+from bot.state.context import BotContext
 from bot.ui import callback_data as cd
 
 # The update types the handlers below take: asked of Telegram in run_polling (and setWebhook).
@@ -173,7 +173,7 @@ def answered(
             raise TypeError(f"{route.__qualname__} got a {type(press).__name__}")
         reply = await route(context, press)
         try:
-            await answer_press(press.query, reply.text, show_alert=reply.alert)
+            await answer_press(context.bot_data, press.query, reply.text, show_alert=reply.alert)
             metrics.press_answered(time.monotonic() - press.admitted_at)
         finally:  # the press's work is done and committed: what follows runs whatever the answer
             if reply.then is not None:

@@ -19,9 +19,9 @@ from telegram.constants import ParseMode
 from bot.core.bank import check_bank
 from bot.core.kinds import AskingKind
 from bot.handlers.admin_access import admin_only, reply_to
-from bot.runtime.context import BotContext
 from bot.services import channel, channel_queue, pictures, weekly
 from bot.services.messages import NO_PREVIEW, follow_up
+from bot.state.context import BotContext
 from bot.ui import post_view, render
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from typing import Any
 
 from telegram import Update
 
-from bot.runtime.context import BotContext
 from bot.services.messages import NO_PREVIEW
+from bot.state.context import BotContext
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from bot.config import parse_time
 from bot.core import rules, schedule
 from bot.db.settings import Key
 from bot.handlers.admin_access import admin_only, reply_to
-from bot.runtime.context import BotContext
 from bot.services import channel_queue, jobs
+from bot.state.context import BotContext
 from bot.ui import render
 
 log = logging.getLogger(__name__)

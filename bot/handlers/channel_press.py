@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.runtime.context import BotContext
 from bot.services import channel_press
 from bot.services.presses import ChannelPress, Reply
+from bot.state.context import BotContext
 from bot.ui import post_view
 
 CHANGED = (

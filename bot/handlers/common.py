@@ -7,10 +7,10 @@ import logging
 from telegram import BotCommandScopeChat, Update
 from telegram.error import TelegramError
 
-from bot.runtime.context import BotContext
 from bot.services import reports
 from bot.services.messages import NO_PREVIEW
 from bot.services.quiz import practise
+from bot.state.context import BotContext
 from bot.ui import render
 from bot.ui.commands import ADMIN_COMMANDS, PUBLIC_COMMANDS, bot_commands
 

@@ -7,8 +7,8 @@ import logging
 from telegram import Update
 
 from bot.core import daily_moments
-from bot.runtime.context import BotContext
 from bot.services import jobs
+from bot.state.context import BotContext
 from bot.ui import daily_view
 
 log = logging.getLogger(__name__)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.core import game as rules_game
-from bot.runtime.context import BotContext
 from bot.services import game, game_members
 from bot.services.messages import is_group, topic_of
 from bot.services.presses import GamePress, Reply
+from bot.state.context import BotContext
 from bot.ui import game as ui
 from bot.ui import render
 

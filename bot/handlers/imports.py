@@ -17,9 +17,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageOriginCh
 from bot.core import importer
 from bot.core.limits import CACHE_BOUND
 from bot.core.models import Question
-from bot.runtime.context import BotContext, PendingImport
 from bot.services import channel, importing, presses
 from bot.services.messages import NO_PREVIEW, reply_bound
+from bot.state.context import BotContext, PendingImport
 from bot.ui import callback_data as cd
 from bot.ui import post_view, render
 

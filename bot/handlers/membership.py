@@ -7,9 +7,9 @@ import logging
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
 
-from bot.runtime.context import BotContext
 from bot.services import channel, game
 from bot.services.messages import is_group, migrate_chat
+from bot.state.context import BotContext
 
 log = logging.getLogger(__name__)
 

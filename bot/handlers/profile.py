@@ -11,10 +11,10 @@ from telegram.constants import ParseMode
 from bot.config import parse_zone
 from bot.core import rules
 from bot.db import totals
-from bot.runtime.context import BotContext
 from bot.services import pictures, reports
 from bot.services.messages import edit, follow_up, is_group, reply_bound
 from bot.services.presses import ForgetPress, HidePress, ProgressPress, Reply, ReportPress
+from bot.state.context import BotContext
 from bot.ui import captions, render, score_view
 
 log = logging.getLogger(__name__)

@@ -6,10 +6,10 @@ from telegram import Update
 
 from bot.core import rules
 from bot.core.kinds import SessionKind
-from bot.runtime.context import BotContext
 from bot.services import quiz, quiz_answers
 from bot.services.messages import is_group, topic_of
 from bot.services.presses import ChoicePress, DonePress, MorePress, NextPress, Reply
+from bot.state.context import BotContext
 from bot.ui import render
 
 USAGE = "Usage: /quiz [topic] [count], with a count from 1 to 20, e.g. /quiz asyncio 10"

@@ -33,8 +33,8 @@ from typing import Any
 
 from telegram.ext import Application, ExtBot
 
-from bot.runtime.context import BotContext, BotData
 from bot.runtime.updates import IN_FLIGHT_GRACE, FairUpdateProcessor
+from bot.state.context import BotContext, BotData
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from bot.core.limits import METRIC_METHODS_BOUND
+
 log = logging.getLogger(__name__)
 
 # No *_created samples: half the page, and no scraper needs them.
@@ -58,14 +60,15 @@ DB_ERRORS = Counter(
     "bot_database_errors", "Database errors met while handling updates", registry=REGISTRY
 )
 
-_METHODS = 200  # label values kept: Bot API method names are a fixed set, but be safe
+# The method label values in use. Module-level like the counters above: Prometheus metrics
+# are process-wide by design (one registry, one /metrics), so their label set is too.
 _seen_methods: set[str] = set()
 
 
 def api_call(method: str, code: int | None) -> None:
     """One Bot API attempt: ``code`` is the HTTP status, None when no answer came."""
     if method not in _seen_methods:
-        if len(_seen_methods) >= _METHODS or not method.isalnum():
+        if len(_seen_methods) >= METRIC_METHODS_BOUND or not method.isalnum():
             method = "other"
         else:
             _seen_methods.add(method)

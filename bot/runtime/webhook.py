@@ -37,9 +37,8 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.config import ConfigError, Settings
 from bot.core.limits import CACHE_BOUND
-from bot.runtime.context import BotApp
 from bot.runtime.guard import ConnectionGuard, track_requests
-from bot.runtime.replies import IN_REPLY
+from bot.state.context import BotApp
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +180,7 @@ class WebhookServer:
             await self._app.update_queue.put(update)
             return web.Response(status=200)
         query_id = update.callback_query.id
-        waiting = IN_REPLY.offer(query_id)
+        waiting = self._app.bot_data.in_reply.offer(query_id)
         if len(self._in_reply) >= CACHE_BOUND:
             self._in_reply.clear()
         self._in_reply[update.update_id] = waiting
@@ -199,7 +198,7 @@ class WebhookServer:
         finally:
             # From here on the press is answered by a request (also when this handler is
             # cancelled at shutdown, so no answer is handed to a response nobody sends).
-            IN_REPLY.withdraw(query_id, waiting)
+            self._app.bot_data.in_reply.withdraw(query_id, waiting)
             if not waiting.done():  # the answer goes by request: a redelivery needs none
                 self._in_reply.pop(update.update_id, None)
 

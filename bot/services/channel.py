@@ -18,11 +18,11 @@ from bot.core import schedule
 from bot.core.kinds import AskingKind
 from bot.core.models import Question
 from bot.db import ChannelPost
-from bot.runtime.context import BotData
-from bot.runtime.pager import notify_admins
 from bot.runtime.request import NotSent
 from bot.services.channel_queue import current_cycle, day_question, next_question
 from bot.services.messages import NO_PREVIEW
+from bot.services.pager import notify_admins
+from bot.state.context import BotData
 from bot.ui import post_view, render
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from bot.core import rules
 from bot.core.limits import CACHE_BOUND
 from bot.core.models import Question
 from bot.db import AnswerRecord
-from bot.runtime.context import BotData
 from bot.services.presses import ChannelPress
+from bot.state.context import BotData
 
 
 async def record(data: BotData, press: ChannelPress, q: Question) -> bool:

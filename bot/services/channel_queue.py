@@ -12,7 +12,7 @@ from bot.core import schedule
 from bot.core.models import QuestionBank
 from bot.db import Store
 from bot.db.settings import Key
-from bot.runtime.context import BotData
+from bot.state.context import BotData
 
 log = logging.getLogger(__name__)
 

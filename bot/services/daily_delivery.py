@@ -24,11 +24,11 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot.config import parse_zone
 from bot.core import daily_moments, rules
 from bot.db.daily import Delivery, Subscription
-from bot.runtime.context import BotData
 from bot.runtime.ratelimit import background
 from bot.runtime.request import NotSent
 from bot.services import channel, channel_queue
 from bot.services.messages import NO_PREVIEW
+from bot.state.context import BotData
 from bot.ui import daily_view
 
 log = logging.getLogger(__name__)

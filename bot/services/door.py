@@ -40,7 +40,6 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot.core.kinds import AskingKind
-from bot.runtime.context import BotContext, BotData
 from bot.services.messages import answer_press
 from bot.services.presses import (
     NOT_VALID,
@@ -58,6 +57,7 @@ from bot.services.presses import (
     ProgressPress,
     ReportPress,
 )
+from bot.state.context import BotContext, BotData
 from bot.ui import callback_data as cd
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ async def guard(update: Update, context: BotContext) -> None:
     log.info(
         "press refused: user=%s data=%.64r (%s)", query.from_user.id, query.data, admitted.why
     )
-    await answer_press(query, admitted.text, show_alert=True)
+    await answer_press(context.bot_data, query, admitted.text, show_alert=True)
     raise ApplicationHandlerStop
 
 

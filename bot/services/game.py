@@ -30,8 +30,8 @@ from bot.core import rules
 from bot.core.kinds import AskingKind
 from bot.core.limits import CACHE_BOUND
 from bot.db.games import Game
-from bot.runtime.context import BotContext
 from bot.services.messages import edit, send
+from bot.state.context import BotContext
 from bot.ui import game as ui
 
 log = logging.getLogger(__name__)

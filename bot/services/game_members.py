@@ -16,9 +16,9 @@ from bot.core import rules, srs
 from bot.core.limits import CACHE_BOUND
 from bot.db import AnswerRecord
 from bot.db.games import Game, QuestionClosed
-from bot.runtime.context import BotContext
 from bot.services.game import close, lock, quietly
 from bot.services.presses import GamePress, Reply
+from bot.state.context import BotContext
 from bot.ui import game as ui
 
 log = logging.getLogger(__name__)

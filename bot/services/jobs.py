@@ -20,9 +20,9 @@ from telegram import Bot
 from bot.config import parse_time
 from bot.core import schedule
 from bot.db.settings import Key
-from bot.runtime.context import BotContext, BotData
-from bot.runtime.pager import notify_admins
 from bot.services import channel, channel_queue, daily_delivery, weekly
+from bot.services.pager import notify_admins
+from bot.state.context import BotContext, BotData
 from bot.ui.render import esc
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError
 
 from bot.runtime import private
-from bot.runtime.context import BotContext
-from bot.runtime.replies import IN_REPLY
+from bot.state.context import BotContext, BotData
 from bot.ui import callback_data as cd
 from bot.ui.render import MAX_ALERT, Rendered
 
@@ -120,7 +119,7 @@ _TOO_OLD = ("query is too old", "query id is invalid")
 
 
 async def answer_press(
-    query: CallbackQuery, text: str | None = None, *, show_alert: bool = False
+    data: BotData, query: CallbackQuery, text: str | None = None, *, show_alert: bool = False
 ) -> bool:
     """Answer a press, best effort; False if the answer was lost, refused as too old or late.
 
@@ -129,7 +128,7 @@ async def answer_press(
     """
     # Webhook mode: the answer rides in the response. Not an over-long alert, which Telegram
     # would drop unseen there: as a request its BadRequest shows our bug (below).
-    if len(text or "") <= MAX_ALERT and IN_REPLY.take(query.id, text, show_alert=show_alert):
+    if len(text or "") <= MAX_ALERT and data.in_reply.take(query.id, text, show_alert=show_alert):
         return True
     try:
         await query.answer(text, show_alert=show_alert)

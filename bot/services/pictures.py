@@ -1,5 +1,5 @@
 """The pictures of /progress and /stats: their data from the running totals, drawn off the
-event loop (runtime.drawing), with the key numbers as a caption (ui.captions)."""
+event loop (state.drawing), with the key numbers as a caption (ui.captions)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from bot.core import rules
 from bot.db import from_iso
 from bot.db.stats import PostTally
-from bot.runtime.context import BotData
+from bot.state.context import BotData
 from bot.ui import captions, pictures
 
 PROGRESS_DAYS = 30

@@ -8,8 +8,8 @@ from pathlib import Path
 from bot.config import Settings
 from bot.core.models import QuestionBank
 from bot.db import Store
-from bot.runtime.context import BotData
 from bot.services import channel_queue, weekly
+from bot.state.context import BotData
 from bot.ui import markup, post_view, render
 
 BOT_PLACEHOLDER = "<bot_username>"

@@ -14,8 +14,8 @@ from bot.core import rules
 from bot.core.kinds import AskingKind, SessionKind
 from bot.core.models import Question
 from bot.db import Session
-from bot.runtime.context import BotContext
 from bot.services.messages import NO_PREVIEW, is_group, send
+from bot.state.context import BotContext
 from bot.ui import callback_data as cd
 from bot.ui import quiz_view, render
 

@@ -16,10 +16,10 @@ from bot.core import rules, srs
 from bot.core.kinds import SessionKind
 from bot.core.models import Question
 from bot.db import AnswerRecord, Asking, Session
-from bot.runtime.context import BotContext, GroupRefresh
 from bot.services.messages import edit
 from bot.services.presses import ChoicePress
 from bot.services.quiz import ask_current, finish, prepare_question
+from bot.state.context import BotContext, GroupRefresh
 from bot.ui import quiz_view
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from enum import Enum
 from telegram import User
 
 from bot.db import Asking
-from bot.runtime.context import BotContext
-from bot.runtime.pager import notify_admins
+from bot.services.pager import notify_admins
+from bot.state.context import BotContext
 from bot.ui import render
 
 log = logging.getLogger(__name__)

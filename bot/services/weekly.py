@@ -23,11 +23,11 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from bot.config import WeeklyAt
-from bot.runtime.context import BotData
-from bot.runtime.pager import notify_admins
 from bot.runtime.request import NotSent
 from bot.services import channel
+from bot.services.pager import notify_admins
 from bot.services.pictures import Picture, post_lines
+from bot.state.context import BotData
 from bot.ui import captions, pictures, render
 
 log = logging.getLogger(__name__)

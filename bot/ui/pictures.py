@@ -62,7 +62,7 @@ def _quiet(draw: Callable[P, bytes]) -> Callable[P, bytes]:
 
     @functools.wraps(draw)
     def quiet(*args: P.args, **kwargs: P.kwargs) -> bytes:
-        with warnings.catch_warnings():  # one drawing at a time per process (runtime.drawing)
+        with warnings.catch_warnings():  # one drawing at a time per process (state.drawing)
             warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
             return draw(*args, **kwargs)
 

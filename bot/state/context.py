@@ -1,4 +1,5 @@
-"""Typed access to what handlers need: settings, bank, store, clock. Casts live here only."""
+"""The application's state, typed: ``BotData`` (settings, bank, store, clock, every in-memory
+cache) and ``BotContext``, what every handler and job receives. Casts live here only."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from bot.config import Settings
 from bot.core.limits import CACHE_BOUND
 from bot.core.models import Question, QuestionBank
 from bot.db import Store
-from bot.runtime.drawing import Drawer
+from bot.state.drawing import Drawer
+from bot.state.replies import InReplyAnswers
 
 if TYPE_CHECKING:  # a type only: the door (services.presses) sets it, the press routes read it
     from bot.services.presses import Press
@@ -93,7 +95,12 @@ class BotData:
     pending_imports: dict[int, PendingImport] = field(default_factory=dict)
     import_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     games: GameRuntime = field(default_factory=GameRuntime)
-    drawer: Drawer = field(default_factory=Drawer)  # pictures: one thread, a per-day cache
+    drawer: Drawer = field(default_factory=Drawer)  # pictures: one worker, a per-day cache
+    # Webhook mode: presses whose answer may ride in the webhook's response (state.replies).
+    in_reply: InReplyAnswers = field(default_factory=InReplyAnswers)
+    # The error handler's throttle: when (monotonic) the admins were last paged, by error
+    # kind (handlers.errors). Keys are exception class names: a handful, bounded anyway.
+    error_notices: dict[str, float] = field(default_factory=dict)
     # The bot's TIMEZONE, read once: a press asks for a day, not for the settings again.
     zone: ZoneInfo = field(init=False)
 

@@ -20,7 +20,10 @@ from bot.core.limits import CACHE_BOUND
 
 
 class InReplyAnswers:
-    """Callback query id -> the webhook response waiting for that press's answer."""
+    """Callback query id -> the webhook response waiting for that press's answer.
+
+    One per application (``BotData.in_reply``): the webhook server offers a slot, the
+    press's answer takes it."""
 
     def __init__(self) -> None:
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -49,6 +52,3 @@ class InReplyAnswers:
             answer["show_alert"] = True
         future.set_result(answer)
         return True
-
-
-IN_REPLY = InReplyAnswers()

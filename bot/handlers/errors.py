@@ -10,16 +10,16 @@ import time
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
+from bot.core.limits import CACHE_BOUND
 from bot.db.connection import is_database_error
 from bot.runtime import metrics
-from bot.runtime.context import BotContext
-from bot.runtime.pager import notify_admins
+from bot.services.pager import notify_admins
+from bot.state.context import BotContext
 from bot.ui.render import esc
 
 log = logging.getLogger(__name__)
 
 _NOTIFY_EVERY = 300.0  # seconds: a failing dependency must not flood the admins
-_last_notice: dict[str, float] = {}
 
 
 async def error_handler(update: object, context: BotContext) -> None:
@@ -45,9 +45,12 @@ async def error_handler(update: object, context: BotContext) -> None:
         return  # a bug or bad input: the log has the traceback; the admins cannot act on it
     kind = type(exc).__name__
     now = time.monotonic()
-    if now - _last_notice.get(kind, -_NOTIFY_EVERY) < _NOTIFY_EVERY:
+    notices = context.bot_data.error_notices
+    if now - notices.get(kind, -_NOTIFY_EVERY) < _NOTIFY_EVERY:
         return
-    _last_notice[kind] = now
+    if len(notices) >= CACHE_BOUND:
+        notices.clear()  # limits.py: a full cache is cleared, never grown
+    notices[kind] = now
     try:
         await notify_admins(
             context.bot_data,

@@ -8,7 +8,7 @@ from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from bot.runtime.context import BotData
+from bot.state.context import BotData
 
 log = logging.getLogger(__name__)
 
