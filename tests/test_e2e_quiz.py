@@ -12,6 +12,7 @@ from tests.helpers import (
     answered,
     next_question,
     press_answer,
+    settled,
 )
 
 pytestmark = pytest.mark.e2e
@@ -218,6 +219,9 @@ async def test_deep_links_practise_then_more_on_the_topic(bot: Harness) -> None:
     )
     assert more["text"] == "More on Concurrency ▶"
     message = fake.last_message(ALICE.id)
+    # The summary's buttons are bound to it once its send returns (the door reads that row):
+    # a person cannot press sooner, and the test does not either.
+    await settled(bot)
     fake.press(ALICE, message, more["callback_data"])
     follow = await next_question(bot, ALICE.id, 1)
     assert "<b>Question 1/5</b> · Concurrency" in follow.text
