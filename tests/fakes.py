@@ -731,6 +731,19 @@ class FakeBotApi:
         self.webhook = dict(p)
         return 200, True
 
+    def _m_getWebhookInfo(self, p: dict[str, Any]) -> tuple[int, Any]:
+        # https://core.telegram.org/bots/api#webhookinfo: url is "" when none is set; the
+        # secret is never told.
+        hook = self.webhook or {}
+        info: dict[str, Any] = {
+            "url": hook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": 0,
+        }
+        if hook.get("allowed_updates") is not None:
+            info["allowed_updates"] = hook["allowed_updates"]
+        return 200, info
+
     def _m_getChat(self, p: dict[str, Any]) -> tuple[int, Any]:
         chat = self._chat(p.get("chat_id"))
         if chat is None:

@@ -9,14 +9,21 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
-from tests.conftest import ALICE, ROOT
-from tests.fakes import FakeBotApi
-from tests.helpers import start_bot
+from bot.config import ConfigError, Settings
+from bot.db import Store
+from bot.runtime.webhook import SECRET_HEADER
+from tests.conftest import ALICE, ROOT, TOKEN
+from tests.fakes import FakeBotApi, FakeUser
+from tests.helpers import answer_buttons, start_bot
+from tests.test_webhook import free_port
 
 pytestmark = pytest.mark.e2e
+PRESSES = 1000  # the issue's channel burst
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> str:
@@ -65,3 +72,145 @@ async def test_a_second_process_on_one_sqlite_file_refuses_in_one_sentence(
     finally:
         log = await _stop(again)
     assert again.returncode == 0, log
+
+
+# ---------------------------------------------------------------- webhook workers on PostgreSQL
+
+URL = "https://example.com/tg/x7q"
+PATH = "/tg/x7q"
+SECRET = "operator-chosen_secret"
+
+
+def _worker_env(env: dict[str, str], **changes: str) -> dict[str, str]:
+    return {
+        **env,
+        "PYTHONPATH": str(ROOT),
+        "WEBHOOK_URL": URL,
+        "WEBHOOK_SECRET": SECRET,
+        "WEBHOOK_LISTEN": "127.0.0.1",
+        "PORT": str(free_port()),
+        **changes,
+    }
+
+
+async def _post(http: aiohttp.ClientSession, env: dict[str, str], update: dict[str, Any]) -> int:
+    url = f"http://127.0.0.1:{env['PORT']}{PATH}"
+    headers = {SECRET_HEADER: env["WEBHOOK_SECRET"]}
+    async with http.post(url, json=update, headers=headers) as response:
+        return response.status
+
+
+async def _serving(fake_api: FakeBotApi, env: dict[str, str], user: FakeUser) -> None:
+    """Wait until the worker on ``env``'s port answers (its port is open and it acts)."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):  # bounded: a worker comes up in a few seconds
+            try:
+                await _post(http, env, fake_api.new_update(fake_api.text_payload(user, "/help")))
+                break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)  # not listening yet: poll the port
+    await fake_api.wait_for("sendMessage", lambda c: c.params["chat_id"] == user.id, 30)
+
+
+@pytest.mark.postgres_only
+async def test_two_webhook_workers_act_once_on_a_burst_and_on_one_update_sent_to_both(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    envs = [_worker_env(env_for_subprocess) for _ in range(2)]
+    procs = [await start_bot(env, tmp_path) for env in envs]
+    try:
+        for i, env in enumerate(envs):
+            await _serving(fake_api, env, FakeUser(90_000 + i, f"Probe{i}"))
+        # Workers agree on setWebhook: the second finds the first's in place.
+        assert len(fake_api.calls_to("setWebhook")) == 1
+        await fake_api.wait_until(lambda: bool(fake_api.channel_posts()), timeout=30)
+        post = fake_api.channel_posts()[0]  # the day's post, sent once by the two
+        buttons = answer_buttons(post)
+        asking_id = int(buttons[0]["callback_data"].split(":")[1])
+        async with aiohttp.ClientSession() as http:
+            # The same update to both workers: acted on once.
+            twice = fake_api.new_update(fake_api.text_payload(ALICE, "/help"))
+            assert await _post(http, envs[0], twice) == 200
+            assert await _post(http, envs[1], twice) == 200
+            # A burst of channel presses, round robin over the two.
+            queries: list[str] = []
+            for i in range(PRESSES):
+                user = FakeUser(100_000 + i, f"P{i}")
+                query_id, update = fake_api.press_update(
+                    user, post, buttons[i % len(buttons)]["callback_data"]
+                )
+                queries.append(query_id)
+                assert await _post(http, envs[i % 2], update) == 200
+        await fake_api.wait_until(
+            lambda: len(fake_api.calls_to("answerCallbackQuery")) >= PRESSES, timeout=120
+        )
+        await fake_api.wait_for("sendMessage", lambda c: c.params["chat_id"] == ALICE.id, 30)
+    finally:
+        logs = [await _stop(proc) for proc in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs
+    assert len(fake_api.channel_posts()) == 1, "the day's post went out twice"
+    answered_ids = [
+        c.params["callback_query_id"] for c in fake_api.calls_to("answerCallbackQuery")
+    ]
+    assert sorted(answered_ids) == sorted(queries)  # each press answered, once
+    assert len(fake_api.sent_to(ALICE.id)) == 1  # the update sent to both: one reply
+    url = env_for_subprocess["DATABASE_URL"]
+    store = await Store.open(url)
+    try:
+        rows = await store.database.all(
+            "SELECT user_id FROM answers WHERE asking_id = ?", (asking_id,)
+        )
+        assert len(rows) == PRESSES == len({r[0] for r in rows})  # in the database once
+        assert (await store.stats.tally(asking_id))[0] == PRESSES
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("WEBHOOK_SECRET", "another_secret"), ("WEBHOOK_URL", "https://example.org/tg/x7q")],
+)
+async def test_a_worker_with_a_different_secret_or_url_is_refused_naming_it(
+    fake_api: FakeBotApi,
+    env_for_subprocess: dict[str, str],
+    tmp_path: Path,
+    variable: str,
+    value: str,
+) -> None:
+    env = _worker_env(env_for_subprocess)
+    first = await start_bot(env, tmp_path)
+    try:
+        await _serving(fake_api, env, FakeUser(90_000, "Probe"))
+        other = await start_bot(_worker_env(env_for_subprocess, **{variable: value}), tmp_path)
+        _, stderr = await asyncio.wait_for(other.communicate(), 30)
+        text = stderr.decode()
+        assert other.returncode == 2, text
+        assert "Traceback" not in text and value not in text
+        assert f"This worker's {variable} differ" in text
+        assert len(fake_api.calls_to("setWebhook")) == 1  # the refused one set nothing
+    finally:
+        log = await _stop(first)
+    assert first.returncode == 0, log
+    # With no worker running, a new configuration is the operator's change: taken.
+    again_env = _worker_env(env_for_subprocess, **{variable: value})
+    again = await start_bot(again_env, tmp_path)
+    try:
+        await _serving(fake_api, again_env, FakeUser(90_001, "Probe2"))
+        assert len(fake_api.calls_to("setWebhook")) == 2
+    finally:
+        log = await _stop(again)
+    assert again.returncode == 0, log
+
+
+async def test_webhook_mode_on_postgresql_requires_a_secret() -> None:
+    env = {
+        "BOT_TOKEN": TOKEN,
+        "WEBHOOK_URL": URL,
+        "DATABASE_URL": "postgresql://bot:pw@127.0.0.1:5432/bot",
+    }
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert any("WEBHOOK_SECRET must be set" in p for p in caught.value.problems)
+    Settings.from_env({**env, "WEBHOOK_SECRET": SECRET})  # set: accepted
+    Settings.from_env({k: v for k, v in env.items() if k != "DATABASE_URL"})  # SQLite: generated

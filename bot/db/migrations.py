@@ -348,6 +348,16 @@ MIGRATIONS: list[str | PythonStep] = [
         error TEXT
     );
     """,
+    # 12: several processes on one PostgreSQL (CONTRACT §10). processed_updates: an update
+    # one worker acts on is not acted on again by another that Telegram (or the balancer)
+    # handed it to; pruned after a day (Telegram keeps an update at most 24 hours).
+    """
+    CREATE TABLE processed_updates (
+        update_id INTEGER PRIMARY KEY,
+        seen_at TEXT NOT NULL
+    );
+    CREATE INDEX processed_updates_seen ON processed_updates (seen_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

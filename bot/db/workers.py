@@ -1,0 +1,93 @@
+"""What several processes on one PostgreSQL agree on (CONTRACT §10, issue #21).
+
+- ``claim_update``: an update is acted on once however many workers it reaches (Telegram
+  redelivers when our 200 was lost; a balancer may retry on another worker). In the database,
+  not in memory: the workers share nothing else.
+- ``agree_webhook``: every webhook worker must serve the same URL with the same secret and
+  ``allowed_updates``. The first to start (no other bot holds the running lock) records the
+  configuration (the secret only as a SHA-256) and calls setWebhook; a later one with a
+  different configuration is refused at start, naming what differs.
+
+PostgreSQL only (``pg_locks``, advisory locks): with SQLite one process runs at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from bot.db.connection import Table, iso
+from bot.db.settings import Key
+
+LOCK_WEBHOOK = 0x71756933  # advisory lock key: workers agree on the webhook one at a time
+KEEP_UPDATES = timedelta(days=1)  # Telegram keeps an undelivered update at most 24 hours
+PRUNE_EVERY = 1000  # claims between two prunes of processed_updates
+
+
+class Workers(Table):
+    _claims = 0
+
+    async def claim_update(self, update_id: int, now: datetime) -> bool:
+        """True if this process is the first to take ``update_id`` (it acts on it)."""
+        changed = await self._write(
+            "INSERT INTO processed_updates (update_id, seen_at) VALUES (?, ?) "
+            "ON CONFLICT (update_id) DO NOTHING",
+            (update_id, iso(now)),
+        )
+        self._claims += 1
+        if self._claims % PRUNE_EVERY == 0:
+            await self.prune_updates(now - KEEP_UPDATES)
+        return changed == 1
+
+    async def prune_updates(self, before: datetime) -> int:
+        return await self._write("DELETE FROM processed_updates WHERE seen_at < ?", (iso(before),))
+
+    async def agree_webhook(
+        self, url: str, secret: str, allowed_updates: Sequence[str], own_pid: int
+    ) -> tuple[bool, str | None]:
+        """(first, problem): ``first`` when no other bot runs on this database (this one
+        records its configuration and sets the webhook); ``problem``, one sentence, when a
+        running worker serves a different configuration. ``own_pid``: the server process of
+        this bot's running-lock connection, not counted as another bot."""
+        mine = {
+            "WEBHOOK_URL": url,
+            "WEBHOOK_SECRET": hashlib.sha256(secret.encode()).hexdigest(),
+            "allowed updates": sorted(allowed_updates),
+        }
+        async with self._tx() as con:
+            await con.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_WEBHOOK,))
+            cur = await con.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND objsubid = 1 AND classid = 0 AND objid = ?::bigint::oid AND pid <> ? "
+                "AND database = (SELECT oid FROM pg_database "
+                "WHERE datname = current_database())",
+                (_running_lock_key(), own_pid),
+            )
+            row = await cur.fetchone()
+            others = int(row[0]) if row else 0
+            cur = await con.execute("SELECT value FROM kv WHERE key = ?", (Key.WEBHOOK,))
+            kept = await cur.fetchone()
+            if others and kept is not None:
+                theirs = json.loads(str(kept[0]))
+                differ = [name for name, value in mine.items() if theirs.get(name) != value]
+                if differ:
+                    return False, (
+                        f"This worker's {' and '.join(differ)} differ from those of the "
+                        f"{others} bot process(es) already running on this database: every "
+                        "worker must share WEBHOOK_URL and WEBHOOK_SECRET."
+                    )
+                return False, None
+            await con.execute(
+                "INSERT INTO kv (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (Key.WEBHOOK, json.dumps(mine)),
+            )
+            return others == 0, None
+
+
+def _running_lock_key() -> int:
+    from bot.db.postgres import LOCK_RUNNING  # noqa: PLC0415 - asyncpg only on PostgreSQL
+
+    return LOCK_RUNNING
