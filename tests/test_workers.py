@@ -214,3 +214,59 @@ async def test_webhook_mode_on_postgresql_requires_a_secret() -> None:
     assert any("WEBHOOK_SECRET must be set" in p for p in caught.value.problems)
     Settings.from_env({**env, "WEBHOOK_SECRET": SECRET})  # set: accepted
     Settings.from_env({k: v for k, v in env.items() if k != "DATABASE_URL"})  # SQLite: generated
+
+
+@pytest.mark.postgres_only
+async def test_kill_9_of_one_worker_mid_burst_loses_no_answered_press(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    envs = [_worker_env(env_for_subprocess) for _ in range(2)]
+    procs = [await start_bot(env, tmp_path) for env in envs]
+    queries: dict[str, int] = {}
+    try:
+        for i, env in enumerate(envs):
+            await _serving(fake_api, env, FakeUser(90_000 + i, f"Probe{i}"))
+        await fake_api.wait_until(lambda: bool(fake_api.channel_posts()), timeout=30)
+        post = fake_api.channel_posts()[0]
+        buttons = answer_buttons(post)
+        asking_id = int(buttons[0]["callback_data"].split(":")[1])
+        async with aiohttp.ClientSession() as http:
+            for i in range(400):
+                if i == 150:
+                    procs[1].kill()  # kill -9, in the middle of the burst
+                    await procs[1].wait()
+                user = FakeUser(200_000 + i, f"K{i}")
+                query_id, update = fake_api.press_update(
+                    user, post, buttons[i % len(buttons)]["callback_data"]
+                )
+                target = envs[i % 2] if i < 150 else envs[0]  # the balancer drops the dead one
+                assert await _post(http, target, update) == 200
+                queries[query_id] = user.id
+        after_kill = set(list(queries)[150:])  # sent to the live worker only
+
+        def all_after_kill_answered() -> bool:
+            done = {
+                c.params["callback_query_id"] for c in fake_api.calls_to("answerCallbackQuery")
+            }
+            return after_kill <= done
+
+        await fake_api.wait_until(all_after_kill_answered, timeout=120)
+    finally:
+        logs = [await _stop(proc) for proc in procs]
+    assert procs[0].returncode == 0, logs[0]
+    answered = {
+        queries[c.params["callback_query_id"]]
+        for c in fake_api.calls_to("answerCallbackQuery")
+        if c.params["callback_query_id"] in queries and c.status == 200
+    }
+    store = await Store.open(env_for_subprocess["DATABASE_URL"])
+    try:
+        rows = await store.database.all(
+            "SELECT user_id FROM answers WHERE asking_id = ?", (asking_id,)
+        )
+    finally:
+        await store.close()
+    recorded = {int(r[0]) for r in rows}
+    assert answered <= recorded  # an answered press is in the database
+    assert len(rows) == len(recorded)  # once each
+    assert {queries[q] for q in list(queries)[150:]} <= answered  # the live worker took them
