@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from bot.config import ConfigError, Settings
 from bot.db import Store
 from bot.runtime.webhook import SECRET_HEADER
-from tests.conftest import ALICE, ROOT, TOKEN
+from tests.conftest import ALICE, BOB, ROOT, TOKEN
 from tests.fakes import FakeBotApi, FakeUser
 from tests.helpers import answer_buttons, start_bot
 from tests.test_webhook import free_port
@@ -35,7 +36,7 @@ async def _stop(proc: asyncio.subprocess.Process) -> str:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-    return stderr.decode()
+    return stderr.decode() if stderr is not None else ""
 
 
 @pytest.mark.sqlite_only
@@ -270,3 +271,71 @@ async def test_kill_9_of_one_worker_mid_burst_loses_no_answered_press(
     assert answered <= recorded  # an answered press is in the database
     assert len(rows) == len(recorded)  # once each
     assert {queries[q] for q in list(queries)[150:]} <= answered  # the live worker took them
+
+
+# ---------------------------------------------------------------- long polling: one polls
+
+
+async def _log_says(path: Path, text: str, proc: asyncio.subprocess.Process) -> None:
+    """Wait until the process's log (a file) says ``text``; bounded."""
+    for _ in range(600):  # polls the file; 60 s at most
+        if text in path.read_text(errors="replace"):
+            return
+        if proc.returncode is not None:
+            break
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{text!r} not in the log:\n{path.read_text(errors='replace')}")
+
+
+@pytest.mark.postgres_only
+async def test_two_polling_processes_one_polls_and_the_standby_takes_over_a_kill_9(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**env_for_subprocess, "PYTHONPATH": str(ROOT)}
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    files = [path.open("wb") for path in logs]
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        procs.append(await start_bot(env, tmp_path, output=files[0].fileno()))
+        fake_api.send_text(ALICE, "/start")
+        await fake_api.wait_for("sendMessage", lambda c: c.params["chat_id"] == ALICE.id, 30)
+        await _log_says(logs[0], "polls now", procs[0])
+        procs.append(await start_bot(env, tmp_path, output=files[1].fileno()))
+        await _log_says(logs[1], "standing by", procs[1])
+        # The poller goes on answering while the other stands by.
+        helped = fake_api.send_text(ALICE, "/help")
+        await fake_api.wait_for(
+            "sendMessage", lambda c: c.params["chat_id"] == ALICE.id, 30, count=2
+        )
+        # Its handling ended and was marked (an instant after the reply went out); the offset
+        # that confirms it to Telegram is not sent yet (POLL_PAUSE holds the next getUpdates).
+        store = await Store.open(env["DATABASE_URL"])
+        try:
+            for _ in range(100):  # bounded poll of the database
+                if await store.workers.done_among(helped, helped):
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await store.close()
+        procs[0].kill()  # kill -9 of the poller
+        await procs[0].wait()
+        unconfirmed = fake_api.confirmed < helped  # Telegram would send it again
+        killed = time.monotonic()
+        fake_api.send_text(BOB, "/start")
+        await fake_api.wait_for("sendMessage", lambda c: c.params["chat_id"] == BOB.id, 40)
+        took = time.monotonic() - killed
+        assert "polls now" in logs[1].read_text()
+        # Never two getUpdates at once while the two ran (a stop's last getUpdates, which
+        # confirms the offset, may meet its own cancelled long poll still open at the fake).
+        overlapped = fake_api.most_polls_at_once
+    finally:
+        for proc in procs:
+            await _stop(proc)
+        for file in files:
+            file.close()
+    assert procs[1].returncode == 0, logs[1].read_text()
+    assert took < 30, took
+    assert overlapped == 1  # never two getUpdates at once
+    assert len(fake_api.sent_to(ALICE.id)) == 2  # nothing answered twice
+    if unconfirmed:  # the usual case: the standby got /help again, and skipped it
+        assert "1 update(s) the last poller handled skipped" in logs[1].read_text()

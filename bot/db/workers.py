@@ -8,6 +8,9 @@
   configuration (the secret only as a SHA-256) and calls setWebhook; a later one with a
   different configuration is refused at start, naming what differs.
 
+- ``take_lease``: one process at a time holds a named lease (the long-polling loop) until it
+  expires; the holder renews it, and a lease its dead holder no longer renews is taken over.
+
 PostgreSQL only (``pg_locks``, advisory locks): with SQLite one process runs at a time.
 """
 
@@ -41,8 +44,46 @@ class Workers(Table):
             await self.prune_updates(now - KEEP_UPDATES)
         return changed == 1
 
+    async def mark_done(self, update_id: int, now: datetime) -> None:
+        """Long polling: ``update_id`` was handled (a standby that takes over skips it)."""
+        await self._write(
+            "INSERT INTO processed_updates (update_id, seen_at) VALUES (?, ?) "
+            "ON CONFLICT (update_id) DO NOTHING",
+            (update_id, iso(now)),
+        )
+        self._claims += 1
+        if self._claims % PRUNE_EVERY == 0:
+            await self.prune_updates(now - KEEP_UPDATES)
+
+    async def done_among(self, first: int, last: int) -> set[int]:
+        """The update ids from ``first`` to ``last`` already handled."""
+        rows = await self._all(
+            "SELECT update_id FROM processed_updates WHERE update_id >= ? AND update_id <= ?",
+            (first, last),
+        )
+        return {int(r[0]) for r in rows}
+
     async def prune_updates(self, before: datetime) -> int:
         return await self._write("DELETE FROM processed_updates WHERE seen_at < ?", (iso(before),))
+
+    async def take_lease(
+        self, name: str, holder: str, now: datetime, ttl: timedelta
+    ) -> datetime | None:
+        """Take or renew ``name`` for ``holder`` until ``now + ttl``: the new expiry, or None
+        while another holder's lease runs. One statement: two processes cannot both win."""
+        until = now + ttl
+        changed = await self._write(
+            "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+            "expires_at = excluded.expires_at "
+            "WHERE leases.holder = excluded.holder OR leases.expires_at < ?",
+            (name, holder, iso(until), iso(now)),
+        )
+        return until if changed == 1 else None
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        """Give ``name`` up at a clean stop: a standby takes it at its next try."""
+        await self._write("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
 
     async def agree_webhook(
         self, url: str, secret: str, allowed_updates: Sequence[str], own_pid: int
