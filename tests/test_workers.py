@@ -7,7 +7,9 @@ update once however many of them Telegram (or a balancer) hands it to.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import pytest
 
 from bot.config import ConfigError, Settings
 from bot.db import Store
+from bot.runtime import standby
 from bot.runtime.webhook import SECRET_HEADER
 from tests.conftest import ALICE, BOB, ROOT, TOKEN
 from tests.fakes import FakeBotApi, FakeUser
@@ -339,3 +342,34 @@ async def test_two_polling_processes_one_polls_and_the_standby_takes_over_a_kill
     assert len(fake_api.sent_to(ALICE.id)) == 2  # nothing answered twice
     if unconfirmed:  # the usual case: the standby got /help again, and skipped it
         assert "1 update(s) the last poller handled skipped" in logs[1].read_text()
+
+
+@pytest.mark.postgres_only
+async def test_a_lease_held_on_another_host_is_waited_out_then_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(standby, "LEASE_TTL", 1.0)
+    monkeypatch.setattr(standby, "STANDBY_TRY", 0.05)
+    monkeypatch.setattr(standby, "MARGIN", 0.0)
+    store = await Store.open(tmp_path / "lease.sqlite3")  # PostgreSQL in this pass
+    try:
+        other = standby.PollingLease(store.workers, "elsewhere:1:abc")
+        mine = standby.PollingLease(store.workers)
+        assert await other.wait_turn(0.0)  # took it
+        assert not standby.dead_here(other.holder)  # not this host: cannot tell it is dead
+        started = time.monotonic()
+        assert await mine.wait_turn(0.0)  # waits for the expiry, then takes it
+        assert time.monotonic() - started >= 0.5
+        assert await store.workers.lease_holder(standby.LEASE) == mine.holder
+        assert not await mine.wait_turn(0.0)  # a renewal, not a takeover
+        await mine.release()
+        assert await store.workers.lease_holder(standby.LEASE) is None
+    finally:
+        await store.close()
+
+
+def test_a_dead_process_of_this_host_is_known_dead() -> None:
+    host = socket.gethostname()
+    assert standby.dead_here(f"{host}:{os.getpid()}:old")  # our pid: an earlier incarnation
+    assert not standby.dead_here(f"{host}:1:x")  # init runs
+    assert not standby.dead_here("elsewhere:99999999:x") and not standby.dead_here("junk")

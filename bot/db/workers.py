@@ -81,6 +81,18 @@ class Workers(Table):
         )
         return until if changed == 1 else None
 
+    async def lease_holder(self, name: str) -> str | None:
+        row = await self._one("SELECT holder FROM leases WHERE name = ?", (name,))
+        return str(row[0]) if row else None
+
+    async def take_over_lease(self, name: str, old: str, new: str, until: datetime) -> bool:
+        """Take ``name`` from ``old``, known dead, before its lease runs out."""
+        changed = await self._write(
+            "UPDATE leases SET holder = ?, expires_at = ? WHERE name = ? AND holder = ?",
+            (new, iso(until), name, old),
+        )
+        return changed == 1
+
     async def release_lease(self, name: str, holder: str) -> None:
         """Give ``name`` up at a clean stop: a standby takes it at its next try."""
         await self._write("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))

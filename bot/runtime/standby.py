@@ -7,8 +7,10 @@ to hold the ``polling`` lease (``db/workers.py``), with at least the request's l
 and by then the old holder's last ``getUpdates`` has ended (or died with its process), so two
 never run at once. The holder renews the lease with every ``getUpdates`` (at least every
 ``timeout`` seconds); a standby tries every ``STANDBY_TRY`` seconds, so after a ``kill -9`` of
-the poller one takes over within ``LEASE_TTL + STANDBY_TRY`` (under the contract's 30 s). A
-clean stop releases the lease, and a standby takes over at its next try.
+the poller one takes over within ``LEASE_TTL + STANDBY_TRY`` (under the contract's 30 s); on
+the same host, as soon as it sees the holder's process gone (``dead_here``: a restart after a
+crash polls at once). A clean stop releases the lease, and a standby takes over at its next
+try.
 
 The offset is Telegram's: an update is confirmed by the next ``getUpdates``'s offset, so the
 new poller gets every update the old one did not confirm (none is lost). What the old one had
@@ -44,6 +46,23 @@ def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+def dead_here(holder: str) -> bool:
+    """Is ``holder`` (``holder_name``) a process of this host that no longer runs?"""
+    parts = holder.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():  # our pid, another tag: an earlier process (a container restart)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 class PollingLease:
     """``wait_turn`` before every ``getUpdates`` (``UpdatesRequest.gate``)."""
 
@@ -56,7 +75,8 @@ class PollingLease:
     async def wait_turn(self, poll_timeout: float) -> bool:
         """Return once this process holds the lease for ``poll_timeout + MARGIN`` more s:
         True when it has just taken it (the batch may hold updates handled before)."""
-        need = poll_timeout + MARGIN
+        # Never more than the lease gives (the bot polls with PTB's 10 s, well inside it).
+        need = min(poll_timeout + MARGIN, LEASE_TTL)
         while True:
             now = datetime.now(UTC)
             until = await self._workers.take_lease(
@@ -68,11 +88,24 @@ class PollingLease:
                     log.info("polling: this process (%s) polls now", self.holder)
                 self._holding = True
                 return taken
+            if until is None and await self._take_from_the_dead(now):
+                continue
             if self._holding or not self._told_standby:
                 log.info("polling: another process polls; standing by (%s)", self.holder)
             self._holding = False
             self._told_standby = True
             await asyncio.sleep(STANDBY_TRY)
+
+    async def _take_from_the_dead(self, now: datetime) -> bool:
+        """A holder on this host whose process is gone (killed, crashed: its getUpdates died
+        with it) need not be waited out: a restart after a crash polls at once."""
+        holder = await self._workers.lease_holder(LEASE)
+        if holder is None or not dead_here(holder):
+            return False
+        until = now + timedelta(seconds=LEASE_TTL)
+        if await self._workers.take_over_lease(LEASE, holder, self.holder, until):
+            log.info("polling: the last poller (%s) is gone; taking over", holder)
+        return True
 
     async def release(self) -> None:
         if self._holding:
