@@ -11,6 +11,8 @@ import os
 import signal
 import socket
 import time
+from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +21,13 @@ import pytest
 
 from bot.config import ConfigError, Settings
 from bot.db import Store
+from bot.db.workers import dead_here
 from bot.runtime import standby
 from bot.runtime.webhook import SECRET_HEADER
 from tests.conftest import ALICE, BOB, ROOT, TOKEN
 from tests.fakes import FakeBotApi, FakeUser
 from tests.helpers import answer_buttons, start_bot
+from tests.test_daily import deliveries_to, subscribe_many
 from tests.test_webhook import free_port
 
 pytestmark = pytest.mark.e2e
@@ -355,13 +359,13 @@ async def test_a_lease_held_on_another_host_is_waited_out_then_taken(
     try:
         other = standby.PollingLease(store.workers, "elsewhere:1:abc")
         mine = standby.PollingLease(store.workers)
-        assert await other.wait_turn(0.0)  # took it
-        assert not standby.dead_here(other.holder)  # not this host: cannot tell it is dead
+        assert await other.wait_turn(0.5)  # took it
+        assert not dead_here(other.holder)  # not this host: cannot tell it is dead
         started = time.monotonic()
-        assert await mine.wait_turn(0.0)  # waits for the expiry, then takes it
+        assert await mine.wait_turn(0.5)  # waits for the expiry, then takes it
         assert time.monotonic() - started >= 0.5
         assert await store.workers.lease_holder(standby.LEASE) == mine.holder
-        assert not await mine.wait_turn(0.0)  # a renewal, not a takeover
+        assert not await mine.wait_turn(0.5)  # a renewal, not a takeover
         await mine.release()
         assert await store.workers.lease_holder(standby.LEASE) is None
     finally:
@@ -370,6 +374,40 @@ async def test_a_lease_held_on_another_host_is_waited_out_then_taken(
 
 def test_a_dead_process_of_this_host_is_known_dead() -> None:
     host = socket.gethostname()
-    assert standby.dead_here(f"{host}:{os.getpid()}:old")  # our pid: an earlier incarnation
-    assert not standby.dead_here(f"{host}:1:x")  # init runs
-    assert not standby.dead_here("elsewhere:99999999:x") and not standby.dead_here("junk")
+    assert dead_here(f"{host}:{os.getpid()}:old")  # our pid: an earlier incarnation
+    assert not dead_here(f"{host}:1:x")  # init runs
+    assert not dead_here("elsewhere:99999999:x") and not dead_here("junk")
+
+
+# ---------------------------------------------------------------- jobs once across processes
+
+
+@pytest.mark.postgres_only
+async def test_two_processes_send_the_daily_post_and_200_deliveries_once_each(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    if now.time() < time_of_day(0, 2) or now.time() > time_of_day(23, 57):
+        pytest.skip("too close to midnight UTC: the day would change mid-test")
+    env = {**env_for_subprocess, "PYTHONPATH": str(ROOT), "RATE_LIMIT": "on"}
+    env["POST_TIME"] = "00:00"  # due: both processes find the day's post and deliveries owed
+    store = await Store.open(env["DATABASE_URL"])
+    try:
+        ids = await subscribe_many(store, fake_api, 200, now - timedelta(days=1))
+    finally:
+        await store.close()
+    procs = [await start_bot(env, tmp_path, output=asyncio.subprocess.DEVNULL) for _ in range(2)]
+    try:
+        await fake_api.wait_until(lambda: len(deliveries_to(fake_api, ids)) == len(ids), 90)
+        await fake_api.wait_until(lambda: bool(fake_api.channel_posts()), timeout=30)
+    finally:
+        for proc in procs:
+            await _stop(proc)
+    assert [p.returncode for p in procs] == [0, 0]
+    counts = deliveries_to(fake_api, ids)
+    assert sorted(counts) == ids and set(counts.values()) == {1}  # once each
+    assert len(fake_api.channel_posts()) == 1  # the day's post once
+    # The bot as a whole within Telegram's ~30 a second: one process owns the deliveries.
+    sends = sorted(c.at for c in fake_api.calls if c.method == "sendMessage")
+    busiest = max(sum(1 for t in sends if start <= t < start + 1.0) for start in sends)
+    assert busiest <= 31, busiest  # 30, and the day's post from the other process

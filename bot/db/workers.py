@@ -18,15 +18,46 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import secrets
+import socket
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.db.connection import Table, iso
 from bot.db.settings import Key
 
+log = logging.getLogger(__name__)
+
 LOCK_WEBHOOK = 0x71756933  # advisory lock key: workers agree on the webhook one at a time
 KEEP_UPDATES = timedelta(days=1)  # Telegram keeps an undelivered update at most 24 hours
 PRUNE_EVERY = 1000  # claims between two prunes of processed_updates
+
+
+def holder_name() -> str:
+    """A process, for lease rows and logs: host, pid and a random tag (a pid may be reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+PROCESS = holder_name()  # this process, as the holder of its leases
+
+
+def dead_here(holder: str) -> bool:
+    """Is ``holder`` (``holder_name``) a process of this host that no longer runs?"""
+    parts = holder.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():  # our pid, another tag: an earlier process (a container restart)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 class Workers(Table):
@@ -67,10 +98,26 @@ class Workers(Table):
         return await self._write("DELETE FROM processed_updates WHERE seen_at < ?", (iso(before),))
 
     async def take_lease(
-        self, name: str, holder: str, now: datetime, ttl: timedelta
+        self, name: str, holder: str, now: datetime, ttl: timedelta, *, from_the_dead: bool = True
     ) -> datetime | None:
         """Take or renew ``name`` for ``holder`` until ``now + ttl``: the new expiry, or None
-        while another holder's lease runs. One statement: two processes cannot both win."""
+        while another holder's lease runs. One statement: two processes cannot both win.
+        ``from_the_dead``: a holder of this host whose process is gone (killed, crashed) is
+        not waited out (``dead_here``): a restart after a crash takes over at once."""
+        until = await self._take_lease(name, holder, now, ttl)
+        if until is not None or not from_the_dead:
+            return until
+        old = await self.lease_holder(name)
+        if old is None or not dead_here(old):
+            return None
+        if await self.take_over_lease(name, old, holder, now + ttl):
+            log.info("lease %s: its holder %s is gone; %s takes over", name, old, holder)
+            return now + ttl
+        return None
+
+    async def _take_lease(
+        self, name: str, holder: str, now: datetime, ttl: timedelta
+    ) -> datetime | None:
         until = now + ttl
         changed = await self._write(
             "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "

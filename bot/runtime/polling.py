@@ -53,7 +53,7 @@ class UpdatesRequest(AiohttpRequest):
         self._asked: object = None  # the offset of the last batch that had updates
         self.pause = pause
         # Several processes on one PostgreSQL: waits until this one may poll (runtime/standby).
-        self.gate: Callable[[float], Awaitable[bool]] | None = None
+        self.gate: Callable[[float], Awaitable[bool | None]] | None = None
         # ... and which of the update ids from..to another poller has handled (standby).
         self.done: Callable[[int, int], Awaitable[set[int]]] | None = None
         self._filtering = True  # until a batch comes with nothing handled before
@@ -74,7 +74,10 @@ class UpdatesRequest(AiohttpRequest):
         if self.gate is not None and url.endswith("/getUpdates"):
             params = request_data.parameters if request_data is not None else {}
             timeout = params.get("timeout")
-            if await self.gate(float(timeout) if isinstance(timeout, int | float) else 0.0):
+            turn = await self.gate(float(timeout) if isinstance(timeout, int | float) else 0.0)
+            if turn is None:  # a standby's stop: nothing fetched, nothing to confirm
+                return 200, b'{"ok":true,"result":[]}'
+            if turn:
                 self._filtering = True  # just took over from another poller
         code, payload = await super().do_request(url, method, request_data, *args, **kwargs)
         if code != 200 or not url.endswith("/getUpdates"):

@@ -24,13 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-import socket
 import time
 from datetime import UTC, datetime, timedelta
 
-from bot.db.workers import Workers
+from bot.db.workers import PROCESS, Workers
 
 log = logging.getLogger(__name__)
 
@@ -40,41 +37,23 @@ STANDBY_TRY = 2.0  # seconds between a standby's tries
 MARGIN = 3.0  # seconds of lease left past a getUpdates' long-poll timeout, for the network
 
 
-def holder_name() -> str:
-    """This process, for the lease row and the logs: host, pid and a random tag (a pid may
-    be reused after a restart)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def dead_here(holder: str) -> bool:
-    """Is ``holder`` (``holder_name``) a process of this host that no longer runs?"""
-    parts = holder.rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False
-    pid = int(parts[1])
-    if pid == os.getpid():  # our pid, another tag: an earlier process (a container restart)
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
-
-
 class PollingLease:
     """``wait_turn`` before every ``getUpdates`` (``UpdatesRequest.gate``)."""
 
     def __init__(self, workers: Workers, holder: str | None = None) -> None:
         self._workers = workers
-        self.holder = holder or holder_name()
+        self.holder = holder or PROCESS
         self._holding = False
         self._told_standby = False
 
-    async def wait_turn(self, poll_timeout: float) -> bool:
+    async def wait_turn(self, poll_timeout: float) -> bool | None:
         """Return once this process holds the lease for ``poll_timeout + MARGIN`` more s:
-        True when it has just taken it (the batch may hold updates handled before)."""
+        True when it has just taken it (the batch may hold updates handled before). None:
+        skip this request. PTB's last getUpdates at stop (``timeout=0``, to confirm the
+        offset) from a process that stood by: it has nothing to confirm, and waiting for
+        the lease would hold the stop forever."""
+        if poll_timeout <= 0 and not self._holding:
+            return None
         # Never more than the lease gives (the bot polls with PTB's 10 s, well inside it).
         need = min(poll_timeout + MARGIN, LEASE_TTL)
         while True:
@@ -88,24 +67,11 @@ class PollingLease:
                     log.info("polling: this process (%s) polls now", self.holder)
                 self._holding = True
                 return taken
-            if until is None and await self._take_from_the_dead(now):
-                continue
             if self._holding or not self._told_standby:
                 log.info("polling: another process polls; standing by (%s)", self.holder)
             self._holding = False
             self._told_standby = True
             await asyncio.sleep(STANDBY_TRY)
-
-    async def _take_from_the_dead(self, now: datetime) -> bool:
-        """A holder on this host whose process is gone (killed, crashed: its getUpdates died
-        with it) need not be waited out: a restart after a crash polls at once."""
-        holder = await self._workers.lease_holder(LEASE)
-        if holder is None or not dead_here(holder):
-            return False
-        until = now + timedelta(seconds=LEASE_TTL)
-        if await self._workers.take_over_lease(LEASE, holder, self.holder, until):
-            log.info("polling: the last poller (%s) is gone; taking over", holder)
-        return True
 
     async def release(self) -> None:
         if self._holding:
