@@ -67,6 +67,10 @@ def build_application(
             settings.database_location, busy_timeout=settings.db_busy_timeout
         )
         data.store_.database.lend = lend_slot  # see Database.lend
+        if data.store_.database.dialect == "postgres" and isinstance(
+            app.bot.rate_limiter, FloodLimiter
+        ):  # the flood budget is the bot's, shared by every process (CONTRACT §10)
+            app.bot.rate_limiter.shared = data.store_.workers.reserve_send
         if (
             not settings.webhook_url
             and data.store_.database.dialect == "postgres"

@@ -411,3 +411,50 @@ async def test_two_processes_send_the_daily_post_and_200_deliveries_once_each(
     sends = sorted(c.at for c in fake_api.calls if c.method == "sendMessage")
     busiest = max(sum(1 for t in sends if start <= t < start + 1.0) for start in sends)
     assert busiest <= 31, busiest  # 30, and the day's post from the other process
+
+
+# ---------------------------------------------------------------- one flood budget
+
+
+@pytest.mark.postgres_only
+async def test_two_workers_share_one_flood_budget_and_presses_do_not_wait(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    envs = [_worker_env(env_for_subprocess, RATE_LIMIT="on") for _ in range(2)]
+    procs = [await start_bot(env, tmp_path) for env in envs]
+    users = [FakeUser(500_000 + i, f"F{i}") for i in range(240)]
+    try:
+        for i, env in enumerate(envs):
+            await _serving(fake_api, env, FakeUser(90_000 + i, f"Probe{i}"))
+        await fake_api.wait_until(lambda: bool(fake_api.channel_posts()), timeout=30)
+        post = fake_api.channel_posts()[0]
+        buttons = answer_buttons(post)
+        flood_started = time.monotonic()
+        async with aiohttp.ClientSession() as http:
+            for i, user in enumerate(users):  # each worker alone would send ~28 a second
+                update = fake_api.new_update(fake_api.text_payload(user, "/help"))
+                assert await _post(http, envs[i % 2], update) == 200
+            query_id, press = fake_api.press_update(
+                FakeUser(600_000, "Presser"), post, buttons[0]["callback_data"]
+            )
+            assert await _post(http, envs[1], press) == 200
+        await fake_api.wait_for(
+            "answerCallbackQuery", lambda c: c.params["callback_query_id"] == query_id, 30
+        )
+        pressed = time.monotonic() - flood_started
+        wanted = {u.id for u in users}
+        await fake_api.wait_until(
+            lambda: wanted <= {c.params["chat_id"] for c in fake_api.calls_to("sendMessage")},
+            timeout=120,
+        )
+        flood_took = time.monotonic() - flood_started
+    finally:
+        logs = [await _stop(proc) for proc in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs
+    sends = sorted(
+        c.at for c in fake_api.calls if c.method == "sendMessage" and c.params["chat_id"] in wanted
+    )
+    busiest = max(sum(1 for t in sends if start <= t < start + 1.0) for start in sends)
+    assert busiest <= 30, busiest  # the bot's ~30 a second, not 30 per worker
+    assert flood_took > 6  # 240 messages at ~28 a second: the two shared one budget
+    assert pressed < flood_took / 2  # the press was answered while the flood still queued

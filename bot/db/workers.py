@@ -144,6 +144,30 @@ class Workers(Table):
         """Give ``name`` up at a clean stop: a standby takes it at its next try."""
         await self._write("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
 
+    async def reserve_send(self, scope: str, period: float, burst: int = 1) -> float:
+        """The bot's one flood budget (CONTRACT §6 across processes): reserve the next send
+        of ``scope`` (``overall``, a chat, a group) at one per ``period`` with bursts of
+        ``burst`` (GCRA: a virtual "next free time" per scope); the seconds to wait before
+        sending. One statement, on the database's clock, so processes on different hosts
+        share one schedule."""
+        tau = (burst - 1) * period
+        row = await self._one(
+            "INSERT INTO flood_slots (scope, next_at) "
+            "VALUES (?, extract(epoch from clock_timestamp())::float8 + ?::float8) "
+            "ON CONFLICT (scope) DO UPDATE SET next_at = GREATEST(flood_slots.next_at, "
+            "extract(epoch from clock_timestamp())::float8) + ?::float8 "
+            "RETURNING GREATEST(0, next_at - ?::float8 - ?::float8 "
+            "- extract(epoch from clock_timestamp())::float8)",
+            (scope, period, period, period, tau),
+        )
+        return float(row[0]) if row else 0.0
+
+    async def prune_flood_slots(self) -> int:
+        """Scopes whose next free time has passed hold nothing: removed (a chat a day)."""
+        return await self._write(
+            "DELETE FROM flood_slots WHERE next_at < extract(epoch from clock_timestamp()) - 60"
+        )
+
     async def agree_webhook(
         self, url: str, secret: str, allowed_updates: Sequence[str], own_pid: int
     ) -> tuple[bool, str | None]:

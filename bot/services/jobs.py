@@ -222,6 +222,8 @@ async def job_prune(context: BotContext) -> None:
     askings, sessions, keyboards = await data.store.quizzes.prune(data.clock() - PRUNE_AFTER)
     if askings or sessions or keyboards:
         log.info("pruned %d askings, %d sessions, %d keyboards", askings, sessions, keyboards)
+    if data.store.database.dialect == "postgres":  # the shared flood budget's idle chats
+        await data.store.workers.prune_flood_slots()
 
 
 async def warn_if_cycle_ending(data: BotData, bot: Bot) -> None:
