@@ -21,6 +21,7 @@ import pytest
 
 from bot.config import ConfigError, Settings
 from bot.db import Store
+from bot.db.postgres import PgDatabase
 from bot.db.workers import dead_here
 from bot.runtime import standby
 from bot.runtime.webhook import SECRET_HEADER
@@ -458,3 +459,33 @@ async def test_two_workers_share_one_flood_budget_and_presses_do_not_wait(
     assert busiest <= 30, busiest  # the bot's ~30 a second, not 30 per worker
     assert flood_took > 6  # 240 messages at ~28 a second: the two shared one budget
     assert pressed < flood_took / 2  # the press was answered while the flood still queued
+
+
+@pytest.mark.postgres_only
+async def test_only_workers_that_agreed_and_still_run_hold_a_configuration(
+    tmp_path: Path,
+) -> None:
+    """Workers that have all stopped, or one started at the same moment that has not agreed
+    yet, do not hold a new configuration back; a running one that agreed does."""
+    location = tmp_path / "agree.sqlite3"  # PostgreSQL in this pass
+    allowed = ["message", "callback_query"]
+
+    async def agree(store: Store, secret: str) -> tuple[bool, str | None]:
+        database = store.database
+        assert isinstance(database, PgDatabase)
+        return await store.workers.agree_webhook(URL, secret, allowed, database.running_pid())
+
+    old = await Store.open(location)
+    assert await agree(old, "old") == (True, None)
+    await old.close()  # every worker of the old configuration stopped
+    new = await Store.open(location)
+    starting = await Store.open(location)  # started with it, has not agreed yet
+    try:
+        assert await agree(new, "new") == (True, None)
+        first, problem = await agree(starting, "other")
+        assert not first and problem is not None and "WEBHOOK_SECRET differ" in problem
+        assert "1 worker(s)" in problem
+        assert await agree(starting, "new") == (False, None)  # same: joins, sets nothing
+    finally:
+        await new.close()
+        await starting.close()

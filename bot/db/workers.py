@@ -171,11 +171,14 @@ class Workers(Table):
     async def agree_webhook(
         self, url: str, secret: str, allowed_updates: Sequence[str], own_pid: int
     ) -> tuple[bool, str | None]:
-        """(first, problem): ``first`` when no other bot runs on this database (this one
-        records its configuration and sets the webhook); ``problem``, one sentence, when a
-        running worker serves a different configuration. ``own_pid``: the server process of
-        this bot's running-lock connection, not counted as another bot."""
-        mine = {
+        """(first, problem): ``first`` when no running worker has agreed on a configuration
+        (this one records its own and sets the webhook); ``problem``, one sentence, when a
+        running worker serves a different one. The record keeps, with the configuration, the
+        server pids of the running-lock connections of the workers that agreed on it: only
+        those still holding the lock count, so neither a configuration left by workers that
+        have all stopped nor a worker that has not agreed yet (two started together) holds
+        a new configuration back. ``own_pid``: this bot's running-lock connection's."""
+        mine: dict[str, object] = {
             "WEBHOOK_URL": url,
             "WEBHOOK_SECRET": hashlib.sha256(secret.encode()).hexdigest(),
             "allowed updates": sorted(allowed_updates),
@@ -183,32 +186,32 @@ class Workers(Table):
         async with self._tx() as con:
             await con.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_WEBHOOK,))
             cur = await con.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
                 "AND objsubid = 1 AND classid = 0 AND objid = ?::bigint::oid AND pid <> ? "
                 "AND database = (SELECT oid FROM pg_database "
                 "WHERE datname = current_database())",
                 (_running_lock_key(), own_pid),
             )
-            row = await cur.fetchone()
-            others = int(row[0]) if row else 0
+            running = {int(r[0]) for r in await cur.fetchall()}
             cur = await con.execute("SELECT value FROM kv WHERE key = ?", (Key.WEBHOOK,))
             kept = await cur.fetchone()
-            if others and kept is not None:
-                theirs = json.loads(str(kept[0]))
+            theirs = json.loads(str(kept[0])) if kept is not None else {}
+            agreed = running & {int(p) for p in theirs.get("pids", [])}
+            if agreed:
                 differ = [name for name, value in mine.items() if theirs.get(name) != value]
                 if differ:
                     return False, (
                         f"This worker's {' and '.join(differ)} differ from those of the "
-                        f"{others} bot process(es) already running on this database: every "
+                        f"{len(agreed)} worker(s) already running on this database: every "
                         "worker must share WEBHOOK_URL and WEBHOOK_SECRET."
                     )
-                return False, None
+            mine["pids"] = sorted(agreed | {own_pid})
             await con.execute(
                 "INSERT INTO kv (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (Key.WEBHOOK, json.dumps(mine)),
             )
-            return others == 0, None
+            return not agreed, None
 
 
 def _running_lock_key() -> int:
