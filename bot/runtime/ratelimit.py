@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,8 @@ from telegram.ext import AIORateLimiter
 from bot.core.limits import CHAT_LIMITERS_BOUND
 from bot.runtime import private
 from bot.runtime.updates import lend_slot, on_the_wire
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +158,11 @@ class FloodLimiter(AIORateLimiter):
         else:
             scope, period, burst = f"g:{chat_id}", rates.group_period, 1
         for name, every, size in ((scope, period, burst), ("overall", rates.overall_period, 1)):
-            wait = await reserve(name, every, size)
+            try:
+                wait = await reserve(name, every, size)
+            except Exception as exc:  # the database is away: this process's own limits hold
+                log.warning("shared flood budget unavailable (%s); local limits only", exc)
+                return
             if wait > 0:
                 await asyncio.sleep(wait)
 
