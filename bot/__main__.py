@@ -182,6 +182,9 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+_held: list[object] = []  # the SQLite single-process lock, alive as long as the process
+
+
 def cmd_run() -> int:
     from bot.app import run_bot
     from bot.runtime.logs import setup_logging
@@ -196,6 +199,10 @@ def cmd_run() -> int:
         from bot.db.postgres import check_server
 
         asyncio.run(check_server(settings.database_url))
+    else:  # held until the process ends: a second bot on the file refuses (CONTRACT §10)
+        from bot.db.connection import single_process_lock
+
+        _held.append(single_process_lock(settings.database_path))
     tune_gc()
     run_bot(settings, bank)
     return 0

@@ -26,6 +26,7 @@ from bot.runtime.metrics import MetricsServer
 from bot.runtime.polling import UpdatesRequest
 from bot.runtime.ratelimit import FloodLimiter
 from bot.runtime.request import RetryingRequest
+from bot.runtime.standby import PollingLease
 from bot.runtime.updates import FairUpdateProcessor, lend_slot
 from bot.runtime.webhook import run_webhook
 from bot.services import channel, game, jobs
@@ -55,6 +56,8 @@ def build_application(
         data.clock = clock
 
     metrics_server: list[MetricsServer] = []
+    polling_lease: list[PollingLease] = []
+    updates_request = updates_request or UpdatesRequest(read_timeout=30, pause=settings.poll_pause)
     app_ref: list[BotApp] = []  # the Application, built below
 
     async def health() -> str | None:
@@ -71,6 +74,27 @@ def build_application(
             settings.database_location, busy_timeout=settings.db_busy_timeout
         )
         data.store_.database.lend = lend_slot  # see Database.lend
+        if data.store_.database.dialect == "postgres" and isinstance(
+            app.bot.rate_limiter, FloodLimiter
+        ):  # the flood budget is the bot's, shared by every process (CONTRACT §10)
+            app.bot.rate_limiter.shared = data.store_.workers.reserve_send
+        if (
+            not settings.webhook_url
+            and data.store_.database.dialect == "postgres"
+            and isinstance(updates_request, UpdatesRequest)
+        ):  # several processes may poll this database: one at a time (CONTRACT §10)
+            workers = data.store_.workers
+            lease = PollingLease(workers)
+            updates_request.gate = lease.wait_turn
+            updates_request.done = workers.done_among
+            polling_lease.append(lease)
+            if isinstance(app.update_processor, FairUpdateProcessor):
+
+                async def mark(update: object) -> None:
+                    if isinstance(update, Update):
+                        await workers.mark_done(update.update_id, data.clock())
+
+                app.update_processor.on_done = mark
         if settings.metrics_port is not None:
             server = MetricsServer(health)
             await server.start(settings.metrics_listen, settings.metrics_port)
@@ -93,6 +117,8 @@ def build_application(
         )
 
     async def post_stop(app: BotApp) -> None:
+        while polling_lease:  # polling has stopped (its last offset sent): a standby may take it
+            await polling_lease.pop().release()
         # Updates received are answered and recorded (app.stop); now what they started.
         if data.store_ is not None:
             await jobs.drain(data, app.bot)
@@ -121,9 +147,7 @@ def build_application(
             request
             or RetryingRequest(connection_pool_size=settings.connection_pool_size, pool_timeout=10)
         )
-        .get_updates_request(
-            updates_request or UpdatesRequest(read_timeout=30, pause=settings.poll_pause)
-        )
+        .get_updates_request(updates_request)
     )
     builder = builder.rate_limiter(FloodLimiter(enabled=settings.rate_limit))
     app: BotApp = builder.build()

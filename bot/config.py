@@ -311,6 +311,13 @@ class Settings:
                 database_path = parsed
             else:
                 database_url = parsed
+        if database_url is not None and webhook_url is not None and webhook_secret is None:
+            # Several workers share one PostgreSQL (CONTRACT §10): a secret generated at start
+            # would differ per process, and Telegram knows only the last setWebhook's.
+            problems.append(
+                "WEBHOOK_SECRET must be set in webhook mode on PostgreSQL (DATABASE_URL), "
+                "the same for every worker: a generated one would differ per process."
+            )
         metrics_port = None
         if (raw_metrics := get("METRICS_PORT")) is not None:
             if re.fullmatch(r"\d{1,5}", raw_metrics) and 1 <= int(raw_metrics) <= 65535:

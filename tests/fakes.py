@@ -239,6 +239,8 @@ class FakeBotApi:
         self.chats[CHANNEL_ID] = self.channel
         self.channel_posting_allowed = True
         self.webhook: dict[str, Any] | None = None  # setWebhook's parameters while one is set
+        self.polls_in_flight = 0
+        self.most_polls_at_once = 0
         # Methods whose calls wait (unanswered) until their event is set: a send stuck in a
         # flood limiter or a slow network, for as long as a test likes.
         self.holds: dict[str, asyncio.Event] = {}
@@ -654,6 +656,15 @@ class FakeBotApi:
         return web.Response(status=fault.status, text="<html>Bad Gateway</html>")
 
     async def _get_updates(self, params: dict[str, Any]) -> web.Response:
+        # Several pollers (CONTRACT §10): how many getUpdates were ever running at once.
+        self.polls_in_flight += 1
+        self.most_polls_at_once = max(self.most_polls_at_once, self.polls_in_flight)
+        try:
+            return await self._get_updates_one(params)
+        finally:
+            self.polls_in_flight -= 1
+
+    async def _get_updates_one(self, params: dict[str, Any]) -> web.Response:
         if self.webhook is not None:  # as Telegram answers while a webhook is set
             self.calls.append(Call("getUpdates", params, time.monotonic(), 409, "webhook set"))
             return _error(
@@ -730,6 +741,19 @@ class FakeBotApi:
             return 400, "Bad Request: can't parse allowed updates"
         self.webhook = dict(p)
         return 200, True
+
+    def _m_getWebhookInfo(self, p: dict[str, Any]) -> tuple[int, Any]:
+        # https://core.telegram.org/bots/api#webhookinfo: url is "" when none is set; the
+        # secret is never told.
+        hook = self.webhook or {}
+        info: dict[str, Any] = {
+            "url": hook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": 0,
+        }
+        if hook.get("allowed_updates") is not None:
+            info["allowed_updates"] = hook["allowed_updates"]
+        return 200, info
 
     def _m_getChat(self, p: dict[str, Any]) -> tuple[int, Any]:
         chat = self._chat(p.get("chat_id"))

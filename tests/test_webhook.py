@@ -561,6 +561,7 @@ async def test_a_taken_port_is_one_sentence_not_a_traceback(
             **env_for_subprocess,
             "PYTHONPATH": str(ROOT),
             "WEBHOOK_URL": URL,
+            "WEBHOOK_SECRET": "operator-chosen_secret",  # required on PostgreSQL
             "WEBHOOK_LISTEN": "127.0.0.1",
             "PORT": str(taken.getsockname()[1]),
         }

@@ -25,6 +25,7 @@ from bot.db.settings import KeyValues
 from bot.db.stats import Stats
 from bot.db.users import User, Users
 from bot.db.weekly import WeeklyPosts
+from bot.db.workers import Workers
 
 __all__ = [
     "AnswerRecord",
@@ -69,6 +70,7 @@ class Store:
         self.games = Games(database, self.answers)
         self.pending = PendingUpdates(database)
         self.weekly = WeeklyPosts(database)
+        self.workers = Workers(database)
 
     @classmethod
     async def open(cls, path: Path | str, *, busy_timeout: float = 10.0) -> Store:

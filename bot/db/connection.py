@@ -347,6 +347,33 @@ def running_lock(path: Path) -> IO[bytes]:
     return handle
 
 
+def run_lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".run.lock")
+
+
+class AlreadyRunning(DatabaseUnavailable):
+    """Another ``python -m bot`` runs on this SQLite file (CONTRACT §10: one process only)."""
+
+
+def single_process_lock(path: Path) -> IO[bytes]:
+    """An exclusive lock on ``<file>.run.lock`` for the life of ``python -m bot run`` on
+    SQLite: a second process refuses to start (CONTRACT §10). A file of its own rather than
+    an exclusive ``running_lock``: ``copy-db`` and tests open the database beside a running bot
+    with the shared ``running_lock``, which an exclusive one would block; ``sqlite_in_use``
+    still sees the bot by the shared one. The kernel drops it with the process (even kill -9)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = run_lock_path(path).open("ab")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise AlreadyRunning(
+            f"Another bot process is already running on {path}: with SQLite only one may run "
+            "(stop it, or use PostgreSQL with DATABASE_URL for several)."
+        ) from None
+    return handle
+
+
 def sqlite_in_use(path: Path) -> bool:
     """Does a running bot hold ``path`` open (its ``running_lock``)?"""
     lock = lock_path(path)

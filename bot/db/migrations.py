@@ -353,6 +353,27 @@ MIGRATIONS: list[str | PythonStep] = [
     """
     DROP TABLE IF EXISTS reviews;
     """,
+    # 13: several processes on one PostgreSQL (CONTRACT §10). processed_updates: an update
+    # one worker acts on is not acted on again by another that Telegram (or the balancer)
+    # handed it to; pruned after a day (Telegram keeps an update at most 24 hours). leases:
+    # one process at a time does a named thing (long polling) until expires_at, renewed.
+    # flood_slots: the bot's one flood budget across processes (runtime/ratelimit.py).
+    """
+    CREATE TABLE processed_updates (
+        update_id INTEGER PRIMARY KEY,
+        seen_at TEXT NOT NULL
+    );
+    CREATE INDEX processed_updates_seen ON processed_updates (seen_at);
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE TABLE flood_slots (
+        scope TEXT PRIMARY KEY,
+        next_at DOUBLE PRECISION NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

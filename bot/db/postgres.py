@@ -365,6 +365,10 @@ class PgDatabase(Database):
         if not self._holder.is_closed():
             await self._holder.close()
 
+    def running_pid(self) -> int:
+        """The server process holding this bot's running lock (not "another bot")."""
+        return int(self._holder.get_server_pid())
+
     async def migrate(self, migrations: Sequence[str | PythonStep] = MIGRATIONS) -> int:
         async with self._pool.acquire() as con:
             version = await migrate(con, migrations)

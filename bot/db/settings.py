@@ -14,6 +14,7 @@ class Key(StrEnum):
     CYCLE = "cycle"  # the channel queue's current cycle number
     DAILY_TIME = "daily_time"  # /schedule HH:MM, overriding POST_TIME
     PAUSED = "paused"  # "1" while /pause holds daily posts
+    WEBHOOK = "webhook"  # the running webhook workers' URL, secret hash, allowed updates
 
 
 class KeyValues(Table):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
@@ -51,6 +52,11 @@ class UpdatesRequest(AiohttpRequest):
         super().__init__(*args, **kwargs)
         self._asked: object = None  # the offset of the last batch that had updates
         self.pause = pause
+        # Several processes on one PostgreSQL: waits until this one may poll (runtime/standby).
+        self.gate: Callable[[float], Awaitable[bool | None]] | None = None
+        # ... and which of the update ids from..to another poller has handled (standby).
+        self.done: Callable[[int, int], Awaitable[set[int]]] | None = None
+        self._filtering = True  # until a batch comes with nothing handled before
 
     async def do_request(
         self,
@@ -65,9 +71,19 @@ class UpdatesRequest(AiohttpRequest):
             # the next batch instead of fetching each with a request of its own. Here, not
             # PTB's poll_interval, which would also slow PTB's backoff after errors.
             await asyncio.sleep(self.pause)
+        if self.gate is not None and url.endswith("/getUpdates"):
+            params = request_data.parameters if request_data is not None else {}
+            timeout = params.get("timeout")
+            turn = await self.gate(float(timeout) if isinstance(timeout, int | float) else 0.0)
+            if turn is None:  # a standby's stop: nothing fetched, nothing to confirm
+                return 200, b'{"ok":true,"result":[]}'
+            if turn:
+                self._filtering = True  # just took over from another poller
         code, payload = await super().do_request(url, method, request_data, *args, **kwargs)
         if code != 200 or not url.endswith("/getUpdates"):
             return code, payload
+        if self.done is not None and self._filtering and b'"update_id"' in payload:
+            payload = await self._without_done(payload, self.done)
         offset = request_data.parameters.get("offset") if request_data is not None else None
         again, self._asked = offset == self._asked, offset if b'"update_id"' in payload else None
         if not again:
@@ -86,3 +102,21 @@ class UpdatesRequest(AiohttpRequest):
             log.warning("skipped update %s: it could not be read", update_id)
         body["result"] = kept
         return code, json.dumps(body).encode()
+
+    async def _without_done(
+        self, payload: bytes, done: Callable[[int, int], Awaitable[set[int]]]
+    ) -> bytes:
+        """The batch without the updates another poller handled (runtime/standby.py)."""
+        try:
+            body = json.loads(payload)
+            entries = body["result"]
+            ids = [e["update_id"] for e in entries]
+            handled = await done(min(ids), max(ids))
+        except (ValueError, KeyError, TypeError):
+            return payload  # PTB reports a malformed answer itself
+        if not handled:
+            self._filtering = False  # past what the last poller handled
+            return payload
+        log.info("polling: %d update(s) the last poller handled skipped", len(handled))
+        body["result"] = [e for e in entries if e["update_id"] not in handled]
+        return json.dumps(body).encode()

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
@@ -34,6 +35,8 @@ from telegram.ext import AIORateLimiter
 from bot.core.limits import CHAT_LIMITERS_BOUND
 from bot.runtime import private
 from bot.runtime.updates import lend_slot, on_the_wire
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,10 @@ class FloodLimiter(AIORateLimiter):
         self._burst = rates.per_chat_burst
         self._period = rates.per_chat_period
         self._chats: OrderedDict[int, AsyncLimiter] = OrderedDict()
+        self._rates = rates
+        # Several processes on one PostgreSQL (CONTRACT §10): the budget is the bot's, not
+        # this process's. Set at start: reserve(scope, period, burst) -> seconds to wait.
+        self.shared: Callable[[str, float, int], Awaitable[float]] | None = None
 
     def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
         limiter = self._chats.pop(chat_id, None) or AsyncLimiter(self._burst, self._period)
@@ -136,6 +143,28 @@ class FloodLimiter(AIORateLimiter):
         while len(self._chats) > CHAT_LIMITERS_BOUND:
             self._chats.popitem(last=False)
         return limiter
+
+    async def _shared_turn(
+        self, reserve: Callable[[str, float, int], Awaitable[float]], chat_id: object
+    ) -> None:
+        """Wait for the bot's shared budget after this process's own: the chat's (or the
+        group's) first, then a slot of the overall ~30 a second, so an overall slot is never
+        reserved and then left unused while the chat waits. Only calls with a chat come
+        here: a press's answer (no chat) never waits behind a throttled send."""
+        rates = self._rates
+        if isinstance(chat_id, int) and chat_id > 0:
+            scope = f"c:{chat_id}"
+            period, burst = rates.per_chat_period / rates.per_chat_burst, rates.per_chat_burst
+        else:
+            scope, period, burst = f"g:{chat_id}", rates.group_period, 1
+        for name, every, size in ((scope, period, burst), ("overall", rates.overall_period, 1)):
+            try:
+                wait = await reserve(name, every, size)
+            except Exception as exc:  # the database is away: this process's own limits hold
+                log.warning("shared flood budget unavailable (%s); local limits only", exc)
+                return
+            if wait > 0:
+                await asyncio.sleep(wait)
 
     async def process_request(  # noqa: PLR0917 - PTB's signature
         self,
@@ -151,6 +180,8 @@ class FloodLimiter(AIORateLimiter):
         request = callback
 
         async def send(*a: Any, **kw: Any) -> bool | dict[str, Any] | list[dict[str, Any]]:
+            if self.shared is not None and self._enabled and chat_id is not None:
+                await self._shared_turn(self.shared, chat_id)
             async with on_the_wire():  # past every limiter: the request goes out now
                 return await request(*a, **kw)
 

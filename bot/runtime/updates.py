@@ -37,7 +37,7 @@ import asyncio
 import contextvars
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -236,6 +236,8 @@ class FairUpdateProcessor(BaseUpdateProcessor):
         self._closed = False
         self._kept: list[object] = []  # arrived after the stop: to run at the next start
         self.dropped = 0
+        # Long polling with a standby (runtime/standby.py): told each update handled.
+        self.on_done: Callable[[object], Awaitable[None]] | None = None
 
     def pending(self, key: int) -> int:
         """Updates of one key admitted and not finished (for tests and logs)."""
@@ -305,6 +307,8 @@ class FairUpdateProcessor(BaseUpdateProcessor):
                     finally:
                         _SLOT.reset(token)
                         slot.give_back()
+                    if self.on_done is not None:
+                        await self.on_done(item.update)
                 except Exception:  # PTB routes handler errors itself; this is a last resort
                     log.exception("update of %s failed outside its handlers", key)
                 finally:

@@ -28,7 +28,7 @@ import random
 import resource
 import secrets
 import signal
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -92,6 +92,9 @@ class WebhookServer:
         self._in_reply_paused_until = 0.0
         self._secret = secret.encode()
         self._recent: set[int] = set()  # update ids already queued (Telegram may redeliver)
+        # Several workers on one PostgreSQL (CONTRACT §10): is this process the first to take
+        # the update? Set by run_webhook; None with one process (``_recent`` suffices).
+        self.claim: Callable[[int], Awaitable[bool]] | None = None
         # Press update id -> the answer its response carried (or waits for), for a redelivery.
         self._in_reply: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._warned = False
@@ -168,6 +171,11 @@ class WebhookServer:
         if update.update_id in self._recent:
             # A redelivery (our 200 was lost): Telegram gets its 200, the bot acts once.
             return await self._redelivered(update.update_id)
+        if self.claim is not None and not await self.claim(update.update_id):
+            # Another worker took it (Telegram redelivered to us, or the balancer retried
+            # here): it acts on it; Telegram gets its 200. Claimed before queueing, so the
+            # kill -9 of a worker between the two loses that update as it would in one process.
+            return web.Response(status=200)
         if len(self._recent) >= CACHE_BOUND:
             self._recent.clear()
         self._recent.add(update.update_id)
@@ -268,6 +276,45 @@ async def _set_webhook(
         return False
 
 
+async def _agree(
+    app: BotApp, server: WebhookServer, url: str, secret: str, allowed_updates: Sequence[str]
+) -> bool:
+    """Several workers on one PostgreSQL (CONTRACT §10): refuse a configuration that differs
+    from the running workers' (ConfigError, one sentence), and deduplicate updates in the
+    database. True when this worker sets the webhook (no other runs); on SQLite, always."""
+    data = app.bot_data
+    database = data.store.database
+    if database.dialect != "postgres":
+        return True
+    from bot.db.postgres import PgDatabase  # noqa: PLC0415 - asyncpg only on PostgreSQL
+
+    assert isinstance(database, PgDatabase)
+    workers = data.store.workers
+    first, problem = await workers.agree_webhook(
+        url, secret, allowed_updates, database.running_pid()
+    )
+    if problem is not None:
+        raise ConfigError([problem])
+
+    async def claim(update_id: int) -> bool:
+        return await workers.claim_update(update_id, data.clock())
+
+    server.claim = claim
+    return first
+
+
+async def _webhook_in_place(app: BotApp, url: str, allowed_updates: Sequence[str]) -> bool:
+    """Is the webhook another worker set still Telegram's (same URL and update types)? Then
+    this worker does not call setWebhook again: the workers do not fight over it. The secret
+    cannot be compared here (getWebhookInfo does not tell it); agree_webhook compared it."""
+    try:
+        info = await app.bot.get_webhook_info()
+    except TelegramError as exc:
+        log.warning("webhook: getWebhookInfo failed (%s); setting the webhook", exc)
+        return False
+    return info.url == url and sorted(info.allowed_updates or ()) == sorted(allowed_updates)
+
+
 async def run_webhook(
     app: BotApp,
     settings: Settings,
@@ -300,8 +347,11 @@ async def run_webhook(
                     f"{settings.port} ({exc.strerror or exc}): set PORT or WEBHOOK_LISTEN."
                 ]
             ) from exc
+        first = await _agree(app, server, settings.webhook_url, secret, allowed_updates)
         await app.start()
-        if not await _set_webhook(app, settings.webhook_url, secret, allowed_updates, stop):
+        if not first and await _webhook_in_place(app, settings.webhook_url, allowed_updates):
+            log.info("webhook: already set by another worker on this database")
+        elif not await _set_webhook(app, settings.webhook_url, secret, allowed_updates, stop):
             return  # a stop signal came while setWebhook was being retried
         log.info(
             "webhook: serving %s on %s:%d (updates: %s)",

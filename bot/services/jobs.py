@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from telegram import Bot
@@ -20,6 +20,7 @@ from telegram import Bot
 from bot.config import parse_time
 from bot.core import schedule
 from bot.db.settings import Key
+from bot.db.workers import PROCESS
 from bot.services import channel, channel_queue, daily_delivery, weekly
 from bot.services.pager import notify_admins
 from bot.state.context import BotContext, BotData
@@ -103,14 +104,46 @@ async def job_deliver_daily(context: BotContext) -> None:
     state: daily_delivery.RunState = context.job.data  # type: ignore[assignment]
     if state.busy:
         return
+    data = context.bot_data
+    if not await _own(data, DELIVERIES):
+        return  # another process on this database delivers (CONTRACT §10)
     state.busy = True
+    renewing = asyncio.create_task(_keep_owning(data, DELIVERIES))
     try:
-        data = context.bot_data
         await daily_delivery.plan(data, await daily_time(data))
         application = context.application
         await daily_delivery.deliver_due(data, context.bot, lambda: application.running)
     finally:
         state.busy = False
+        renewing.cancel()
+
+
+# Several processes on one PostgreSQL (CONTRACT §10): /daily deliveries are claimed row by row
+# with an UPDATE that a second process would repeat (a 'sending' row is resent after a crash,
+# by design), so one process at a time owns them, by a lease renewed while a run goes on. A
+# dead owner's lease runs out after JOB_LEASE and another process takes over, resending its
+# 'sending' rows as a restart would. The daily, extra and weekly posts and game deadlines need
+# none: each is claimed by a unique slot row (INSERT ... ON CONFLICT DO NOTHING) first.
+JOB_LEASE = timedelta(seconds=60)
+JOB_RENEW = 15.0  # seconds between renewals during a run
+
+
+async def _own(data: BotData, name: str) -> bool:
+    """Does this process own the job ``name``? Always with SQLite (one process)."""
+    store = data.store
+    if store.database.dialect != "postgres":
+        return True
+    now = datetime.now(UTC)
+    return await store.workers.take_lease(f"job:{name}", PROCESS, now, JOB_LEASE) is not None
+
+
+async def _keep_owning(data: BotData, name: str) -> None:
+    while True:
+        await asyncio.sleep(JOB_RENEW)
+        try:
+            await _own(data, name)
+        except Exception as exc:  # the next renewal tries again; JOB_LEASE leaves room
+            log.warning("could not renew the %s lease: %s", name, exc)
 
 
 async def job_extra(context: BotContext) -> None:
@@ -189,6 +222,8 @@ async def job_prune(context: BotContext) -> None:
     askings, sessions, keyboards = await data.store.quizzes.prune(data.clock() - PRUNE_AFTER)
     if askings or sessions or keyboards:
         log.info("pruned %d askings, %d sessions, %d keyboards", askings, sessions, keyboards)
+    if data.store.database.dialect == "postgres":  # the shared flood budget's idle chats
+        await data.store.workers.prune_flood_slots()
 
 
 async def warn_if_cycle_ending(data: BotData, bot: Bot) -> None:
