@@ -182,9 +182,6 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-_held: list[object] = []  # the SQLite single-process lock, alive as long as the process
-
-
 def cmd_run() -> int:
     from bot.app import run_bot
     from bot.runtime.logs import setup_logging
@@ -195,16 +192,21 @@ def cmd_run() -> int:
         log.info("event loop: uvloop")
     bank = load_bank(settings.content_dir)  # refuse to start on an invalid bank
     log.info("bank loaded: %d questions in %d topics", len(bank), len(bank.topics))
+    held = None
     if settings.database_url:  # an unusable server: one sentence now, before Telegram
         from bot.db.postgres import check_server
 
         asyncio.run(check_server(settings.database_url))
-    else:  # held until the process ends: a second bot on the file refuses (CONTRACT §10)
+    else:  # held while the bot runs: a second bot on the file refuses (CONTRACT §10)
         from bot.db.connection import single_process_lock
 
-        _held.append(single_process_lock(settings.database_path))
+        held = single_process_lock(settings.database_path)
     tune_gc()
-    run_bot(settings, bank)
+    try:
+        run_bot(settings, bank)
+    finally:
+        if held is not None:
+            held.close()  # and with it the lock
     return 0
 
 
