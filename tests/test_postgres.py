@@ -423,6 +423,7 @@ async def test_copy_db_round_trip(
         expected = _sqlite_counts(source)
         expected["askings"] += 1  # the one made above
         expected["keyboards"] += 1  # /score's picture button, bound to the bot's reply above
+        expected["processed_updates"] += 1  # that /score, handled once (several processes)
         assert _sqlite_counts(back) == expected
     finally:
         pg.drop_database(url)
