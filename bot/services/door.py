@@ -34,8 +34,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
+from typing import TypedDict
 
 from telegram import CallbackQuery, MaybeInaccessibleMessage, Message, Update
+from telegram import User as TgUser
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
@@ -90,6 +92,15 @@ RULES: dict[str, Rule] = {
 }
 
 
+class _At(TypedDict):
+    """Where and by whom a press was made: every typed press starts with these."""
+
+    query: CallbackQuery
+    user: TgUser
+    chat_id: int
+    message_id: int
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """Why a press is refused (for the log), and the one alert its presser gets."""
@@ -136,6 +147,7 @@ async def _admit(query: CallbackQuery, data: BotData) -> Press | Refusal:
     if rule.private_only and not own_private:
         return Refusal("not in the presser's private chat")
     store = data.store
+    at: _At = {"query": query, "user": user, "chat_id": chat_id, "message_id": message_id}
     if kind in cd.KEYBOARD_KINDS:
         keyboard = await store.keyboards.find(chat_id, message_id)
         if keyboard is None or keyboard.user_id != user.id:
@@ -143,40 +155,14 @@ async def _admit(query: CallbackQuery, data: BotData) -> Press | Refusal:
         if query.data not in keyboard.data:
             return Refusal("data not on this message")
         if kind == cd.FORGET:
-            return ForgetPress(
-                query=query,
-                user=user,
-                chat_id=chat_id,
-                message_id=message_id,
-                confirm=args[0] == "yes",
-            )
+            return ForgetPress(**at, confirm=args[0] == "yes")
         if kind == cd.HIDE:
-            return HidePress(
-                query=query,
-                user=user,
-                chat_id=chat_id,
-                message_id=message_id,
-                hidden=args[0] == "1",
-            )
+            return HidePress(**at, hidden=args[0] == "1")
         if kind == cd.MORE:
-            return MorePress(
-                query=query,
-                user=user,
-                chat_id=chat_id,
-                message_id=message_id,
-                question_id=args[0],
-                message=message,
-            )
+            return MorePress(**at, question_id=args[0], message=message)
         if kind == cd.PROGRESS:
-            return ProgressPress(query=query, user=user, chat_id=chat_id, message_id=message_id)
-        return ImportPress(
-            query=query,
-            user=user,
-            chat_id=chat_id,
-            message_id=message_id,
-            pending_id=int(args[0]),
-            add=args[1] == "add",
-        )
+            return ProgressPress(**at)
+        return ImportPress(**at, pending_id=int(args[0]), add=args[1] == "add")
     asking, session = await store.quizzes.get_asking_and_session(int(args[0]))
     if asking is None or asking.kind not in rule.asking_kinds:
         return Refusal("no such asking")
@@ -222,61 +208,44 @@ async def _admit(query: CallbackQuery, data: BotData) -> Press | Refusal:
             asking = bound
     if kind in {cd.NEXT, cd.REPORT, cd.DONE}:
         if kind == cd.REPORT:
-            return ReportPress(
-                query=query, user=user, chat_id=chat_id, message_id=message_id, asking=asking
-            )
+            return ReportPress(**at, asking=asking)
         if kind == cd.DONE:
-            return DonePress(query=query, user=user, chat_id=chat_id, message_id=message_id)
+            return DonePress(**at)
         assert session is not None  # a quiz's asking (RULES, above)
-        return NextPress(
-            query=query,
-            user=user,
-            chat_id=chat_id,
-            message_id=message_id,
-            asking=asking,
-            session=session,
-        )
+        return NextPress(**at, asking=asking, session=session)
     # A choice: graded here, once, against the question as it was asked.
     q = data.bank.questions.get(asking.question_id)
     if q is not None and not (q.quizzable and q.choices_sig == asking.choices_sig):
         q = None
     chosen = asking.order[position]
+    correct = q is not None and chosen == q.correct
     if kind == cd.GAME:
         return GamePress(
-            query=query,
-            user=user,
-            chat_id=chat_id,
-            message_id=message_id,
+            **at,
             asking=asking,
             position=position,
             chosen=chosen,
             question=q,
-            correct=q is not None and chosen == q.correct,
+            correct=correct,
         )
     if asking.kind == AskingKind.QUIZ:
         assert session is not None  # checked above
         return ChoicePress(
-            query=query,
-            user=user,
-            chat_id=chat_id,
-            message_id=message_id,
+            **at,
             asking=asking,
             position=position,
             chosen=chosen,
             question=q,
-            correct=q is not None and chosen == q.correct,
+            correct=correct,
             session=session,
         )
     return ChannelPress(
-        query=query,
-        user=user,
-        chat_id=chat_id,
-        message_id=message_id,
+        **at,
         asking=asking,
         position=position,
         chosen=chosen,
         question=q,
-        correct=q is not None and chosen == q.correct,
+        correct=correct,
         preview=asking.kind == AskingKind.PREVIEW,
     )
 
