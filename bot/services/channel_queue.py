@@ -62,6 +62,11 @@ async def next_question(data: BotData) -> tuple[int, str] | None:
 async def day_question(data: BotData, day: date) -> tuple[int, str] | None:
     """The day's one question (contract §7): the channel's daily slot and every /daily
     subscriber get it. Chosen from the no-repeat queue when first needed, then kept."""
+    async with data.day_choice:
+        return await _day_question(data, day)
+
+
+async def _day_question(data: BotData, day: date) -> tuple[int, str] | None:
     key = day.isoformat()
     kept = await data.store.daily.day_question(key)
     if kept is not None and kept.question_id in data.bank:

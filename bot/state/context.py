@@ -78,6 +78,9 @@ class BotData:
     settings: Settings
     bank: QuestionBank
     store_: Store | None = None
+    # Choosing a day's question reads the queue, then records the choice: two dates planned
+    # at once would otherwise both read it first and pick the same question.
+    day_choice: asyncio.Lock = field(default_factory=asyncio.Lock)
     clock: Callable[[], datetime] = utc_now
     rng: random.Random = field(default_factory=random.Random)
     channel_username: str | None = None  # "@name", or the title of a channel without one
