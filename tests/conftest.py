@@ -11,6 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+)
 from telegram import Update
 
 from bot.app import build_application
@@ -153,6 +159,8 @@ class Harness:
         self.bank = bank
         self.clock = clock
         self.app: BotApp | None = None
+        # Job runs the JobQueue's scheduler has started and not yet finished (helpers.quiet).
+        self.jobs_running = 0
 
     @property
     def data(self) -> BotData:
@@ -167,6 +175,10 @@ class Harness:
         if changes:
             self.settings = dataclasses.replace(self.settings, **changes)
         app = build_application(self.settings, self.bank, clock=self.clock)
+        if app.job_queue is not None:
+            app.job_queue.scheduler.add_listener(
+                self._count_job, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+            )
         await app.initialize()
         assert app.post_init is not None
         await app.post_init(app)
@@ -177,6 +189,10 @@ class Harness:
         await app.start()
         self.app = app
         return app
+
+    def _count_job(self, event: JobEvent) -> None:
+        # APScheduler's own events: submitted when a run starts, executed/error when it ends.
+        self.jobs_running += 1 if event.code == EVENT_JOB_SUBMITTED else -1
 
     async def stop(self) -> None:
         app, self.app = self.app, None

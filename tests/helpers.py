@@ -6,8 +6,11 @@ import asyncio
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.ui import callback_data as cd
 from tests.conftest import ROOT, Harness
@@ -74,6 +77,36 @@ async def settled(h: Harness, *, update_id: int | None = None, timeout: float = 
         while calm < 5:  # a task started in this loop turn shows up a turn later
             calm = calm + 1 if idle() else 0
             await asyncio.sleep(0 if calm else 0.005)
+
+
+async def quiet(h: Harness, *, horizon: float = 2.0, timeout: float = 15.0) -> None:
+    """``settled``, and the JobQueue quiet too: no job run under way, and no one-time or
+    time-of-day job (a catch-up post, an extra post, tomorrow's post) due within ``horizon``
+    seconds. After a (re)start, the start-time catch-ups are decided and done by then, so
+    asserting that one did not happen is sound. Repeating jobs (tallies, /daily ticks) are not
+    waited for: a test drives those itself (test_daily's ``tick``)."""
+    app = h.app
+    assert app is not None and app.job_queue is not None
+    queue = app.job_queue
+
+    def jobs_idle() -> bool:
+        if h.jobs_running:
+            return False
+        soon = datetime.now(UTC) + timedelta(seconds=horizon)
+        return not any(
+            job.next_t is not None
+            and job.next_t <= soon
+            and not isinstance(job.job.trigger, IntervalTrigger)
+            for job in queue.jobs()
+        )
+
+    async with asyncio.timeout(timeout):
+        while True:
+            while not jobs_idle():  # nothing notifies a job's end: look again shortly
+                await asyncio.sleep(0.01)
+            await settled(h, timeout=timeout)
+            if jobs_idle():
+                return
 
 
 def quiz_messages(h: Harness, chat_id: int) -> list[StoredMessage]:

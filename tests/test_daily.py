@@ -18,7 +18,16 @@ from bot.services import channel, channel_queue, daily_delivery, jobs
 from bot.services.presses import NOT_VALID
 from tests.conftest import ALICE, BOB, ROOT, Harness
 from tests.fakes import Clock, FakeBotApi, FakeUser, StoredMessage
-from tests.helpers import answer_buttons, answered, press_answer, right_position, start_bot
+from tests.helpers import (
+    answer_buttons,
+    answered,
+    press_answer,
+    query,
+    quiet,
+    right_position,
+    settled,
+    start_bot,
+)
 from tests.test_e2e_quiz import score_line
 
 pytestmark = pytest.mark.e2e
@@ -140,6 +149,11 @@ async def tick(h: Harness) -> None:
     state = job.data
     await h.fake.wait_until(lambda: not state.busy)  # type: ignore[attr-defined]
     await job.run(h.app)
+    # The scheduler's own run may have started between the wait and ours (ours then returned
+    # at once): the tick is over when no run is under way.
+    async with asyncio.timeout(30):
+        while state.busy:  # type: ignore[attr-defined]
+            await asyncio.sleep(0.01)
 
 
 def dailies(h: Harness, chat_id: int) -> list[StoredMessage]:
@@ -190,7 +204,7 @@ async def test_subscriber_gets_the_channel_question_once_and_it_scores_once(
     assert "Subscribed" in reply and "today at 09:00" in reply
     assert "You get the daily question" in await says(h, ALICE, "/daily")  # shows, changes nothing
     await tick(h)
-    await asyncio.sleep(0.3)
+    await settled(h)
     assert dailies(h, ALICE.id) == []  # not before its time
     assert isinstance(h.clock, Clock)
     h.clock.advance(hours=1, seconds=5)
@@ -214,7 +228,7 @@ async def test_subscriber_gets_the_channel_question_once_and_it_scores_once(
     await tick(h)
     await h.restart(post_time=time(9, 0))
     await tick(h)
-    await asyncio.sleep(0.3)
+    await quiet(h)
     assert sent_dailies(h, ALICE.id) == 1
     # The next day brings a new question, the next one of the queue.
     h.clock.advance(days=1)
@@ -242,7 +256,7 @@ async def test_missed_delivery_arrives_when_the_bot_comes_back_that_day(
     assert await asked_question(h, dailies(h, ALICE.id)[0]) == posted.question_id
     await h.restart(post_time=time(9, 0))
     await tick(h)
-    await asyncio.sleep(0.3)
+    await quiet(h)
     assert len(dailies(h, ALICE.id)) == 1
 
 
@@ -251,7 +265,7 @@ async def test_yesterdays_missed_delivery_is_not_sent_today(morning: Harness) ->
     await h.start(post_time=time(9, 0))
     await says(h, ALICE, "/daily 07:00")  # already past today: first one tomorrow
     await tick(h)
-    await asyncio.sleep(0.3)
+    await settled(h)
     assert dailies(h, ALICE.id) == []
     await h.stop()
     assert isinstance(h.clock, Clock)
@@ -272,7 +286,7 @@ async def test_daily_off_stops_it_and_group_is_refused(morning: Harness) -> None
     assert isinstance(h.clock, Clock)
     h.clock.advance(hours=2)
     await tick(h)
-    await asyncio.sleep(0.3)
+    await settled(h)
     assert dailies(h, ALICE.id) == []
     assert await h.data.store.daily.subscription(ALICE.id) is None
 
@@ -291,7 +305,7 @@ async def test_blocked_subscriber_is_dropped_and_others_still_served(morning: Ha
     assert await h.data.store.daily.subscription(ALICE.id) is not None
     assert await h.data.store.daily.count_status(DAY.isoformat(), "blocked") == 1
     await tick(h)  # no retries for a blocked user
-    await asyncio.sleep(0.3)
+    await settled(h)
     bob_sends = [c for c in h.fake.calls_to("sendMessage") if c.params["chat_id"] == BOB.id]
     assert [c.status for c in bob_sends[-1:]] == [403]
     assert sum(c.status == 403 for c in bob_sends) == 1
@@ -366,10 +380,13 @@ async def test_restart_mid_deliveries_repeats_none_and_loses_none(morning: Harne
     await h.fake.wait_until(lambda: len(deliveries_to(h.fake, ids)) >= 20)
     await h.restart()
     await h.fake.wait_until(lambda: len(deliveries_to(h.fake, ids)) == len(ids), timeout=20)
-    await asyncio.sleep(0.5)
+    await tick(h)  # the run after the restart is over, and one more finds nothing to send
     counts = deliveries_to(h.fake, ids)
     assert sorted(counts) == ids
     assert set(counts.values()) == {1}
+
+
+STATUSES = "SELECT status, COUNT(*) FROM daily_deliveries GROUP BY status"
 
 
 async def test_kill_mid_deliveries_loses_none(
@@ -392,7 +409,11 @@ async def test_kill_mid_deliveries_loses_none(
         assert len(before) < len(ids)  # killed mid-way
         proc = await start_bot(env, tmp_path, output=asyncio.subprocess.DEVNULL)
         await fake_api.wait_until(lambda: len(deliveries_to(fake_api, ids)) == len(ids), 60)
-        await asyncio.sleep(1.0)
+        # Every row recorded as sent: no send is left in flight, and a sent row never goes out
+        # again (the database is read beside the running bot, as copy-db does).
+        async with asyncio.timeout(30):
+            while await query(env["DATABASE_PATH"], STATUSES) != [("sent", len(ids))]:
+                await asyncio.sleep(0.05)
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
@@ -401,17 +422,7 @@ async def test_kill_mid_deliveries_loses_none(
     assert sorted(counts) == ids  # none lost
     twice = [uid for uid, n in counts.items() if n > 1]
     assert len(twice) <= 8  # only what was in flight at the kill (IN_FLIGHT)
-    store = await Store.open(Path(env["DATABASE_PATH"]))  # on either backend
-    try:
-        statuses = {
-            r[0]: r[1]
-            for r in await store.database.all(
-                "SELECT status, COUNT(*) FROM daily_deliveries GROUP BY status"
-            )
-        }
-    finally:
-        await store.close()
-    assert statuses == {"sent": len(ids)}
+    assert await query(env["DATABASE_PATH"], STATUSES) == [("sent", len(ids))]
 
 
 async def test_background_sends_yield_to_everything_else() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime, time, timedelta
 
@@ -12,7 +11,7 @@ from bot.db.settings import Key
 from bot.services import channel
 from tests.conftest import ADMIN, ALICE, Harness
 from tests.fakes import Clock, FakeUser
-from tests.helpers import answer_buttons, answered, settled
+from tests.helpers import answer_buttons, answered, quiet, settled
 
 pytestmark = pytest.mark.e2e
 
@@ -70,7 +69,7 @@ async def test_daily_post_once_and_not_again_after_restart(harness: Harness) -> 
     await harness.start(post_time=at)
     await harness.fake.wait_until(lambda: len(harness.fake.channel_posts()) == 1, timeout=10)
     await harness.restart(post_time=at)
-    await asyncio.sleep(1.5)
+    await quiet(harness)  # the start-time catch-up decided (and done, had it posted)
     assert len(harness.fake.channel_posts()) == 1
     slot = await harness.data.store.channel.slot_post(f"daily:{now.date().isoformat()}")
     assert slot is not None and slot.status == "sent"
@@ -81,19 +80,19 @@ async def test_missed_post_arrives_once_when_started_later_that_day(harness: Har
     await harness.start(post_time=time(9, 0))
     await harness.fake.wait_until(lambda: len(harness.fake.channel_posts()) == 1)
     await harness.restart()
-    await asyncio.sleep(0.5)
+    await quiet(harness)
     assert len(harness.fake.channel_posts()) == 1
     # The next day, before its posting time, nothing is caught up.
     harness.clock.advance(hours=12)  # 03:00 on the 21st
     await harness.restart()
-    await asyncio.sleep(0.5)
+    await quiet(harness)
     assert len(harness.fake.channel_posts()) == 1
 
 
 async def test_missed_post_is_not_posted_days_later(harness: Harness) -> None:
     harness.clock = Clock(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))  # before 09:00
     await harness.start(post_time=time(9, 0))
-    await asyncio.sleep(0.5)
+    await quiet(harness)
     assert harness.fake.channel_posts() == []
 
 
@@ -171,7 +170,7 @@ async def test_502_is_not_repeated(bot: Harness) -> None:
     bot.fake.fail("sendMessage", 502, times=2, after_effect=True)
     bot.fake.send_text(ADMIN, "/post_now")
     await bot.fake.wait_until(lambda: len(bot.fake.channel_posts()) == 1, timeout=15)
-    await asyncio.sleep(0.3)
+    await settled(bot)  # the /post_now and its retries, if any, are done
     assert len(bot.fake.channel_posts()) == 1
 
 
@@ -183,7 +182,7 @@ async def test_timeout_after_send_is_not_reposted(harness: Harness) -> None:
     reply = await admin_says(harness, "/post_now conc-gil-what")
     assert "may or may not" in reply or "timed out" in reply
     await harness.restart()
-    await asyncio.sleep(0.5)
+    await quiet(harness)
     assert len(harness.fake.channel_posts()) == 1
     unknown = await harness.data.store.channel.posts_with_status("unknown")
     assert [p.question_id for p in unknown] == ["conc-gil-what"]

@@ -22,6 +22,7 @@ from tests.helpers import (
     next_question,
     press_answer,
     right_position,
+    settled,
     start_bot,
 )
 from tests.helpers import (
@@ -64,7 +65,7 @@ async def test_answer_lost_after_its_effect_is_not_repeated_and_the_quiz_goes_on
     fake.fail("answerCallbackQuery", 0, after_effect=True)
     query = fake.press(ALICE, first, data)
     await next_question(bot, ALICE.id, 2)  # the follow-up ran
-    await asyncio.sleep(0.5)
+    await settled(bot)
     assert answers_to(fake, query) == [599]  # sent once, never repeated
     assert query in fake.answered_queries
     # A second press on the same button is "already answered" because it is.
@@ -82,7 +83,7 @@ async def test_answer_answered_5xx_is_not_repeated(bot: Harness, status: int) ->
     fake.fail("answerCallbackQuery", status, after_effect=True)
     query = await press_answer(bot, ALICE, first, right=False)
     await next_question(bot, ALICE.id, 2)
-    await asyncio.sleep(0.3)
+    await settled(bot)
     assert answers_to(fake, query) == [599]
     assert (await bot.data.store.stats.score(ALICE.id))[1:] == (1, 0)
 
@@ -101,7 +102,7 @@ async def test_press_answered_too_late_still_counts_and_nobody_is_paged(bot: Har
     await press_answer(bot, ALICE, second, right=True)
     await fake.wait_for("sendMessage", lambda c: "2/2 right" in str(c.params.get("text")))
     assert (await bot.data.store.stats.score(ALICE.id))[1:] == (2, 2)
-    await asyncio.sleep(0.3)
+    await settled(bot)
     assert len(admin_pages(fake)) == pages_before
 
 
@@ -125,7 +126,7 @@ async def test_channel_press_answered_too_late_still_feeds_the_tally(bot: Harnes
     fake.answer_window = 0.0
     fake.press(BOB, post, answer_buttons(post)[0]["callback_data"])
     await fake.wait_until(lambda: "1 answered" in post.text, timeout=10)
-    await asyncio.sleep(0.3)
+    await settled(bot)
     assert len(admin_pages(fake)) == pages_before
 
 
@@ -141,7 +142,7 @@ async def test_channel_post_answered_502_is_unknown_not_repeated(
     fake.fail("sendMessage", 502, after_effect=after_effect)
     fake.send_text(ADMIN, "/post_now conc-gil-what")
     await fake.wait_until(lambda: any("/post_now conc-gil-what" in t for t in admin_pages(fake)))
-    await asyncio.sleep(0.5)
+    await settled(bot)
     tries = [c for c in fake.calls_to("sendMessage") if c.params["chat_id"] == "@pyinterviewq"]
     assert len(tries) == 1  # no blind repeat
     assert len(fake.channel_posts()) == (1 if after_effect else 0)
@@ -182,7 +183,7 @@ async def test_group_question_answered_502_is_not_sent_twice(bot: Harness) -> No
     fake.fail("sendMessage", 502, after_effect=True)
     fake.send_text(ALICE, "/quiz 2", chat=group)
     question = await next_question(bot, group.id, 1)
-    await asyncio.sleep(0.5)
+    await settled(bot)
     assert len([m for m in fake.messages_in(group.id) if "Question 1/" in m.text]) == 1
     # The question the bot never heard about still works: its press is honoured there.
     await press_answer(bot, BOB, question, right=True)
@@ -203,7 +204,7 @@ async def test_blocked_user_ends_the_quiz_quietly(bot: Harness) -> None:
     await fake.wait_until(
         lambda: any(c.status == 403 for c in fake.calls if c.params.get("chat_id") == ALICE.id)
     )
-    await asyncio.sleep(0.5)
+    await settled(bot)
     refused = [c for c in fake.calls if c.status == 403 and c.params.get("chat_id") == ALICE.id]
     assert len(refused) == 1  # no retries
     assert await bot.data.store.quizzes.active_session(ALICE.id, ALICE.id) is None
