@@ -90,7 +90,8 @@ def pg_databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[pg.Databases | Non
 
     async def open_on_postgres(cls: type[Database], /, path: Path | str, **kw: Any) -> Database:
         if not is_postgres_url(path):
-            path = databases.url_for(path)
+            # Opened with the bot's migrations: a copy of the migrated template will do.
+            path = databases.url_for(path, migrated="migrations" not in kw)
         database: Database = await original(cls, path, **kw)
         return database
 

@@ -6,11 +6,19 @@ SQLite file a test opens is then a fresh PostgreSQL database instead, one per fi
 test (``CREATE DATABASE`` takes about 70 ms on a server with fsync off), dropped afterwards.
 So the whole suite runs unchanged on both backends; the few tests about SQLite itself (its
 file, PRAGMAs, backups) are marked ``sqlite_only``.
+
+Speed: a database the bot opens with its own migrations is copied from a template this
+process migrated once (``CREATE DATABASE x TEMPLATE t``, a file copy on the server) rather
+than migrated per test; one opened with a test's own list of migrations (an old schema, a
+broken step) starts empty, as before. Admin statements go over one kept connection on a
+thread of its own, not a new connection each. Names carry the process id, so pytest-xdist's
+workers never share one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import itertools
 import os
 import subprocess
@@ -51,13 +59,77 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     return value
 
 
+class _Admin:
+    """One admin connection, kept on a thread with its own event loop (a test's loop comes and
+    goes with the test). A connection the server cut (tests restart it) is opened again."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._con: asyncpg.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="pg-admin", daemon=True).start()
+            self._loop = loop
+        return self._loop
+
+    async def _execute(self, statements: tuple[str, ...]) -> None:
+        for attempt in (1, 2):
+            try:
+                if self._con is None or self._con.is_closed():
+                    self._con = await asyncpg.connect(SERVER, timeout=5)
+                for sql in statements:
+                    await self._con.execute(sql)
+            except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
+                self._con = None
+                if attempt == 2:
+                    raise
+            else:
+                return
+
+    def execute(self, *statements: str) -> None:
+        with self._lock:
+            future = asyncio.run_coroutine_threadsafe(self._execute(statements), self._start())
+            future.result(timeout=120)
+
+
+_ADMIN = _Admin()
+_template: str | None = None  # this process's migrated template database, made on first use
+
+
 async def _admin(*statements: str) -> None:
+    """A one-off connection (``unavailable``: no thread left behind when there is no server)."""
     con = await asyncpg.connect(SERVER, timeout=5)
     try:
         for sql in statements:
             await con.execute(sql)
     finally:
         await con.close()
+
+
+async def _migrate(url: str) -> None:
+    # Imported here: the SQLite pass never loads the PostgreSQL backend.
+    from bot.db.migrations import MIGRATIONS
+    from bot.db.postgres import migrate
+
+    con = await asyncpg.connect(url, timeout=5)
+    try:
+        await migrate(con, MIGRATIONS)
+    finally:
+        await con.close()
+
+
+def _migrated_template() -> str:
+    global _template  # noqa: PLW0603 - one template per test process, made once
+    if _template is None:
+        name = f"bot_tmpl_{os.getpid()}"
+        _ADMIN.execute(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+        run_sync(_migrate(url_of(name)))
+        _template = name
+        atexit.register(_ADMIN.execute, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return _template
 
 
 def restart_server() -> None:
@@ -98,16 +170,17 @@ def url_of(name: str) -> str:
     return urlsplit(SERVER)._replace(path=f"/{name}").geturl()
 
 
-def create_database() -> str:
-    """A fresh, empty database; its URL."""
+def create_database(*, migrated: bool = False) -> str:
+    """A fresh database, empty or (``migrated``) at the bot's schema; its URL."""
     name = f"bot_test_{os.getpid()}_{next(_names)}"
-    run_sync(_admin(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'))
+    template = f' TEMPLATE "{_migrated_template()}"' if migrated else ""
+    _ADMIN.execute(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"{template}')
     return url_of(name)
 
 
-def drop_database(url: str) -> None:
-    name = urlsplit(url).path.lstrip("/")
-    run_sync(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+def drop_database(*urls: str) -> None:
+    names = [urlsplit(url).path.lstrip("/") for url in urls]
+    _ADMIN.execute(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names))
 
 
 class Databases:
@@ -118,13 +191,15 @@ class Databases:
         # Database.open as it was: a real SQLite file, for tests that need one beside PG.
         self.open_sqlite: Callable[..., Awaitable[Any]] | None = None
 
-    def url_for(self, path: Path | str) -> str:
+    def url_for(self, path: Path | str, *, migrated: bool = True) -> str:
+        """``migrated``: the bot will open it with its own migrations (a template copy);
+        else it starts empty (a test migrates it its own way). The first use decides."""
         key = Path(path).resolve()
         if key not in self.urls:
-            self.urls[key] = create_database()
+            self.urls[key] = create_database(migrated=migrated)
         return self.urls[key]
 
     def drop_all(self) -> None:
-        for url in self.urls.values():
-            drop_database(url)
+        if self.urls:
+            drop_database(*self.urls.values())
         self.urls.clear()
