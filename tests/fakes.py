@@ -25,6 +25,11 @@ from aiohttp import web
 
 from tests.telegram_html import check_message_text, parse, utf16_len
 
+# How long a test waits for an event by default: only a bound for a bot that never gets
+# there (a passing wait returns as soon as the event is recorded). Generous, because the
+# suite runs on a loaded 2-core machine beside pytest-xdist's other workers, where a picture
+# drawn at nice 19 or a start under load takes several seconds.
+WAIT_BOUND = 30.0
 BOT_ID = 7000001
 BOT_USERNAME = "InterviewTestBot"
 CHANNEL_ID = -1001234567890
@@ -537,7 +542,7 @@ class FakeBotApi:
         self,
         method: str,
         predicate: Callable[[Call], bool] | None = None,
-        timeout: float = 10.0,
+        timeout: float = WAIT_BOUND,
         count: int = 1,
     ) -> Call:
         """Wait until ``count`` calls to ``method`` (matching ``predicate``) were answered."""
@@ -550,7 +555,7 @@ class FakeBotApi:
                 await self._cond.wait_for(lambda: len(matching()) >= count)
         return matching()[count - 1]
 
-    async def wait_until(self, check: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def wait_until(self, check: Callable[[], bool], timeout: float = WAIT_BOUND) -> None:
         async with asyncio.timeout(timeout):
             async with self._cond:
                 await self._cond.wait_for(check)

@@ -14,7 +14,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.ui import callback_data as cd
 from tests.conftest import ROOT, Harness
-from tests.fakes import FakeUser, StoredMessage
+from tests.fakes import WAIT_BOUND, FakeUser, StoredMessage
 
 
 def answer_buttons(message: StoredMessage) -> list[dict[str, Any]]:
@@ -52,7 +52,9 @@ async def answered(h: Harness, query_id: str) -> dict[str, Any]:
     return call.params
 
 
-async def settled(h: Harness, *, update_id: int | None = None, timeout: float = 10.0) -> None:
+async def settled(
+    h: Harness, *, update_id: int | None = None, timeout: float = WAIT_BOUND
+) -> None:
     """Wait until the bot has nothing left to do for the updates it took (``update_id``:
     once it has queued that one, by the offset it asks for next): none queued, none being
     processed (PTB's own count), no follow-up of a press still running. Asserting that nothing
@@ -79,7 +81,7 @@ async def settled(h: Harness, *, update_id: int | None = None, timeout: float = 
             await asyncio.sleep(0 if calm else 0.005)
 
 
-async def quiet(h: Harness, *, horizon: float = 2.0, timeout: float = 15.0) -> None:
+async def quiet(h: Harness, *, horizon: float = 2.0, timeout: float = WAIT_BOUND) -> None:
     """``settled``, and the JobQueue quiet too: no job run under way, and no one-time or
     time-of-day job (a catch-up post, an extra post, tomorrow's post) due within ``horizon``
     seconds. After a (re)start, the start-time catch-ups are decided and done by then, so

@@ -22,7 +22,7 @@ from bot.services import channel, weekly
 from bot.ui import callback_data as cd
 from bot.ui import captions
 from tests.conftest import ADMIN, ALICE, BOB, ROOT, Harness
-from tests.fakes import CHANNEL_ID, Clock, FakeBotApi, FakeUser, StoredMessage
+from tests.fakes import CHANNEL_ID, WAIT_BOUND, Clock, FakeBotApi, FakeUser, StoredMessage
 from tests.helpers import answered, query, start_bot
 from tests.telegram_html import parse, utf16_len
 from tests.test_door import MALLORY, refused
@@ -74,7 +74,7 @@ async def seed_answers(h: Harness, user: FakeUser, days: list[date], seed: int =
 
 async def until(read: Callable[[], Awaitable[object]], value: object) -> None:
     """Wait for a state the bot reaches after its last request (a row it writes)."""
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(WAIT_BOUND):
         while await read() != value:
             await asyncio.sleep(0.02)
 
