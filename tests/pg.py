@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import itertools
 import os
 import subprocess
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -128,8 +129,41 @@ def _migrated_template() -> str:
         _ADMIN.execute(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
         run_sync(_migrate(url_of(name)))
         _template = name
-        atexit.register(_ADMIN.execute, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        atexit.register(_drop_quietly, _ADMIN, name)
     return _template
+
+
+def _drop_quietly(admin: _Admin, name: str) -> None:
+    with contextlib.suppress(Exception):  # at exit, on a throwaway server: best effort
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def own_server(databases: Databases) -> Iterator[None]:
+    """A throwaway server of the test's own (``.ci/postgres.sh start``), for a test that
+    restarts it: under pytest-xdist, restarting the shared one would cut every other worker's
+    connections. ``databases`` (the test's, still empty) then makes its databases there."""
+    global SERVER, SERVER_DIR, _ADMIN, _template  # swapped for this one test, then restored
+    script = Path(__file__).resolve().parent.parent / ".ci" / "postgres.sh"
+    started = subprocess.run(
+        ["bash", str(script), "start"], check=True, capture_output=True, text=True, timeout=120
+    )
+    found = dict(line.split("=", 1) for line in started.stdout.split())
+    saved = SERVER, SERVER_DIR, _ADMIN, _template
+    SERVER, SERVER_DIR = found["BOT_TEST_POSTGRES"], found["BOT_TEST_POSTGRES_DIR"]
+    _ADMIN, _template = _Admin(), None
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            databases.drop_all()
+        SERVER, SERVER_DIR, _ADMIN, _template = saved
+        subprocess.run(
+            ["bash", str(script), "stop", found["BOT_TEST_POSTGRES_DIR"]],
+            check=False,
+            capture_output=True,
+            timeout=120,
+        )
 
 
 def restart_server() -> None:

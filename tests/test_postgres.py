@@ -10,6 +10,7 @@ import asyncio
 import random
 import sqlite3
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -241,10 +242,16 @@ async def test_processes_starting_together_migrate_once(tmp_path: Path) -> None:
         pg.drop_database(url)
 
 
+@pytest.fixture
+def own_pg_server(pg_databases: pg.Databases) -> Iterator[None]:
+    """This test's databases on a server of its own, which it may restart (tests/pg.py)."""
+    with pg.own_server(pg_databases):
+        yield
+
+
 @pytest.mark.postgres_only
-@pytest.mark.skipif(pg.SERVER_DIR is None, reason="needs BOT_TEST_POSTGRES_DIR to restart it")
 async def test_server_restart_mid_channel_burst(
-    harness: Harness, pg_databases: pg.Databases
+    own_pg_server: None, harness: Harness, pg_databases: pg.Databases
 ) -> None:
     """The server restarts (every connection cut) in the middle of a burst of channel
     presses: every press the bot acknowledged is in the database, and the bot goes on
