@@ -587,6 +587,7 @@ class FakeBotApi:
         gate = self.holds.get(method)
         if gate is not None:
             self.held.append(method)  # a request that reached us, answered or not
+            await self._notify()  # a test may wait for it to get here
             await gate.wait()
         fault = self._take_fault(method)
         if fault is not None and fault.delay:

@@ -164,8 +164,8 @@ async def test_no_free_connection_in_time_is_not_sent_and_never_reaches_the_api(
     )
     async with Bot(TOKEN, base_url=fake_api.base_url, request=request) as bot:
         stuck = asyncio.create_task(bot.send_message(CHANNEL_ID, "first"))
-        await fake_api.wait_until(lambda: bool(fake_api.holds), timeout=5)
-        await asyncio.sleep(0.1)
+        # The send holds the pool's one connection once it reached the server.
+        await fake_api.wait_until(lambda: "sendMessage" in fake_api.held)
         seen = len(fake_api.calls_to("getMe"))  # the one Bot.initialize made
         with pytest.raises(NotSent):
             await bot.get_me()
@@ -187,7 +187,8 @@ async def test_a_channel_post_that_timed_out_after_it_went_out_is_not_repeated(
         with pytest.raises(TimedOut):
             await bot.send_message(CHANNEL_ID, "once")
         assert time.monotonic() - started < 1.0  # the read timeout, not the server's delay
-        await asyncio.sleep(1.2)
+    # The retries were over when send_message raised; the one request lands after its delay.
+    await fake_api.wait_until(lambda: bool(fake_api.calls_to("sendMessage")))
     assert len(fake_api.calls_to("sendMessage")) == 1
 
 

@@ -309,7 +309,7 @@ async def test_with_answer_in_reply_a_slow_press_is_answered_by_a_request_instea
     question = await open_question(hook, ALICE)
     gate = fake.hold("sendMessage")
     await hook.send(fake.text_payload(ALICE, "/score"))
-    await asyncio.sleep(0.1)
+    await fake.wait_until(lambda: "sendMessage" in fake.held)  # its reply is stuck
     status, body = await hook.post_for_reply(fake.new_update(press_on(question, ALICE, "902")))
     assert (status, body) == (200, b"")
     assert "902" not in fake.answered_queries
