@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from bot.config import Settings
 from bot.core.bank import load_bank
 from bot.core.models import QuestionBank
 from bot.db.connection import Database, is_postgres_url
+from bot.runtime import request as request_module
 from bot.state.context import BotApp, BotData
 from tests import pg
 from tests.fakes import CHANNEL_USERNAME, Clock, FakeBotApi, FakeUser, RunningClock
@@ -101,6 +103,27 @@ def pg_databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[pg.Databases | Non
         yield databases
     finally:
         databases.drop_all()
+
+
+# SSL contexts built in this test process, by (SSL_CERT_FILE, SSL_CERT_DIR): see one_tls_context.
+_TLS_CONTEXTS: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+
+
+@pytest.fixture(autouse=True)
+def one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading certifi's CA bundle costs about 25 ms of CPU per request object, two per bot
+    start (a fifth of the suite's CPU), and no test speaks TLS to the fake: a test process
+    builds the context once per certificate setting and every bot in it shares it (an
+    SSLContext may be shared). Real processes the tests start build theirs as in production."""
+    build = request_module._tls_context
+
+    def shared() -> ssl.SSLContext:
+        key = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        if key not in _TLS_CONTEXTS:
+            _TLS_CONTEXTS[key] = build()
+        return _TLS_CONTEXTS[key]
+
+    monkeypatch.setattr(request_module, "_tls_context", shared)
 
 
 @pytest.fixture(autouse=True)
