@@ -84,8 +84,14 @@ async def rows(h: Harness, sql: str, params: tuple[object, ...] = ()) -> list[tu
     return [tuple(r) for r in await h.data.store.database.all(sql, params)]
 
 
+# A picture is drawn in a worker process at nice 19 (bot/state/drawing.py) that first imports
+# matplotlib: on a saturated machine (the suite's other workers, other jobs) it gets the CPU
+# last, by design, so its wait is bounded generously; it returns as soon as the photo is sent.
+PICTURE_BOUND = 120.0
+
+
 async def photo_to(h: Harness, chat_id: int, count: int = 1) -> StoredMessage:
-    await h.fake.wait_until(lambda: len(h.fake.photos_to(chat_id)) >= count)
+    await h.fake.wait_until(lambda: len(h.fake.photos_to(chat_id)) >= count, PICTURE_BOUND)
     return h.fake.photos_to(chat_id)[count - 1]
 
 
