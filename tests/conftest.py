@@ -185,6 +185,7 @@ class Harness:
         self.app: BotApp | None = None
         # Job runs the JobQueue's scheduler has started and not yet finished (helpers.quiet).
         self.jobs_running = 0
+        self._counted: BotApp | None = None  # the app whose job runs are counted
 
     @property
     def data(self) -> BotData:
@@ -199,9 +200,12 @@ class Harness:
         if changes:
             self.settings = dataclasses.replace(self.settings, **changes)
         app = build_application(self.settings, self.bank, clock=self.clock)
+        # Counted per start: a run the last stop cut short must not count against this one.
+        self.jobs_running, self._counted = 0, app
         if app.job_queue is not None:
             app.job_queue.scheduler.add_listener(
-                self._count_job, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+                functools.partial(self._count_job, app),
+                EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR,
             )
         await app.initialize()
         assert app.post_init is not None
@@ -214,9 +218,11 @@ class Harness:
         self.app = app
         return app
 
-    def _count_job(self, event: JobEvent) -> None:
-        # APScheduler's own events: submitted when a run starts, executed/error when it ends.
-        self.jobs_running += 1 if event.code == EVENT_JOB_SUBMITTED else -1
+    def _count_job(self, app: BotApp, event: JobEvent) -> None:
+        # APScheduler's own events: submitted when a run starts, executed/error when it ends;
+        # only the running app's (a stopped one's late events are not this start's runs).
+        if app is self._counted:
+            self.jobs_running += 1 if event.code == EVENT_JOB_SUBMITTED else -1
 
     async def stop(self) -> None:
         app, self.app = self.app, None
