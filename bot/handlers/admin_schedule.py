@@ -181,10 +181,13 @@ async def cmd_skip(update: Update, context: BotContext) -> None:
 
 @admin_only
 async def cmd_pause(update: Update, context: BotContext) -> None:
-    """/pause: no daily posts until /resume (kept across restarts)."""
+    """/pause: no daily posts and no weekly recap until /resume (kept across restarts); extra
+    posts an admin scheduled for a date still go out."""
     await context.store.settings.set_kv(Key.PAUSED, "1")
     log.info("daily posting paused")
-    await reply_to(update, "⏸ Daily posting paused. /resume starts it again.")
+    await reply_to(
+        update, "⏸ Daily posting paused, the weekly recap too. /resume starts both again."
+    )
 
 
 @admin_only

@@ -82,6 +82,9 @@ async def job_weekly(context: BotContext) -> None:
     if moment is None or now < moment:
         return
     day_slot = weekly.slot(moment.date())
+    if await is_paused(data):  # /pause stops what the channel gets, the recap included
+        log.info("weekly recap %s skipped: posting is paused", day_slot)
+        return
     retry = context.job is not None and str(context.job.name).startswith("retry:")
     outcome = await weekly.post(data, context.bot, day_slot, moment, retry=retry)
     log.info("weekly slot %s: %s", day_slot, outcome)
