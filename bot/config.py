@@ -2,6 +2,9 @@
 
 Every mistake is collected and reported together, one sentence each, so an operator fixes a
 configuration in one round instead of one restart per typo.
+
+Over 300 lines on purpose: every variable of the contract's environment table is read and
+checked here, so its rules and its messages to the operator are in one place.
 """
 
 from __future__ import annotations
