@@ -276,9 +276,9 @@ class Database:
         row = await self.one("PRAGMA integrity_check")
         return str(row[0]) if row else "no answer"
 
-    def waiting(self) -> AbstractAsyncContextManager[None]:
-        """Around a wait for a COMMIT: nothing on SQLite (see ``lend``)."""
-        return nullcontext()
+    # Around a wait for a COMMIT (``waiting()``): nothing on SQLite (see ``lend``), where it is
+    # the context manager that does nothing itself.
+    waiting: Callable[[], AbstractAsyncContextManager[None]] = staticmethod(nullcontext)
 
     def lost(self, exc: BaseException) -> bool:
         """Was ``exc`` a lost connection (PostgreSQL: a server restart, a network cut)? A

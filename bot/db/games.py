@@ -238,7 +238,6 @@ class Games(Table):
         position: int,
         points: int,
         elapsed_ms: int,
-        upsert_user: bool = True,
     ) -> bool:
         """Record a game answer exactly once, as a quiz answer and its speed points, in one
         transaction; True if new. QuestionClosed (nothing written) if it closed meanwhile."""
@@ -263,7 +262,7 @@ class Games(Table):
             if cur.rowcount == 0:
                 raise QuestionClosed  # rolls the answer back too
 
-        return await self._answers.record_answer(rec, upsert_user=upsert_user, also=speed_points)
+        return await self._answers.record_answer(rec, also=speed_points)
 
     async def answers(self, game_id: int, position: int | None = None) -> list[GameAnswer]:
         """A game's answers (of one question, or all), in the order they were recorded."""

@@ -416,20 +416,21 @@ async def place_asking(db: Conn, asking_id: int, chat_id: int, message_id: int) 
 
 
 async def count_answer(
-    db: Conn, *, asking_id: int, correct: bool, now: datetime, advance_session: int | None
+    db: Conn, *, asking_id: int, correct: bool, at: str, advance_session: int | None
 ) -> None:
     """A quiz answer's mark on its session (db.answers, in the answer's transaction): with
     ``advance_session``, a right answer counted and the session moved on (the asking needs
-    no "closed" mark: its position is now behind the session's); else only touched."""
+    no "closed" mark: its position is now behind the session's); else only touched. ``at``:
+    the answer's time as stored (``iso``)."""
     if advance_session is not None:
         await db.execute(
             "UPDATE quiz_sessions SET right_count = right_count + ?, "
             "position = position + 1, updated_at = ? WHERE id = ?",
-            (int(correct), iso(now), advance_session),
+            (int(correct), at, advance_session),
         )
     else:
         await db.execute(
             "UPDATE quiz_sessions SET updated_at = ? WHERE id = "
             "(SELECT session_id FROM askings WHERE id = ?)",
-            (iso(now), asking_id),
+            (at, asking_id),
         )

@@ -35,9 +35,16 @@ ForgetStep = Callable[[Conn, int], Awaitable[int]]
 
 
 class Users(Table):
-    def __init__(self, database: Database, *, forget_steps: Sequence[ForgetStep] = ()) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        forget_steps: Sequence[ForgetStep] = (),
+        names: dict[int, str] | None = None,
+    ) -> None:
         super().__init__(database)
         self._forget_steps = tuple(forget_steps)
+        self._names = {} if names is None else names  # db.answers' known names (Store)
 
     async def touch_user(self, user_id: int, first_name: str, now: datetime) -> None:
         await self._write(UPSERT_USER, (user_id, first_name, iso(now), iso(now)))
@@ -129,7 +136,8 @@ class Users(Table):
                 "DELETE FROM reports WHERE user_id = ?",
             ):
                 total += (await db.execute(sql, (user_id,))).rowcount
-            return total
+        self._names.pop(user_id, None)  # the row is gone: the next answer writes it again
+        return total
 
     async def rows_about_user(self, user_id: int) -> int:
         row = await self._one(
@@ -143,7 +151,7 @@ class Users(Table):
         return int(row[0]) if row else 0
 
 
-async def upsert_users(db: Conn, seen: Sequence[tuple[int, str, datetime]]) -> None:
-    """(user id, first name, when seen) rows in the caller's transaction (db.answers records
-    an answer and its user together)."""
-    await db.executemany(UPSERT_USER, [(u, name, iso(at), iso(at)) for u, name, at in seen])
+async def upsert_users(db: Conn, seen: Sequence[tuple[int, str, str]]) -> None:
+    """(user id, first name, when seen as stored: ``iso``) rows in the caller's transaction
+    (db.answers records an answer and its user together)."""
+    await db.executemany(UPSERT_USER, [(u, name, at, at) for u, name, at in seen])

@@ -70,13 +70,11 @@ async def on_choice(context: BotContext, press: GamePress) -> Reply:
             position=gq.position,
             points=points,
             elapsed_ms=max(0, round(elapsed * 1000)),
-            upsert_user=not data.knows_name(user.id, user.first_name),
         )
     except QuestionClosed:
         return Reply(ui.TIMES_UP, alert=True)
     if not inserted:
         return Reply(ui.ALREADY)
-    data.remember_name(user.id, user.first_name)
     log.info("game %s answer: user=%s correct=%s points=%d", game.id, user.id, correct, points)
     then = _maybe_close_early(context, game.id, gq.position) if gq.position > 0 else None
     return Reply(ui.answer_alert(correct, points), then=then)

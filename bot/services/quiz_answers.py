@@ -51,7 +51,7 @@ async def record_quiz_answer(context: BotContext, press: ChoicePress, q: Questio
     """Record a quiz press the door graded, exactly once; returns only after COMMIT."""
     data, user, asking, session = context.bot_data, press.user, press.asking, press.session
     store, now = data.store, data.clock()
-    zone, upsert_user = data.zone_of(user.id), not data.knows_name(user.id, user.first_name)
+    zone = data.zone_of(user.id)
     if session.status != "active" or asking.closed:
         return Answer(Graded.OVER)
     # A daily question may be answered whenever its day allows: it never expires.
@@ -81,11 +81,9 @@ async def record_quiz_answer(context: BotContext, press: ChoicePress, q: Questio
             review=review,
         ),
         advance_session=None if group else session.id,
-        upsert_user=upsert_user,
     )
     if not inserted:
         return Answer(Graded.ALREADY)
-    data.remember_name(user.id, user.first_name)
     log.info("answer: user=%s question=%s correct=%s", user.id, q.id, correct)
     return Answer(Graded.RECORDED, correct, points, review.due_at - now)
 
