@@ -108,7 +108,8 @@ class Answers(Table):
             if cur.rowcount == 0:
                 return False  # the transaction commits nothing
             assert cur.lastrowid is not None
-            await totals.add_answers(db, [(cur.lastrowid, rec)])
+            new = [(cur.lastrowid, rec)]
+            await totals.add_answers(db, new)
             if upsert_user:
                 await users.upsert_users(db, [(rec.user_id, rec.first_name, at)])
             if card is not None:
@@ -130,15 +131,15 @@ class Answers(Table):
                 )
             if also is not None:
                 await also(db)
-        self._remember([rec])
+        self._remember(new)
         return True
 
-    def _remember(self, recs: list[AnswerRecord]) -> None:
-        """Committed: these users rows hold these names."""
+    def _remember(self, new: list[tuple[int, AnswerRecord]]) -> None:
+        """Committed: the users rows of these new answers hold their names."""
         names = self.names
         if len(names) > CACHE_BOUND:
             names.clear()
-        for rec in recs:
+        for _, rec in new:
             names[rec.user_id] = rec.first_name
 
     async def record_channel_answer(self, rec: AnswerRecord) -> bool:
@@ -186,15 +187,15 @@ class Answers(Table):
         self, batch: list[tuple[AnswerRecord, asyncio.Future[bool]]]
     ) -> set[tuple[int, int]]:
         unique: dict[tuple[int, int], tuple[AnswerRecord, _Row]] = {}
+        params: list[object] = []  # of one multi-row INSERT
         for rec, _ in batch:
             if (rec.asking_id, rec.user_id) not in unique:
-                unique[rec.asking_id, rec.user_id] = (rec, _answer_row(rec))
+                entry = unique[rec.asking_id, rec.user_id] = (rec, _answer_row(rec))
+                params.extend(entry[1])
         inserted: set[tuple[int, int]] = set()
         ids: list[tuple[int, AnswerRecord]] = []
         returning = RETURNING or self.database.dialect != "sqlite"
-        if returning:  # one multi-row INSERT
-            values = ",".join([_ANSWER_VALUES] * len(unique))
-            params = [v for _, row in unique.values() for v in row]
+        values = ",".join([_ANSWER_VALUES] * len(unique))
         async with self._tx() as db:
             if returning:
                 cur = await db.execute(
@@ -218,7 +219,7 @@ class Answers(Table):
             await totals.add_answers(db, ids)
             if seen:
                 await users.upsert_users(db, seen)
-        self._remember([r for _, r in ids])
+        self._remember(ids)
         return inserted
 
     async def card(self, user_id: int, question_id: str) -> str | None:
