@@ -47,9 +47,6 @@ class Answer:
     back_in: timedelta | None = None  # when FSRS brings the question back, from the press
 
 
-ALREADY = Answer(Graded.ALREADY)
-
-
 async def record_quiz_answer(context: BotContext, press: ChoicePress, q: Question) -> Answer:
     """Record a quiz press the door graded, exactly once; returns only after COMMIT."""
     data, user, asking, session = context.bot_data, press.user, press.asking, press.session
@@ -68,7 +65,6 @@ async def record_quiz_answer(context: BotContext, press: ChoicePress, q: Questio
     correct = press.correct
     points, day = rules.points_for(q, correct), rules.local_day(now, zone)
     review = srs.review(await store.answers.card(user.id, q.id), correct, now)
-    recorded = Answer(Graded.RECORDED, correct, points, review.due_at - now)  # if it counts
     inserted = await store.answers.record_answer(
         AnswerRecord(
             asking_id=asking.id,
@@ -87,9 +83,9 @@ async def record_quiz_answer(context: BotContext, press: ChoicePress, q: Questio
         advance_session=None if group else session.id,
     )
     if not inserted:
-        return ALREADY
+        return Answer(Graded.ALREADY)
     log.info("answer: user=%s question=%s correct=%s", user.id, q.id, correct)
-    return recorded
+    return Answer(Graded.RECORDED, correct, points, review.due_at - now)
 
 
 async def show_next(  # noqa: PLR0917 - one press's state, passed on as it is
