@@ -12,7 +12,7 @@ from typing import Final
 from bot.core.limits import CACHE_BOUND
 from bot.core.srs import Review
 from bot.db import quizzes, totals, users
-from bot.db.connection import Conn, Database, Table, from_iso, iso
+from bot.db.connection import Conn, Database, Table, changed_by_each, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,16 +242,17 @@ class Answers(Table):
         return {r["question_id"] for r in rows}
 
 
+# /forget's statements here (``forget_user``), each given the user's id.
+_FORGET = (
+    "DELETE FROM answers WHERE user_id = ?",
+    "DELETE FROM cards WHERE user_id = ?",
+)
+
+
 async def forget_user(db: Conn, user_id: int) -> int:
     """/forget (contract §6), in the caller's transaction: the user's answers and FSRS cards.
     Returns the rows deleted."""
-    total = 0
-    for sql in (
-        "DELETE FROM answers WHERE user_id = ?",
-        "DELETE FROM cards WHERE user_id = ?",
-    ):
-        total += (await db.execute(sql, (user_id,))).rowcount
-    return total
+    return await changed_by_each(db, _FORGET, (user_id,))
 
 
 async def move_chat(db: Conn, old: int, new: int) -> None:

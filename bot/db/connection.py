@@ -76,6 +76,15 @@ class Conn(Protocol):
     ) -> Awaitable[Cursor]: ...
 
 
+async def changed_by_each(db: Conn, statements: Sequence[str], params: Sequence[Any]) -> int:
+    """Run each statement with the same parameters, in the caller's transaction; the rows
+    they changed, together (/forget's steps: one user's rows, table by table)."""
+    total = 0
+    for sql in statements:
+        total += (await db.execute(sql, params)).rowcount
+    return total
+
+
 class DatabaseUnavailable(Exception):
     """The database cannot be used at start (unreachable, refused, too old): one sentence."""
 

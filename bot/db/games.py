@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.db.answers import AnswerRecord, Answers
-from bot.db.connection import Conn, Database, Row, Table, from_iso, iso
+from bot.db.connection import Conn, Database, Row, Table, changed_by_each, from_iso, iso
 
 
 def exact(dt: datetime) -> str:
@@ -304,16 +304,17 @@ class Games(Table):
         return {int(r[0]) for r in rows}
 
 
+# /forget's statements here (``forget_user``), each given the user's id.
+_FORGET = (
+    "DELETE FROM game_answers WHERE user_id = ?",
+    "UPDATE games SET starter_id = 0 WHERE starter_id = ?",
+)
+
+
 async def forget_user(db: Conn, user_id: int) -> int:
     """/forget (contract §6), in the caller's transaction: the user's game answers; the games they
     started keep going, started by nobody (0). Returns the rows deleted."""
-    total = 0
-    for sql in (
-        "DELETE FROM game_answers WHERE user_id = ?",
-        "UPDATE games SET starter_id = 0 WHERE starter_id = ?",
-    ):
-        total += (await db.execute(sql, (user_id,))).rowcount
-    return total
+    return await changed_by_each(db, _FORGET, (user_id,))
 
 
 async def move_chat(db: Conn, old: int, new: int) -> None:

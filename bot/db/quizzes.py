@@ -14,7 +14,7 @@ from datetime import datetime
 
 from bot.core.limits import CACHE_BOUND
 from bot.db import keyboards
-from bot.db.connection import Conn, Database, Row, Table, from_iso, iso
+from bot.db.connection import Conn, Database, Row, Table, changed_by_each, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,17 +355,18 @@ class Quizzes(Table):
         return [(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in rows]
 
 
+# /forget's statements here (``forget_user``), each given the user's id.
+_FORGET = (
+    "DELETE FROM quiz_sessions WHERE user_id = ?",
+    "DELETE FROM quiz_sessions WHERE chat_id = ?",
+)
+
+
 async def forget_user(db: Conn, user_id: int) -> int:
     """/forget (contract §6), in the caller's transaction: the user's quiz sessions, and every
     session of their private chat (chat_id == user_id), with their askings (ON DELETE CASCADE).
     Returns the rows deleted."""
-    total = 0
-    for sql in (
-        "DELETE FROM quiz_sessions WHERE user_id = ?",
-        "DELETE FROM quiz_sessions WHERE chat_id = ?",
-    ):
-        total += (await db.execute(sql, (user_id,))).rowcount
-    return total
+    return await changed_by_each(db, _FORGET, (user_id,))
 
 
 # ---- Writes other db/ modules make inside their own transaction: this module owns

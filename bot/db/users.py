@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.db import totals
-from bot.db.connection import Conn, Database, Table, from_iso, iso
+from bot.db.connection import Conn, Database, Table, changed_by_each, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +131,11 @@ class Users(Table):
             total = 0
             for step in self._forget_steps:
                 total += await step(db, user_id)
-            for sql in (
-                "DELETE FROM users WHERE user_id = ?",
-                "DELETE FROM reports WHERE user_id = ?",
-            ):
-                total += (await db.execute(sql, (user_id,))).rowcount
+            total += await changed_by_each(
+                db,
+                ("DELETE FROM users WHERE user_id = ?", "DELETE FROM reports WHERE user_id = ?"),
+                (user_id,),
+            )
         self._names.pop(user_id, None)  # the row is gone: the next answer writes it again
         return total
 
