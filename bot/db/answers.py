@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from bot.core import srs
 from bot.core.limits import CACHE_BOUND
-from bot.core.srs import Review
 from bot.db import quizzes, totals, users
 from bot.db.connection import Conn, Database, Table, changed_by_each, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
 class AnswerRecord:
-    """One press to record; ``review`` is the question's new FSRS card (quiz answers)."""
+    """One press to record; ``review``: its question's FSRS card is reviewed with it (quiz
+    answers)."""
 
     asking_id: int
     user_id: int
@@ -30,7 +31,14 @@ class AnswerRecord:
     points: int
     now: datetime
     local_day: str
-    review: Review | None = None
+    review: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A new answer, committed (``record_answer``)."""
+
+    due_at: datetime | None = None  # with ``review``: when its question's card is due again
 
 
 GROUP_COMMIT_MAX = 500  # rows per multi-row INSERT: 5,000 bound values, far below SQLite's cap
@@ -46,6 +54,7 @@ _INSERT_ANSWERS = (
 )
 _ANSWER_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _ONCE = " ON CONFLICT (asking_id, user_id) DO NOTHING"  # exactly once per (asking, user)
+_CARD = "SELECT card FROM cards WHERE user_id = ? AND question_id = ?"
 _AT: Final = 8  # answered_at's place in a row: the time as stored, for the rows written beside it
 
 
@@ -91,35 +100,41 @@ class Answers(Table):
         *,
         advance_session: int | None = None,
         also: Callable[[Conn], Awaitable[None]] | None = None,
-    ) -> bool:
-        """Record one press exactly once and commit; True if it was new.
+    ) -> Recorded | None:
+        """Record one press exactly once and commit; None if it was recorded before.
 
         For a private quiz, the same transaction closes the asking, counts a right answer on
         the session and moves it on, so a crash can never leave half of that done. ``also``
         runs in that transaction after a new answer (a live game's speed points, db.games).
+        With ``rec.review``, the question's FSRS card is read, reviewed and written in it too:
+        two answers to one question (a group's quiz and a private one) cannot both review the
+        card as it was before either.
         """
-        # Every value is ready before the transaction opens: its body only runs statements.
+        # The values are ready before the transaction opens: its body runs the statements.
         row = _answer_row(rec)
         at = row[_AT]
-        card = None if rec.review is None else (rec.review.card_json, iso(rec.review.due_at))
         upsert_user = self.names.get(rec.user_id) != rec.first_name
         async with self._tx() as db:
             cur = await db.execute(_INSERT_ANSWERS + _ANSWER_VALUES + _ONCE, row)
             if cur.rowcount == 0:
-                return False  # the transaction commits nothing
+                return None  # the transaction commits nothing
             assert cur.lastrowid is not None
             new = [(cur.lastrowid, rec)]
             await totals.add_answers(db, new)
             if upsert_user:
                 await users.upsert_users(db, [(rec.user_id, rec.first_name, at)])
-            if card is not None:
+            due_at = None
+            if rec.review:
+                found = await (await db.execute(_CARD, (rec.user_id, rec.question_id))).fetchone()
+                review = srs.review(None if found is None else found[0], rec.correct, rec.now)
+                due_at = review.due_at
                 # last_at is read by no code (the FSRS card's JSON has its own last review):
                 # kept as a plain column for the operator's SQL beside due_at.
                 await db.execute(
                     "INSERT INTO cards (user_id, question_id, card, due_at, last_at) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, question_id) DO UPDATE SET "
                     "card = excluded.card, due_at = excluded.due_at, last_at = excluded.last_at",
-                    (rec.user_id, rec.question_id, *card, at),
+                    (rec.user_id, rec.question_id, review.card_json, iso(due_at), at),
                 )
             if advance_session is not None or rec.source == "quiz":
                 await quizzes.count_answer(
@@ -132,7 +147,7 @@ class Answers(Table):
             if also is not None:
                 await also(db)
         self._remember(new)
-        return True
+        return Recorded(due_at)
 
     def _remember(self, new: list[tuple[int, AnswerRecord]]) -> None:
         """Committed: the users rows of these new answers hold their names."""
@@ -224,9 +239,7 @@ class Answers(Table):
 
     async def card(self, user_id: int, question_id: str) -> str | None:
         """The FSRS card (JSON) of a learner's question, None before their first answer."""
-        row = await self._one(
-            "SELECT card FROM cards WHERE user_id = ? AND question_id = ?", (user_id, question_id)
-        )
+        row = await self._one(_CARD, (user_id, question_id))
         return None if row is None else str(row["card"])
 
     async def due_dates(self, user_id: int) -> dict[str, datetime]:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.db.answers import AnswerRecord, Answers
+from bot.db.answers import AnswerRecord, Answers, Recorded
 from bot.db.connection import Conn, Database, Row, Table, changed_by_each, from_iso, iso
 
 
@@ -238,7 +238,7 @@ class Games(Table):
         position: int,
         points: int,
         elapsed_ms: int,
-    ) -> bool:
+    ) -> Recorded | None:
         """Record a game answer exactly once, as a quiz answer and its speed points, in one
         transaction; True if new. QuestionClosed (nothing written) if it closed meanwhile."""
 
