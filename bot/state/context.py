@@ -79,7 +79,7 @@ class BotData:
     bank: QuestionBank
     # The store: set at start (``bot.app``'s post_init), gone at stop (``store_`` is None
     # then). A plain attribute rather than a checking property: every press reads it.
-    store: Store = field(init=False)
+    store: Store = field(init=False, repr=False, compare=False)
     # Choosing a day's question reads the queue, then records the choice: two dates planned
     # at once would otherwise both read it first and pick the same question.
     day_choice: asyncio.Lock = field(default_factory=asyncio.Lock)
