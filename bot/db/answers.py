@@ -106,9 +106,11 @@ class Answers(Table):
         For a private quiz, the same transaction closes the asking, counts a right answer on
         the session and moves it on, so a crash can never leave half of that done. ``also``
         runs in that transaction after a new answer (a live game's speed points, db.games).
-        With ``rec.review``, the question's FSRS card is read, reviewed and written in it too:
-        two answers to one question (a group's quiz and a private one) cannot both review the
-        card as it was before either.
+        With ``rec.review``, the question's FSRS card is read, reviewed and written in it too.
+        On SQLite transactions run one at a time, so two answers to one question at once (a
+        group's quiz and a private one) review it one after the other; PostgreSQL's READ
+        COMMITTED lets two at the same instant still read the same card (as when it was read
+        before the transaction): the later review wins, as it always did there.
         """
         # The values are ready before the transaction opens: its body runs the statements.
         row = _answer_row(rec)
