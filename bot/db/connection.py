@@ -42,8 +42,8 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def from_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+# ``iso``'s text back (a stored time): datetime's own parser, under the name the tables use.
+from_iso = datetime.fromisoformat
 
 
 class Row(Protocol):
@@ -74,6 +74,15 @@ class Conn(Protocol):
     def executemany(
         self, sql: str, parameters: Iterable[Iterable[Any]], /
     ) -> Awaitable[Cursor]: ...
+
+
+async def changed_by_each(db: Conn, statements: Sequence[str], params: Sequence[Any]) -> int:
+    """Run each statement with the same parameters, in the caller's transaction; the rows
+    they changed, together (/forget's steps: one user's rows, table by table)."""
+    total = 0
+    for sql in statements:
+        total += (await db.execute(sql, params)).rowcount
+    return total
 
 
 class DatabaseUnavailable(Exception):
@@ -276,9 +285,9 @@ class Database:
         row = await self.one("PRAGMA integrity_check")
         return str(row[0]) if row else "no answer"
 
-    def waiting(self) -> AbstractAsyncContextManager[None]:
-        """Around a wait for a COMMIT: nothing on SQLite (see ``lend``)."""
-        return nullcontext()
+    # Around a wait for a COMMIT (``waiting()``): nothing on SQLite (see ``lend``), where it is
+    # the context manager that does nothing itself.
+    waiting: Callable[[], AbstractAsyncContextManager[None]] = staticmethod(nullcontext)
 
     def lost(self, exc: BaseException) -> bool:
         """Was ``exc`` a lost connection (PostgreSQL: a server restart, a network cut)? A

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.db import quizzes
-from bot.db.connection import Conn, Row, Table, from_iso, iso
+from bot.db.connection import Conn, Row, Table, changed_by_each, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,13 +271,14 @@ class Daily(Table):
         )
 
 
+# /forget's statements here (``forget_user``), each given the user's id.
+_FORGET = (
+    "DELETE FROM daily_subscriptions WHERE user_id = ?",
+    "DELETE FROM daily_deliveries WHERE user_id = ?",
+)
+
+
 async def forget_user(db: Conn, user_id: int) -> int:
     """/forget (contract §6), in the caller's transaction: the user's /daily subscription and
     deliveries. Returns the rows deleted."""
-    total = 0
-    for sql in (
-        "DELETE FROM daily_subscriptions WHERE user_id = ?",
-        "DELETE FROM daily_deliveries WHERE user_id = ?",
-    ):
-        total += (await db.execute(sql, (user_id,))).rowcount
-    return total
+    return await changed_by_each(db, _FORGET, (user_id,))

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.db.answers import AnswerRecord, Answers
-from bot.db.connection import Conn, Database, Row, Table, from_iso, iso
+from bot.db.answers import AnswerRecord, Answers, Recorded
+from bot.db.connection import Conn, Database, Row, Table, changed_by_each, from_iso, iso
 
 
 def exact(dt: datetime) -> str:
@@ -238,8 +238,7 @@ class Games(Table):
         position: int,
         points: int,
         elapsed_ms: int,
-        upsert_user: bool = True,
-    ) -> bool:
+    ) -> Recorded | None:
         """Record a game answer exactly once, as a quiz answer and its speed points, in one
         transaction; True if new. QuestionClosed (nothing written) if it closed meanwhile."""
 
@@ -263,7 +262,7 @@ class Games(Table):
             if cur.rowcount == 0:
                 raise QuestionClosed  # rolls the answer back too
 
-        return await self._answers.record_answer(rec, upsert_user=upsert_user, also=speed_points)
+        return await self._answers.record_answer(rec, also=speed_points)
 
     async def answers(self, game_id: int, position: int | None = None) -> list[GameAnswer]:
         """A game's answers (of one question, or all), in the order they were recorded."""
@@ -305,16 +304,17 @@ class Games(Table):
         return {int(r[0]) for r in rows}
 
 
+# /forget's statements here (``forget_user``), each given the user's id.
+_FORGET = (
+    "DELETE FROM game_answers WHERE user_id = ?",
+    "UPDATE games SET starter_id = 0 WHERE starter_id = ?",
+)
+
+
 async def forget_user(db: Conn, user_id: int) -> int:
     """/forget (contract §6), in the caller's transaction: the user's game answers; the games they
     started keep going, started by nobody (0). Returns the rows deleted."""
-    total = 0
-    for sql in (
-        "DELETE FROM game_answers WHERE user_id = ?",
-        "UPDATE games SET starter_id = 0 WHERE starter_id = ?",
-    ):
-        total += (await db.execute(sql, (user_id,))).rowcount
-    return total
+    return await changed_by_each(db, _FORGET, (user_id,))
 
 
 async def move_chat(db: Conn, old: int, new: int) -> None:

@@ -7,8 +7,8 @@ database file from any older version is upgraded in place, step by step, and nev
 An entry is SQL, or a Python step (an async callable given the connection, run inside the
 migration's transaction) for data that SQL alone cannot move.
 
-Over 300 lines because it is the schema's whole history, and it only grows: an applied entry is
-never edited or moved out, so a database of any age finds every step it still needs here.
+Over 300 lines: it grows by one entry per schema change and never shrinks (an applied entry
+is never edited), so the whole history of the schema reads top to bottom here.
 """
 
 from __future__ import annotations

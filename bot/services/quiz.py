@@ -7,6 +7,7 @@ the store and the renderer, and send or edit messages through the bot.
 from __future__ import annotations
 
 import logging
+from typing import NotRequired, TypedDict, Unpack
 
 from telegram import Chat, User
 
@@ -25,22 +26,22 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------- starting and asking
 
 
+class QuizPlan(TypedDict):
+    """What a quiz is asked to be: ``begin_quiz``'s keywords (``start_quiz`` passes them on)."""
+
+    topic: str | None
+    count: int
+    kind: SessionKind
+    ids: NotRequired[list[str] | None]
+    thread_id: NotRequired[int | None]  # the forum topic it was asked in (its messages go there)
+
+
 async def start_quiz(
-    context: BotContext,
-    chat: Chat,
-    user: User,
-    *,
-    topic: str | None,
-    count: int,
-    kind: SessionKind,
-    ids: list[str] | None = None,
-    thread_id: int | None = None,
+    context: BotContext, chat: Chat, user: User, **plan: Unpack[QuizPlan]
 ) -> None:
-    """Start a quiz; ``thread_id``: the forum topic it was asked for in (its messages go there)."""
-    session = await begin_quiz(
-        context, chat, user, topic=topic, count=count, kind=kind, ids=ids, thread_id=thread_id
-    )
-    await ask_first(context, chat.id, session, thread_id)
+    """Start a quiz: open its session (``begin_quiz``) and send its first question."""
+    session = await begin_quiz(context, chat, user, **plan)
+    await ask_first(context, chat.id, session, plan.get("thread_id"))
 
 
 async def begin_quiz(
