@@ -570,6 +570,25 @@ async def test_stop_without_a_game_still_stops_the_quiz(play: Play) -> None:
     assert not p.fake.calls_to("getChatMember")
 
 
+async def test_one_round_at_a_time_a_quiz_and_a_game_never_share_a_group(play: Play) -> None:
+    p = play
+    await p.say(ALICE, "/quiz 2")
+    assert await p.say(BOB, "/game 2 10") == ui.QUIZ_RUNNING
+    assert await p.h.data.store.games.active(GROUP) is None
+    assert "Quiz over" in await p.say(BOB, "/stop")
+    await p.say(ALICE, "/game 2 10")
+    await p.question(GROUP, 1)
+    for command in ("/quiz 2", "/review"):
+        assert await p.say(BOB, command) == ui.GAME_RUNNING
+    assert await p.h.data.store.quizzes.active_session(GROUP, None) is None
+    # A private quiz of a player is another chat: it still starts.
+    p.fake.send_text(BOB, "/quiz 1")
+    await p.fake.wait_until(lambda: bool(p.fake.sent_to(BOB.id)))
+    assert p.fake.sent_to(BOB.id)[-1].params["text"] != ui.GAME_RUNNING
+    assert await p.h.data.store.quizzes.active_session(BOB.id, BOB.id) is not None
+    no_rejections(p)
+
+
 async def test_kill_9_mid_question_and_the_game_goes_on(
     fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path, real_bank: Any
 ) -> None:
