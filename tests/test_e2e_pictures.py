@@ -334,9 +334,10 @@ async def test_weekly_recap_waits_while_posting_is_paused(
     await harness.fake.wait_for(
         "sendMessage", lambda c: c.params["chat_id"] == ADMIN.id and "resumed" in c.params["text"]
     )
-    await harness.restart()
-    await photo_to(harness, CHANNEL_ID)
+    await photo_to(harness, CHANNEL_ID)  # at once, not at the next start
     await until(lambda: harness.data.store.weekly.status(SUNDAY_SLOT), "sent")
+    await harness.restart()
+    assert catchup_jobs(harness) == []
     assert len(recaps(harness)) == 1
 
 

@@ -225,7 +225,6 @@ async def test_group_commit_records_each_press_once(
         await store.close()
 
 
-@pytest.mark.sqlite_only  # PostgreSQL's READ COMMITTED may let both read the card (db.answers)
 async def test_two_answers_to_one_question_at_once_review_its_card_one_after_the_other(
     tmp_path: Path,
 ) -> None:

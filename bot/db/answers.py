@@ -106,11 +106,12 @@ class Answers(Table):
         For a private quiz, the same transaction closes the asking, counts a right answer on
         the session and moves it on, so a crash can never leave half of that done. ``also``
         runs in that transaction after a new answer (a live game's speed points, db.games).
-        With ``rec.review``, the question's FSRS card is read, reviewed and written in it too.
-        On SQLite transactions run one at a time, so two answers to one question at once (a
-        group's quiz and a private one) review it one after the other; PostgreSQL's READ
-        COMMITTED lets two at the same instant still read the same card (as when it was read
-        before the transaction): the later review wins, as it always did there.
+        With ``rec.review``, the question's FSRS card is read, reviewed and written in it too,
+        so two answers to one question at once (a group's quiz and a private one) review it one
+        after the other. On SQLite transactions run one at a time. On PostgreSQL the user's
+        totals rows are updated *before* the card is read: a second answer of the same user
+        waits on those rows until the first commits, and READ COMMITTED then lets its read
+        see the first review. Keep that order.
         """
         # The values are ready before the transaction opens: its body runs the statements.
         row = _answer_row(rec)
@@ -152,7 +153,11 @@ class Answers(Table):
         return Recorded(due_at)
 
     def _remember(self, new: list[tuple[int, AnswerRecord]]) -> None:
-        """Committed: the users rows of these new answers hold their names."""
+        """Committed: the users rows of these new answers hold their names. SQLite only: on
+        PostgreSQL other processes share the rows (a /forget there would leave this stale),
+        so every answer upserts its user."""
+        if self.database.dialect != "sqlite":
+            return
         names = self.names
         if len(names) > CACHE_BOUND:
             names.clear()

@@ -103,6 +103,10 @@ def is_postgres_url(location: object) -> bool:
     return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
+# Database.hold's key spaces. One round per group: a group quiz or a live game, never both.
+GROUP_ROUND = 0x71756934
+
+
 class Database:
     """The connection and its lock. Open with ``await Database.open(path)``.
 
@@ -115,6 +119,10 @@ class Database:
     # waits for a COMMIT. Used where a COMMIT is a network round trip and a disk flush
     # (PostgreSQL); a SQLite COMMIT is short and runs as before.
     lend: Callable[[], AbstractAsyncContextManager[None]] | None = None
+
+    async def hold(self, db: Conn, space: int, key: int) -> None:
+        """Make transactions that hold the same (space, key) run one at a time, until this
+        one ends. SQLite needs nothing: BEGIN IMMEDIATE already runs writers one at a time."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db

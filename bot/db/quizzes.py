@@ -14,7 +14,16 @@ from datetime import datetime
 
 from bot.core.limits import CACHE_BOUND
 from bot.db import keyboards
-from bot.db.connection import Conn, Database, Row, Table, changed_by_each, from_iso, iso
+from bot.db.connection import (
+    GROUP_ROUND,
+    Conn,
+    Database,
+    Row,
+    Table,
+    changed_by_each,
+    from_iso,
+    iso,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +125,17 @@ class Quizzes(Table):
         question_ids: Sequence[str],
         now: datetime,
         thread_id: int | None = None,
-    ) -> int:
-        """Open a session, stopping any other active one in the same chat (for that user)."""
+    ) -> int | None:
+        """Open a session, stopping any other active one in the same chat (for that user).
+        None in a group whose live game runs: one round at a time (db.games.start)."""
         async with self._tx() as db:
             if user_id is None:
+                await self.database.hold(db, GROUP_ROUND, chat_id)
+                cur = await db.execute(
+                    "SELECT 1 FROM games WHERE chat_id = ? AND status = 'active'", (chat_id,)
+                )
+                if await cur.fetchone() is not None:
+                    return None
                 await db.execute(
                     "UPDATE quiz_sessions SET status = 'stopped', finished_at = ? "
                     "WHERE chat_id = ? AND status = 'active' AND kind != 'daily'",

@@ -36,11 +36,6 @@ async def cmd_game(update: Update, context: BotContext) -> None:
             await message.reply_text(f"“{render.esc(text)}” {head}\n{listing}")
             return
         topic = matches[0]
-    # One round at a time in a group: a game's and a quiz's questions interleaved would read as
-    # one muddle, and /stop could only end one of them.
-    if await context.store.quizzes.active_session(chat.id, None) is not None:
-        await message.reply_text(ui.QUIZ_RUNNING)
-        return
     await game.start_game(
         context,
         chat,

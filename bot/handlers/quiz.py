@@ -10,7 +10,6 @@ from bot.services import quiz, quiz_answers
 from bot.services.messages import is_group, topic_of
 from bot.services.presses import ChoicePress, DonePress, MorePress, NextPress, Reply
 from bot.state.context import BotContext
-from bot.ui import game as game_ui
 from bot.ui import render
 
 USAGE = "Usage: /quiz [topic] [count], with a count from 1 to 20, e.g. /quiz asyncio 10"
@@ -21,11 +20,6 @@ CHANGED = (
     "This question has changed or left the bank since it was asked, so this press cannot be "
     "graded."
 )
-
-
-async def game_running(context: BotContext, group_id: int | None) -> bool:
-    """One round at a time in a group (see handlers.game): no quiz while its game runs."""
-    return group_id is not None and await context.store.games.active(group_id) is not None
 
 
 async def cmd_quiz(update: Update, context: BotContext) -> None:
@@ -55,9 +49,6 @@ async def cmd_quiz(update: Update, context: BotContext) -> None:
             )
             return
         topic = matches[0]
-    if await game_running(context, chat.id if is_group(chat) else None):
-        await message.reply_text(game_ui.GAME_RUNNING)
-        return
     await quiz.start_quiz(
         context,
         chat,
@@ -73,9 +64,6 @@ async def cmd_review(update: Update, context: BotContext) -> None:
     """/review: ask exactly the questions whose spaced-repetition review is due."""
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
     if message is None or user is None or chat is None:
-        return
-    if await game_running(context, chat.id if is_group(chat) else None):
-        await message.reply_text(game_ui.GAME_RUNNING)
         return
     now = context.now()
     due = await context.store.answers.due_dates(user.id)

@@ -97,6 +97,13 @@ async def job_weekly(context: BotContext) -> None:
             )
 
 
+def release_weekly(job_queue: Any) -> None:
+    """After /resume: today's recap, if its time passed while posting was paused (job_weekly
+    keeps every other rule: its day only, once, never for a week without posts)."""
+    if job_queue is not None:
+        job_queue.run_once(job_weekly, when=0.1, name="weekly-resume", job_kwargs=LATE_OK)
+
+
 async def job_deliver_daily(context: BotContext) -> None:
     """/daily: plan the subscribers whose moment has come, then send what is open.
 
