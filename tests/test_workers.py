@@ -460,8 +460,11 @@ async def test_two_workers_share_one_flood_budget_and_presses_do_not_wait(
     sends = sorted(
         c.at for c in fake_api.calls if c.method == "sendMessage" and c.params["chat_id"] in wanted
     )
-    busiest = max(sum(1 for t in sends if start <= t < start + 1.0) for start in sends)
-    assert busiest <= 30, busiest  # the bot's ~30 a second, not 30 per worker
+    # The bot's ~30 a second, not 30 per worker (56 a second): over 3 s windows, since the
+    # fake sees each send when it arrives, and on a loaded machine a few sends reserved 1/28 s
+    # apart arrive together (seen: 31 to 34 in one second, about one run in three).
+    busiest = max(sum(1 for t in sends if start <= t < start + 3.0) for start in sends)
+    assert busiest <= 90, busiest
     assert flood_took > 6  # 240 messages at ~28 a second: the two shared one budget
     assert pressed < flood_took / 2  # the press was answered while the flood still queued
 

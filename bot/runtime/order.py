@@ -7,11 +7,12 @@ sent right after the question, could race. The scheme:
 
 - **What Telegram guarantees.** A webhook delivers one chat's updates in sequence: the next
   goes out only once the previous request has been answered, while different chats' updates
-  go out concurrently (grammY's guide, "Deployment Types", on ending webhook requests in time:
-  https://grammy.dev/guide/deployment-types). A worker claims an update in
-  ``processed_updates`` *before* it answers 200 (``runtime/webhook.py``), so by the time
-  Telegram sends a user's later update, the earlier one is claimed in the database, by
-  whichever worker got it.
+  go out concurrently (grammY's guide, "Ending Webhook Requests in Time":
+  https://grammy.dev/guide/deployment-types#ending-webhook-requests-in-time, whose source is
+  https://github.com/tdlib/telegram-bot-api/issues/75#issuecomment-755436496). A worker
+  claims an update in ``processed_updates`` *before* it answers 200 (``runtime/webhook.py``),
+  so by the time Telegram sends a user's later update, the earlier one is claimed in the
+  database, by whichever worker got it.
 - **The claim records the key** and that the update is being handled (``handling = 1``), and in
   the same round trip asks whether an earlier update of the key is still being handled
   (``Workers.claim_in_order``). Usually not: nothing more is done. If so, the update's turn in
