@@ -88,6 +88,11 @@ def build_application(
             updates_request.gate = lease.wait_turn
             updates_request.done = workers.done_among
             polling_lease.append(lease)
+
+            async def replay() -> None:  # a standby taking over runs what the last kept
+                await _replay_kept_updates(app, data)
+
+            lease.on_take = replay
             if isinstance(app.update_processor, FairUpdateProcessor):
 
                 async def mark(update: object) -> None:

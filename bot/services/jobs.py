@@ -206,7 +206,7 @@ async def drain(data: BotData, bot: Bot) -> None:
     if data.dirty_tallies:
         try:
             async with asyncio.timeout(TALLIES_BUDGET):
-                edits = await channel.flush_tallies(data, bot)
+                edits = await channel.flush_tallies(data, bot, stopping=True)
             log.info("shutdown: %d tally edit(s) flushed", edits)
         except TimeoutError:
             log.warning("shutdown: tally edits did not finish in %.0fs", TALLIES_BUDGET)
