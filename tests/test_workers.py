@@ -591,10 +591,9 @@ async def test_two_processes_planning_dates_at_once_choose_a_question_once_per_c
     location = tmp_path / "plan.sqlite3"  # PostgreSQL in this pass
     stores = [await Store.open(location) for _ in range(2)]
     try:
-        planners = [
-            BotData(settings=Settings(token=TOKEN), bank=real_bank, store_=store)
-            for store in stores
-        ]
+        planners = [BotData(settings=Settings(token=TOKEN), bank=real_bank) for _ in stores]
+        for planner, store in zip(planners, stores, strict=True):
+            planner.store = store
         await channel_queue.queue_seed(planners[0])
         days = [date(2026, 12, 1) + timedelta(days=i) for i in range(30)]
 
@@ -648,11 +647,8 @@ async def test_two_processes_pressed_on_one_post_edit_its_tally_one_at_a_time(
         await asyncio.sleep(0.05)
     assert row is not None
     post_id = int(row[0])
-    other = BotData(
-        settings=harness.settings,
-        bank=harness.bank,
-        store_=await Store.open(harness.settings.database_path),
-    )
+    other = BotData(settings=harness.settings, bank=harness.bank)
+    other.store = await Store.open(harness.settings.database_path)
     bot = harness.data_bot()
     try:
 
