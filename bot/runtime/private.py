@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiolimiter import AsyncLimiter
-from telegram import Bot
+from telegram import Bot, TelegramObject
 from telegram._utils.defaultvalue import DefaultValue
 from telegram.ext import AIORateLimiter
 
@@ -41,3 +41,32 @@ async def post(bot: Bot, endpoint: str, data: dict[str, Any]) -> Any:
     On upgrade: ``Bot._post(endpoint, data)``; if it changes, call the public method instead
     (``edit_message_text``) and accept the parse."""
     return await bot._post(endpoint, data)
+
+
+def init_object(obj: TelegramObject) -> None:
+    """Set the bookkeeping every PTB object has (frozen flag, bot, api_kwargs, id attributes)
+    without a subclass's ``__init__`` (runtime/parse.py's ``PressMessage`` defers Message's).
+    On upgrade: ``TelegramObject.__init__`` is what every ``__init__`` calls first; if objects
+    gain bookkeeping set elsewhere, a half-built PressMessage lacks it: the test says so."""
+    TelegramObject.__init__(obj)
+
+
+def freeze(obj: TelegramObject) -> None:
+    """Make ``obj`` read-only, as every PTB ``__init__`` ends. On upgrade: ``_freeze``."""
+    obj._freeze()
+
+
+def copy_slots(source: TelegramObject, target: TelegramObject, cls: type[TelegramObject]) -> None:
+    """Copy every attribute ``source`` has set, as ``cls`` lays them out, onto ``target``
+    (a PressMessage taking the state of the Message built in full), bot and frozen flag aside.
+    On upgrade: PTB objects keep all their state in ``__slots__`` (``_get_attrs_names`` relies
+    on it too); if a class gains a ``__dict__``, the test fails."""
+    for klass in cls.__mro__[:-1]:
+        for name in klass.__dict__.get("__slots__", ()):
+            if name in ("_bot", "_frozen") or name.startswith("__"):
+                continue
+            try:
+                value = object.__getattribute__(source, name)
+            except AttributeError:
+                continue
+            object.__setattr__(target, name, value)
