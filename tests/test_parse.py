@@ -80,6 +80,8 @@ def test_a_press_parses_to_what_ptb_builds(fake_api: FakeBotApi, shape: str) -> 
     message = again.callback_query.message if again.callback_query else None
     if message is not None:
         assert isinstance(message, Message) and message == expected.effective_message
+        assert expected.effective_message == message
+        assert len({message, expected.effective_message}) == 1  # the same hash, too
         assert message.get_bot() is bot and again.callback_query.get_bot() is bot  # type: ignore[union-attr]
         assert message.date == expected.callback_query.message.date  # type: ignore[union-attr]
         assert message.text == expected.callback_query.message.text  # type: ignore[union-attr]

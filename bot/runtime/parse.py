@@ -58,6 +58,11 @@ class PressMessage(Message):
         self.set_bot(bot)
         private.freeze(self)
 
+    def __hash__(self) -> int:
+        # TelegramObject hashes the class with the id attributes; equal to a Message, so the
+        # same hash as one (PTB's __eq__ already treats them as equal).
+        return hash((Message, self._id_attrs))
+
     def __getattr__(self, name: str) -> Any:
         # Reached only for an attribute not set yet: build the whole message once, then read.
         source = object.__getattribute__(self, "_source") if name != "_source" else None
