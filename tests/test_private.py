@@ -60,3 +60,33 @@ def test_ptb_objects_still_keep_their_state_in_slots_set_by_telegram_object_init
     else:
         raise AssertionError("TelegramObject._freeze no longer freezes")
     assert isinstance(blank, TelegramObject)
+
+
+def test_keyboard_dict_is_ptbs_to_dict() -> None:
+    """private.post sends a keyboard as keyboard_dict makes it: the same as to_dict for every
+    kind of button, the plain ones built directly, the rest by PTB."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LoginUrl, WebAppInfo
+
+    from bot.runtime.private import keyboard_dict
+
+    rows = [
+        [
+            InlineKeyboardButton("A", callback_data="a1:1:0"),
+            InlineKeyboardButton("✅ B", callback_data="a1:1:1", style="success"),
+        ],
+        [InlineKeyboardButton("Full answer", url="https://t.me/b?start=q_x")],
+        [
+            InlineKeyboardButton("Log in", login_url=LoginUrl("https://example.com")),
+            InlineKeyboardButton("App", web_app=WebAppInfo("https://example.com/app")),
+            InlineKeyboardButton("Q", switch_inline_query_current_chat=""),
+            InlineKeyboardButton("K", callback_data="k", api_kwargs={"later": 1}),
+        ],
+    ]
+    for markup in (
+        InlineKeyboardMarkup(rows),
+        InlineKeyboardMarkup(rows[:2]),
+        InlineKeyboardMarkup([]),
+        InlineKeyboardMarkup([[], rows[1]]),
+        InlineKeyboardMarkup(rows[:1], api_kwargs={"later": True}),
+    ):
+        assert keyboard_dict(markup) == markup.to_dict()
