@@ -172,6 +172,11 @@ def fairness_key(update: object) -> int:
     """Whose turn an update takes: its sender, or its chat when no person sent it."""
     if not isinstance(update, Update):
         return 0
+    if update.callback_query is not None:
+        # A press is always a person's (``from`` is who pressed). Its message's sender_chat is
+        # the post's author (a channel post has one): keyed by it, every press on the channel
+        # would wait in one queue. (Reading it would also build a PressMessage in full.)
+        return update.callback_query.from_user.id
     user, chat, message = update.effective_user, update.effective_chat, update.effective_message
     by_chat = message is not None and message.sender_chat is not None
     if chat is not None and (by_chat or user is None or user.id in PLACEHOLDER_SENDERS):

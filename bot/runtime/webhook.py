@@ -39,6 +39,7 @@ from bot.config import ConfigError, Settings
 from bot.core.limits import CACHE_BOUND
 from bot.runtime.guard import ConnectionGuard, track_requests
 from bot.runtime.order import UpdateOrder
+from bot.runtime.parse import parse_update
 from bot.runtime.updates import FairUpdateProcessor
 from bot.state.context import BotApp
 
@@ -236,10 +237,11 @@ class WebhookServer:
         if type(update_id) is not int:  # bool is an int subclass, and no update id
             return None
         try:
-            return Update.de_json(data, self._app.bot)
+            update = parse_update(data, self._app.bot)
         except Exception:  # any shape PTB cannot read is the sender's fault, not ours
             log.debug("webhook: an update PTB could not read", exc_info=True)
             return None
+        return update
 
 
 async def _set_webhook(
