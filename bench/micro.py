@@ -3,7 +3,8 @@
     python -m bench.micro
 
 - FSRS: ``srs.review`` for a new and a reviewed card, and the bare ``Scheduler.review_card``.
-- PTB: ``Update.de_json`` of a channel press and of a quiz press (the bot's own messages).
+- PTB: ``Update.de_json`` of a channel press and of a quiz press (the bot's own messages),
+  against the bot's ``parse_update`` (runtime/parse.py: the message built when first read).
 - JSON: ``json`` against ``orjson`` (if installed: it is not a dependency) on a getUpdates
   answer, a quiz edit's keyboard and an ``answerCallbackQuery`` answer.
 - ``InlineKeyboardMarkup.to_dict``: what PTB does to the keyboard of every edit.
@@ -21,6 +22,7 @@ from telegram import Bot, InlineKeyboardMarkup, Update
 
 from bench.run import BANK, QUESTION, TOKEN, _markup
 from bot.core import srs
+from bot.runtime.parse import parse_update
 from bot.ui import post_view, quiz_view
 from tests.fakes import FakeBotApi, FakeUser, StoredMessage
 
@@ -72,7 +74,8 @@ def main() -> None:
         _, update = fake.press_update(FakeUser(7, "R"), message, "a1:1:0")
         batch = json.dumps({"ok": True, "result": [update] * 100}).encode()
         line = (
-            f"{label}: Update.de_json {us(lambda: Update.de_json(update, bot)):.1f} us; "  # noqa: B023
+            f"{label}: Update.de_json {us(lambda: Update.de_json(update, bot)):.1f} us, "  # noqa: B023
+            f"parse_update {us(lambda: parse_update(update, bot)):.1f} us; "  # noqa: B023
             f"json.loads {us(lambda: json.loads(batch), 50) / 100:.1f} us an update"  # noqa: B023
         )
         if orjson is not None:

@@ -3,6 +3,7 @@
 Over ~300 lines on purpose: every benchmark shares one harness and one report.
 
     python -m bench.run channel [--readers 2000]   # a burst of presses under a channel post
+    python -m bench.run channel --workers 2 --database postgres  # 1 and 2 webhook workers
     python -m bench.run webhook [--readers 2000]   # the same burst, by polling and by webhook
     python -m bench.run quiz [--learners 200]      # learners answering as fast as replies come
     python -m bench.run human [--learners 200]     # 1 s pause before each press, RATE_LIMIT=on
@@ -530,6 +531,96 @@ async def channel_burst(
         await fake.stop()
 
 
+class Balancer(Hook):
+    """A round-robin load balancer in front of several webhook workers (one port each), as
+    nginx's ``upstream`` would be: one pool of ``connections`` for them all."""
+
+    def __init__(self, workers: int, connections: int = 40) -> None:
+        super().__init__(connections)
+        self.hooks = [Hook(connections) for _ in range(workers)]
+        self._turn = 0
+
+    def worker_env(self, i: int) -> dict[str, str]:
+        return self.hooks[i].env()
+
+    async def listening(self, within: float = 30) -> None:
+        for hook in self.hooks:
+            await hook.listening(within)
+
+    async def post(self, update: dict[str, Any], fake: FakeBotApi) -> None:
+        self._turn = (self._turn + 1) % len(self.hooks)
+        self.port = self.hooks[self._turn].port
+        await super().post(update, fake)
+
+
+async def channel_workers(
+    readers: int, concurrency: int, workers: int, database: str
+) -> dict[str, Any]:
+    """The channel burst by webhook to ``workers`` bot processes on one database, behind a
+    round-robin balancer (CONTRACT §10). Every worker is pinned to the app core, as one bot
+    is in the other rows: on this 2-core machine the row shows what a second process costs
+    and that presses stay once, not a second core's worth of speed (see the README)."""
+    fake = FakeBotApi(TOKEN)
+    await fake.start()
+    watch = Answers()
+    fake.listeners.append(watch)
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-workers{workers}-"))
+    balancer = Balancer(workers)
+    procs: list[Proc] = []
+    try:
+        await populate(workdir / "bot.sqlite3", answers=100_000, users=10_000)
+        env = base_env(fake, workdir, rate_limit=True, concurrency=concurrency)
+        location = await DATABASES.place(database, workdir, env)
+        env["BENCH_MODE"] = "channel"
+        await balancer.open()
+        for i in range(workers):
+            procs.append(await start_app("bot", {**env, **balancer.worker_env(i)}, workdir))
+            await balancer.hooks[i].listening(60)  # one at a time: the first sets the webhook
+        await fake.wait_for("setWebhook", timeout=60)
+        await balancer.post(
+            fake.new_update(fake.text_payload(ADMIN, f"/post_now {QUESTION}")), fake
+        )
+        await fake.wait_until(lambda: bool(fake.channel_posts()), timeout=30)
+        post = fake.channel_posts()[0]
+        data = next(b["callback_data"] for b in post.buttons() if "callback_data" in b)
+        await asyncio.sleep(1.0)
+        cpu0, db0 = sum(p.cpu_seconds() for p in procs), DATABASES.server_cpu()
+        presses = [
+            fake.press_update(FakeUser(20_000_000 + i, f"R{i}"), post, data)
+            for i in range(readers)
+        ]
+        queries = [q for q, _ in presses]
+        posting = asyncio.gather(*(balancer.post(u, fake) for _, u in presses))
+        await asyncio.wait_for(asyncio.gather(*(watch.wait(q) for q in queries)), 300)
+        await posting
+        cpu1, db1 = sum(p.cpu_seconds() for p in procs), DATABASES.server_cpu()
+        delivered = [fake.delivered_at[fake.query_update[q]] for q in queries]
+        latencies = [
+            watch.answered_at[q] - fake.delivered_at[fake.query_update[q]] for q in queries
+        ]
+        elapsed = max(watch.answered_at[q] for q in queries) - min(delivered)
+        answered = [c.params["callback_query_id"] for c in fake.calls_to("answerCallbackQuery")]
+        result: dict[str, Any] = {
+            "kind": f"bot, {workers} webhook worker(s), {database}",
+            "readers": readers,
+            "answers_per_s": round(readers / elapsed, 1),
+            "p50_ms": round(pct(latencies, 50) * 1000, 1),
+            "p99_ms": round(pct(latencies, 99) * 1000, 1),
+            "cpu_ms_per_answer": round((cpu1 - cpu0) / readers * 1000, 3),
+            "answered_once": sorted(answered) == sorted(queries),
+        }
+        if database == "postgres":
+            result["db_server_cpu_ms_per_answer"] = round((db1 - db0) / readers * 1000, 3)
+        result["db_answers"] = await count_answers(location) - 100_000
+        result["peak_rss_mb"] = round(max(p.peak_rss_mb() for p in procs), 1)
+        return result
+    finally:
+        for proc in procs:
+            await proc.stop()
+        await balancer.close()
+        await fake.stop()
+
+
 # ---------------------------------------------------------------- quizzes
 
 
@@ -1051,7 +1142,14 @@ async def main_async(args: argparse.Namespace) -> None:
 async def _main_async(args: argparse.Namespace) -> None:
     results: dict[str, list[dict[str, Any]]] = {}
     dbs = ["sqlite", "postgres"] if args.database == "both" else [args.database]
-    if args.which in ("channel", "all"):
+    if args.which == "channel" and args.workers > 1:
+        # Several webhook workers on one database (CONTRACT §10): 1 and N in one run.
+        database = "postgres" if args.database == "sqlite" else dbs[-1]
+        results["channel burst, webhook workers on one database"] = [
+            await channel_workers(args.readers, args.concurrency, n, database)
+            for n in (1, args.workers)
+        ]
+    elif args.which in ("channel", "all"):
         c, p = args.concurrency, 16
         if args.floor_sweep:
             c, p, _ = await best_floor(
@@ -1215,6 +1313,12 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=0, help="10 (quiz), 4 (human), 5 (games)")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="channel: the burst by webhook to 1 and to N bot processes on one PostgreSQL",
+    )
     parser.add_argument("--pool", type=int, default=16, help="the bot's HTTP pool")
     parser.add_argument(
         "--database",

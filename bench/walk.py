@@ -196,13 +196,15 @@ async def main() -> None:
     # The transport (runtime/ but its typed context) and db/'s own helpers, for the share of
     # the walk the feature code decides.
     # state.replies (the webhook's in-reply answers) counts as transport, as before it moved.
-    transport_and_db = (*(f"bot.runtime.{m}" for m in TRANSPORT), "bot.state.replies", "bot.db.")
+    transport = (*(f"bot.runtime.{m}" for m in TRANSPORT), "bot.state.replies")
     for label, w in (("channel press", channel), ("private quiz answer", quiz)):
         modules, returns = w.summary()
-        inner, inner_returns = w.summary(transport_and_db)
+        bot_modules, bot_returns = w.summary(transport)
+        inner, inner_returns = w.summary((*transport, "bot.db."))
         print(
             f"{label}: {modules} modules, {returns} returns "
-            f"(without transport and db/: {inner} modules, {inner_returns} returns)"
+            f"(without transport: {bot_modules} modules, {bot_returns} returns; "
+            f"without transport and db/: {inner} modules, {inner_returns} returns)"
         )
         print("  " + " > ".join(m.removeprefix("bot.") for m in w.timeline))
 

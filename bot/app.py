@@ -23,6 +23,7 @@ from bot.handlers import ALLOWED_UPDATES, register
 from bot.handlers.errors import error_handler
 from bot.runtime.lifecycle import BotApplication
 from bot.runtime.metrics import MetricsServer
+from bot.runtime.parse import PressBot
 from bot.runtime.polling import UpdatesRequest
 from bot.runtime.ratelimit import FloodLimiter
 from bot.runtime.request import RetryingRequest
@@ -88,6 +89,11 @@ def build_application(
             updates_request.gate = lease.wait_turn
             updates_request.done = workers.done_among
             polling_lease.append(lease)
+
+            async def replay() -> None:  # a standby taking over runs what the last kept
+                await _replay_kept_updates(app, data)
+
+            lease.on_take = replay
             if isinstance(app.update_processor, FairUpdateProcessor):
 
                 async def mark(update: object) -> None:
@@ -132,24 +138,27 @@ def build_application(
             data.store_ = None
         log.info("bot stopped; database closed")
 
+    # The bot is built here rather than by the builder only to be a PressBot (a press's
+    # update parsed lazily: runtime/parse.py); its arguments are those the builder would pass.
+    bot = PressBot(
+        settings.token,
+        base_url=settings.base_url,
+        defaults=Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.zone),
+        request=request
+        or RetryingRequest(connection_pool_size=settings.connection_pool_size, pool_timeout=10),
+        get_updates_request=updates_request,
+        rate_limiter=FloodLimiter(enabled=settings.rate_limit),
+    )
     builder: Any = (
         ApplicationBuilder()
         .application_class(BotApplication)
-        .token(settings.token)
-        .base_url(settings.base_url)
-        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.zone))
+        .bot(bot)
         .context_types(context_types(data))
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .concurrent_updates(FairUpdateProcessor(settings.concurrent_updates))
-        .request(
-            request
-            or RetryingRequest(connection_pool_size=settings.connection_pool_size, pool_timeout=10)
-        )
-        .get_updates_request(updates_request)
     )
-    builder = builder.rate_limiter(FloodLimiter(enabled=settings.rate_limit))
     app: BotApp = builder.build()
     if isinstance(app, BotApplication):
 

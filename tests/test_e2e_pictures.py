@@ -79,6 +79,13 @@ async def until(read: Callable[[], Awaitable[object]], value: object) -> None:
             await asyncio.sleep(0.02)
 
 
+def _async(read: Callable[[], object]) -> Callable[[], Awaitable[object]]:
+    async def check() -> object:
+        return read()
+
+    return check
+
+
 async def rows(h: Harness, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
     """What the running bot's database holds, on either backend."""
     return [tuple(r) for r in await h.data.store.database.all(sql, params)]
@@ -311,6 +318,32 @@ async def test_weekly_recap_once_with_links_and_numbers(harness: Harness) -> Non
     assert catchup_jobs(harness) == []
     data, tg = harness.data, harness.data_bot()
     assert await weekly.post(data, tg, SUNDAY_SLOT, SUNDAY_18) == "already posted"
+    assert len(recaps(harness)) == 1
+
+
+async def test_weekly_recap_waits_while_posting_is_paused(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """/pause stops what the channel gets, the recap too; /resume lets that day's recap out."""
+    clock, _ = await posted_week(harness)
+    harness.fake.send_text(ADMIN, "/pause")
+    await harness.fake.wait_for(
+        "sendMessage", lambda c: c.params["chat_id"] == ADMIN.id and "paused" in c.params["text"]
+    )
+    clock.now_value = SUNDAY_18 + timedelta(hours=1)
+    caplog.set_level("INFO", logger="bot")
+    await harness.restart()
+    await until(_async(lambda: "skipped: posting is paused" in caplog.text), True)
+    assert recaps(harness) == []
+    assert await harness.data.store.weekly.status(SUNDAY_SLOT) is None  # not claimed either
+    harness.fake.send_text(ADMIN, "/resume")
+    await harness.fake.wait_for(
+        "sendMessage", lambda c: c.params["chat_id"] == ADMIN.id and "resumed" in c.params["text"]
+    )
+    await photo_to(harness, CHANNEL_ID)  # at once, not at the next start
+    await until(lambda: harness.data.store.weekly.status(SUNDAY_SLOT), "sent")
+    await harness.restart()
+    assert catchup_jobs(harness) == []
     assert len(recaps(harness)) == 1
 
 

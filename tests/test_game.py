@@ -570,6 +570,46 @@ async def test_stop_without_a_game_still_stops_the_quiz(play: Play) -> None:
     assert not p.fake.calls_to("getChatMember")
 
 
+async def test_one_round_at_a_time_a_quiz_and_a_game_never_share_a_group(play: Play) -> None:
+    p = play
+    await p.say(ALICE, "/quiz 2")
+    assert await p.say(BOB, "/game 2 10") == ui.QUIZ_RUNNING
+    assert await p.h.data.store.games.active(GROUP) is None
+    assert "Quiz over" in await p.say(BOB, "/stop")
+    await p.say(ALICE, "/game 2 10")
+    await p.question(GROUP, 1)
+    qid = next(q.id for q in p.h.bank.questions.values() if q.quizzable)
+    for command in ("/quiz 2", f"/start q_{qid}"):  # a deep link's practice is a quiz too
+        assert await p.say(BOB, command) == ui.GAME_RUNNING
+    assert await p.h.data.store.quizzes.active_session(GROUP, None) is None
+    # A private quiz of a player is another chat: it still starts.
+    p.fake.send_text(BOB, "/quiz 1")
+    await p.fake.wait_until(lambda: bool(p.fake.sent_to(BOB.id)))
+    assert p.fake.sent_to(BOB.id)[-1].params["text"] != ui.GAME_RUNNING
+    assert await p.h.data.store.quizzes.active_session(BOB.id, BOB.id) is not None
+    no_rejections(p)
+
+
+async def test_a_quiz_and_a_game_sent_at_once_start_one_round(play: Play) -> None:
+    """Two senders' updates run side by side (fair processing): the rule holds in the start
+    transactions, not only in a read before them."""
+    p = play
+    chat = p.fake.group(GROUP)
+    for _ in range(3):
+        before = len(p.fake.sent_to(GROUP))
+        p.fake.send_text(ALICE, "/game 2 10", chat=chat)
+        p.fake.send_text(BOB, "/quiz 2", chat=chat)
+        await p.fake.wait_until(lambda: len(p.fake.sent_to(GROUP)) >= before + 2)  # noqa: B023
+        game_on = await p.h.data.store.games.active(GROUP) is not None
+        quiz_on = await p.h.data.store.quizzes.active_session(GROUP, None) is not None
+        assert game_on != quiz_on
+        texts = [str(c.params["text"]) for c in p.fake.sent_to(GROUP)[before:]]
+        assert (ui.QUIZ_RUNNING if quiz_on else ui.GAME_RUNNING) in texts
+        await p.settle()
+        assert re.search("over|stopped", await p.say(ALICE, "/stop"))
+    no_rejections(p)
+
+
 async def test_kill_9_mid_question_and_the_game_goes_on(
     fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path, real_bank: Any
 ) -> None:

@@ -31,6 +31,7 @@ async def test_prune_keeps_every_answer_and_what_buttons_still_reach(tmp_path: P
         done = await q.start_session(
             chat_id=7, user_id=7, kind="quiz", topic=None, question_ids=["q"], now=OLD
         )
+        assert done is not None  # a private session always opens
         answered = await asking(store, "quiz", done, OLD)
         unanswered = await asking(store, "quiz", done, OLD)
         await store.answers.record_answer(
@@ -40,11 +41,13 @@ async def test_prune_keeps_every_answer_and_what_buttons_still_reach(tmp_path: P
         empty = await q.start_session(
             chat_id=8, user_id=8, kind="quiz", topic=None, question_ids=["q"], now=OLD
         )
+        assert empty is not None  # a private session always opens
         empty_asking = await asking(store, "quiz", empty, OLD)
         await q.end_session(empty, "stopped", OLD)
         live = await q.start_session(
             chat_id=9, user_id=9, kind="quiz", topic=None, question_ids=["q"], now=OLD
         )
+        assert live is not None  # a private session always opens
         live_asking = await asking(store, "quiz", live, OLD)
         channel = await asking(store, "channel", None, OLD)
         preview = await asking(store, "preview", None, OLD)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.core import srs
 from bot.db import AnswerRecord, Store, backup_database, iso
 from bot.db.migrations import SCHEMA_VERSION
 
@@ -218,5 +221,59 @@ async def test_group_commit_records_each_press_once(
         again = await store.answers.record_channel_answer(press(3))
         assert again is False
         assert await store.stats.count("users") == 700
+    finally:
+        await store.close()
+
+
+async def test_two_answers_to_one_question_at_once_review_its_card_one_after_the_other(
+    tmp_path: Path,
+) -> None:
+    """The FSRS card is read, reviewed and written in the answer's own transaction: two
+    answers to one question at once (two askings of it) are both in the card."""
+    store = await Store.open(tmp_path / "bot.sqlite3")
+    try:
+        first, second = [
+            await store.quizzes.create_asking(
+                kind="quiz", question_id="q", order=[1, 0], choices_sig="s", now=NOW
+            )
+            for _ in range(2)
+        ]
+        wrong = replace(record(first, 1, correct=False), review=True)
+        right = replace(record(second, 1), review=True, now=NOW + timedelta(minutes=1))
+        done = await asyncio.gather(
+            store.answers.record_answer(wrong), store.answers.record_answer(right)
+        )
+        both = srs.review(srs.review(None, False, wrong.now).card_json, True, right.now)
+        assert await store.answers.card(1, "q") == both.card_json
+        assert done[0] is not None
+        assert done[1] is not None
+        assert done[1].due_at == both.due_at
+        assert await store.answers.record_answer(right) is None  # once: nothing reviewed again
+        assert await store.answers.card(1, "q") == both.card_json
+    finally:
+        await store.close()
+
+
+async def test_a_forgotten_user_answering_again_has_a_users_row_again(tmp_path: Path) -> None:
+    """Answers upsert their user only while the name is not known to be stored (db.answers'
+    cache); /forget deletes the row, and with it what the cache knew."""
+    store = await Store.open(tmp_path / "bot.sqlite3")
+    try:
+        asking = await store.quizzes.create_asking(
+            kind="quiz", question_id="q", order=[1, 0], choices_sig="s", now=NOW
+        )
+        assert await store.answers.record_answer(record(asking, 5))
+        assert await store.users.get_user(5) is not None
+        await store.users.forget_user(5)
+        assert await store.users.get_user(5) is None
+        again = await store.quizzes.create_asking(
+            kind="quiz", question_id="q", order=[1, 0], choices_sig="s", now=NOW
+        )
+        assert await store.answers.record_channel_answer(
+            replace(record(again, 5), source="channel")
+        )
+        user = await store.users.get_user(5)
+        assert user is not None
+        assert user.first_name == "U"
     finally:
         await store.close()

@@ -8,7 +8,6 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from urllib.parse import parse_qs
 
 import pytest
 from aiohttp import web
@@ -38,19 +37,21 @@ async def test_requests_and_api_errors_go_through_ptb_as_usual(fake_api: FakeBot
             await bot.send_message(CHANNEL_ID, "<b>unclosed", parse_mode="HTML")
 
 
-async def test_the_body_is_the_form_ptb_itself_sends() -> None:
-    """Whatever serves stock PTB serves us: a form body with each field JSON-encoded, as
-    HTTPXRequest sends it (a Bot API server need not take JSON bodies to work with us)."""
-    seen: dict[str, tuple[str, dict[str, list[str]]]] = {}
+async def test_the_body_is_json_and_an_upload_a_form() -> None:
+    """A method's fields go as one JSON body (the Bot API takes application/json for every
+    method but uploads), typed as PTB means them; an upload goes as multipart form data."""
+    seen: dict[str, tuple[str, bytes]] = {}
     me = {"id": 1, "is_bot": True, "first_name": "B", "username": "b_bot"}
 
     async def capture(request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        seen[method] = (request.content_type, parse_qs((await request.read()).decode()))
+        seen[method] = (request.content_type, await request.read())
         if method == "getMe":
             return web.json_response({"ok": True, "result": me})
         chat = {"id": -100123, "type": "supergroup", "title": "G"}
         message = {"message_id": 7, "date": 0, "chat": chat, "text": "x"}
+        if method == "sendPhoto":
+            message["photo"] = [{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}]
         return web.json_response({"ok": True, "result": message})
 
     server = web.Application()
@@ -63,13 +64,19 @@ async def test_the_body_is_the_form_ptb_itself_sends() -> None:
     try:
         async with Bot(TOKEN, base_url=base_url, request=AiohttpRequest()) as bot:
             await bot.send_message(-100123, "a&b=c <b>ü</b>", reply_markup=markup)
+            await bot.send_photo(-100123, b"\x89PNG not really", caption="c&d <i>é</i>")
     finally:
         await runner.cleanup()
-    content_type, fields = seen["sendMessage"]
-    assert content_type == "application/x-www-form-urlencoded"
-    assert fields["chat_id"] == ["-100123"]
-    assert fields["text"] == ["a&b=c <b>ü</b>"]
-    assert json.loads(fields["reply_markup"][0]) == markup.to_dict()
+    content_type, body = seen["sendMessage"]
+    assert content_type == "application/json"
+    assert json.loads(body) == {
+        "chat_id": -100123,
+        "text": "a&b=c <b>ü</b>",
+        "reply_markup": markup.to_dict(),
+    }
+    content_type, body = seen["sendPhoto"]
+    assert content_type == "multipart/form-data"
+    assert b"c&d <i>\xc3\xa9</i>" in body and b"\x89PNG not really" in body
 
 
 async def test_a_proxy_from_the_environment_is_used_unless_no_proxy_says_otherwise(

@@ -7,11 +7,13 @@ update once however many of them Telegram (or a balancer) hands it to.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import os
 import signal
 import socket
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,15 @@ import aiohttp
 import pytest
 
 from bot.config import ConfigError, Settings
+from bot.core.models import QuestionBank
 from bot.db import Store
 from bot.db.postgres import PgDatabase
 from bot.db.workers import dead_here
 from bot.runtime import standby
 from bot.runtime.webhook import SECRET_HEADER
-from tests.conftest import ALICE, BOB, ROOT, TOKEN
+from bot.services import channel, channel_queue
+from bot.state.context import BotData
+from tests.conftest import ADMIN, ALICE, BOB, ROOT, TOKEN, Harness
 from tests.fakes import FakeBotApi, FakeUser
 from tests.helpers import answer_buttons, start_bot
 from tests.test_daily import deliveries_to, subscribe_many
@@ -455,8 +460,11 @@ async def test_two_workers_share_one_flood_budget_and_presses_do_not_wait(
     sends = sorted(
         c.at for c in fake_api.calls if c.method == "sendMessage" and c.params["chat_id"] in wanted
     )
-    busiest = max(sum(1 for t in sends if start <= t < start + 1.0) for start in sends)
-    assert busiest <= 30, busiest  # the bot's ~30 a second, not 30 per worker
+    # The bot's ~30 a second, not 30 per worker (56 a second): over 3 s windows, since the
+    # fake sees each send when it arrives, and on a loaded machine a few sends reserved 1/28 s
+    # apart arrive together (seen: 31 to 34 in one second, about one run in three).
+    busiest = max(sum(1 for t in sends if start <= t < start + 3.0) for start in sends)
+    assert busiest <= 90, busiest
     assert flood_took > 6  # 240 messages at ~28 a second: the two shared one budget
     assert pressed < flood_took / 2  # the press was answered while the flood still queued
 
@@ -489,3 +497,263 @@ async def test_only_workers_that_agreed_and_still_run_hold_a_configuration(
     finally:
         await new.close()
         await starting.close()
+
+
+# ---------------------------------------------------------------- one user's updates in order
+
+
+async def _reached(fake_api: FakeBotApi, held: int) -> None:
+    """Wait until a request reached a hold() gate (the fake notes it, without notifying)."""
+    for _ in range(600):  # polls the list; 60 s at most
+        if len(fake_api.held) > held:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("no request reached the held method")
+
+
+@pytest.mark.postgres_only
+async def test_one_users_updates_on_two_workers_run_in_order_and_a_dead_ones_wait_is_bounded(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    """Telegram sends one chat's updates one at a time (runtime/order.py); the balancer hands
+    them to either worker. A press sent to worker B while worker A still handles the same
+    user's earlier /help (its reply held at the fake Bot API) is handled after it."""
+    envs = [_worker_env(env_for_subprocess) for _ in range(2)]
+    procs = [await start_bot(env, tmp_path) for env in envs]
+    try:
+        for i, env in enumerate(envs):
+            await _serving(fake_api, env, FakeUser(90_000 + i, f"Probe{i}"))
+        await fake_api.wait_until(lambda: bool(fake_api.channel_posts()), timeout=30)
+        post = fake_api.channel_posts()[0]
+        data = answer_buttons(post)[0]["callback_data"]
+
+        def answered(query_id: str) -> bool:
+            return any(
+                c.params["callback_query_id"] == query_id
+                for c in fake_api.calls_to("answerCallbackQuery")
+            )
+
+        async with aiohttp.ClientSession() as http:
+            gate = fake_api.hold("sendMessage")
+            held = len(fake_api.held)
+            first = fake_api.new_update(fake_api.text_payload(ALICE, "/help"))
+            assert await _post(http, envs[0], first) == 200
+            await _reached(fake_api, held)
+            query_id, press = fake_api.press_update(ALICE, post, data)
+            assert await _post(http, envs[1], press) == 200  # answered at once: claimed
+            # Without the order, B answers the press now, before A's reply went out.
+            with contextlib.suppress(TimeoutError):
+                await fake_api.wait_until(lambda: answered(query_id), timeout=3)
+            gate.set()
+            reply = await fake_api.wait_for(
+                "sendMessage", lambda c: c.params["chat_id"] == ALICE.id, 30
+            )
+            await fake_api.wait_until(lambda: answered(query_id), timeout=30)
+            answer = next(
+                c
+                for c in fake_api.calls_to("answerCallbackQuery")
+                if c.params["callback_query_id"] == query_id
+            )
+            assert reply.at < answer.at  # in update_id order across the two workers
+
+            # A worker that dies mid-update leaves it "being handled": the user's next
+            # update on the other worker waits for it, but only ORDER_WAIT (10 s) at most.
+            gate = fake_api.hold("sendMessage")
+            held = len(fake_api.held)
+            stuck = fake_api.new_update(fake_api.text_payload(BOB, "/help"))
+            assert await _post(http, envs[0], stuck) == 200
+            await _reached(fake_api, held)
+            procs[0].kill()  # kill -9 while its reply is on the wire
+            await procs[0].wait()
+            gate.set()
+            query_id, press = fake_api.press_update(BOB, post, data)
+            sent = time.monotonic()
+            assert await _post(http, envs[1], press) == 200
+            await fake_api.wait_until(lambda: answered(query_id), timeout=40)
+            took = time.monotonic() - sent
+    finally:
+        logs = [await _stop(proc) for proc in procs]
+    assert procs[1].returncode == 0, logs[1]
+    assert "Traceback" not in logs[1] and "could not mark" not in logs[1], logs[1]
+    assert took < 20, took  # the bound, with the loaded machine's margin
+
+
+# ---------------------------------------------------------------- the day's question, once
+
+
+@pytest.mark.postgres_only
+async def test_two_processes_planning_dates_at_once_choose_a_question_once_per_cycle(
+    tmp_path: Path, real_bank: QuestionBank
+) -> None:
+    """Two processes (two pools, two in-process locks) plan the same run of dates at the same
+    moment, one a date ahead of the other: each date gets one question, both see it, and no
+    question is two dates' in one cycle."""
+    location = tmp_path / "plan.sqlite3"  # PostgreSQL in this pass
+    stores = [await Store.open(location) for _ in range(2)]
+    try:
+        planners = [BotData(settings=Settings(token=TOKEN), bank=real_bank) for _ in stores]
+        for planner, store in zip(planners, stores, strict=True):
+            planner.store = store
+        await channel_queue.queue_seed(planners[0])
+        days = [date(2026, 12, 1) + timedelta(days=i) for i in range(30)]
+
+        async def plan(data: BotData, dates: list[date]) -> dict[date, tuple[int, str]]:
+            chosen: dict[date, tuple[int, str]] = {}
+            for day in dates:
+                picked = await channel_queue.day_question(data, day)
+                assert picked is not None
+                chosen[day] = picked
+            return chosen
+
+        first, second = await asyncio.gather(
+            plan(planners[0], days), plan(planners[1], days[1:] + days[:1])
+        )
+        assert first == second  # one question a date, whoever chose it
+        picked = list(first.values())
+        assert len(set(picked)) == len(picked) == len(days)  # no question twice in a cycle
+        rows = await stores[0].database.all("SELECT cycle, question_id FROM daily_questions")
+        assert len(rows) == len(days) == len({(r[0], r[1]) for r in rows})
+    finally:
+        for store in stores:
+            await store.close()
+
+
+# ---------------------------------------------------------------- tally edits, one owner
+
+
+@pytest.mark.postgres_only
+async def test_two_processes_pressed_on_one_post_edit_its_tally_one_at_a_time(
+    harness: Harness,
+) -> None:
+    """The bot takes presses on a post and batches its tally edits; a second process on the
+    same database (its own store and batch, flushing half an interval out of step) has
+    presses of the same post too. One of them at a time owns the post's edit: never two
+    edits within an interval, never the same numbers twice, and the last numbers shown."""
+    interval = 1.0
+    await harness.start(tally_interval=interval)
+    fake = harness.fake
+    fake.send_text(ADMIN, "/post_now conc-gil-what")
+    await fake.wait_until(lambda: bool(fake.channel_posts()), timeout=20)
+    post = fake.channel_posts()[0]
+    buttons = answer_buttons(post)
+    asking_id = int(buttons[0]["callback_data"].split(":")[1])
+    store = harness.data.store
+    for _ in range(100):  # bounded poll: the post is recorded as sent after Telegram's answer
+        row = await store.database.one(
+            "SELECT id FROM channel_posts WHERE asking_id = ?", (asking_id,)
+        )
+        if row is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert row is not None
+    post_id = int(row[0])
+    other = BotData(settings=harness.settings, bank=harness.bank)
+    other.store = await Store.open(harness.settings.database_path)
+    bot = harness.data_bot()
+    try:
+
+        async def presses() -> None:
+            for i in range(120):  # ~6 intervals of presses, taken by the bot
+                fake.press(FakeUser(300_000 + i, f"T{i}"), post, buttons[i % 4]["callback_data"])
+                await asyncio.sleep(interval / 20)
+
+        async def other_process() -> None:
+            await asyncio.sleep(interval / 2)
+            for _ in range(7):  # as if it had taken presses of the post since its last flush
+                other.dirty_tallies.add(post_id)
+                await channel.flush_tallies(other, bot)
+                await asyncio.sleep(interval)
+
+        await asyncio.gather(presses(), other_process())
+        pressed = await store.database.one(
+            "SELECT count(*) FROM answers WHERE asking_id = ?", (asking_id,)
+        )
+        assert pressed is not None and pressed[0] == 120
+        answered, right = await store.stats.tally(asking_id)
+        for _ in range(100):  # bounded poll: the owner's next flush shows the last numbers
+            shown = await store.channel.get_post(post_id)
+            if shown is not None and shown.tally_shown == f"{answered}:{right}":
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the last tally was never shown")
+    finally:
+        await other.store.close()
+    edits = [
+        c
+        for c in fake.calls
+        if c.method.startswith("editMessage") and c.params.get("message_id") == post.message_id
+    ]
+    assert len(edits) >= 3
+    gaps = [b.at - a.at for a, b in itertools.pairwise(edits)]
+    assert min(gaps) > interval / 2, gaps  # one owner at a time, at its pace
+    texts = [str(c.params.get("text") or c.params.get("caption")) for c in edits]
+    assert all(a != b for a, b in itertools.pairwise(texts))  # never the same numbers twice
+
+
+# ---------------------------------------------------------------- kept updates, run once
+
+
+@pytest.mark.postgres_only
+async def test_two_processes_taking_kept_updates_at_once_each_get_their_own(
+    tmp_path: Path,
+) -> None:
+    location = tmp_path / "kept.sqlite3"  # PostgreSQL in this pass
+    stores = [await Store.open(location) for _ in range(2)]
+    try:
+        await stores[0].pending.keep([(i, {"update_id": i}) for i in range(1, 51)])
+        first, second = await asyncio.gather(*(store.pending.take() for store in stores))
+        ids = [[body["update_id"] for body in taken] for taken in (first, second)]
+        assert sorted(ids[0] + ids[1]) == list(range(1, 51))  # every one, once
+        assert all(taken == sorted(taken) for taken in ids)  # oldest first
+    finally:
+        for store in stores:
+            await store.close()
+
+
+@pytest.mark.postgres_only
+async def test_a_standby_that_takes_over_runs_the_updates_the_stopped_poller_kept(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    """The poller is stopped (SIGTERM) while Alice's /help waits on Telegram and her /start
+    waits behind it: both are kept (Telegram will not send them again). The standby that
+    takes over runs them at once, not at some later restart."""
+    env = {**env_for_subprocess, "PYTHONPATH": str(ROOT)}
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    files = [path.open("wb") for path in logs]
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        procs.append(await start_bot(env, tmp_path, output=files[0].fileno()))
+        fake_api.send_text(BOB, "/help")
+        await fake_api.wait_for("sendMessage", lambda c: c.params["chat_id"] == BOB.id, 30)
+        await _log_says(logs[0], "polls now", procs[0])
+        procs.append(await start_bot(env, tmp_path, output=files[1].fileno()))
+        await _log_says(logs[1], "standing by", procs[1])
+        gate = fake_api.hold("sendMessage")
+        held = len(fake_api.held)
+        fake_api.send_text(ALICE, "/help")
+        fake_api.send_text(ALICE, "/start")
+        await _reached(fake_api, held)  # /help's reply is on the wire; /start waits behind
+        procs[0].send_signal(signal.SIGTERM)
+        await asyncio.wait_for(procs[0].wait(), 30)
+        assert "2 update(s) kept to run at the next start" in logs[0].read_text()
+        gate.set()
+        await _log_says(logs[1], "2 update(s) kept at the last stop run now", procs[1])
+
+        def replied(help_: bool) -> bool:  # /help's reply lists the commands; /start's not
+            texts = [str(c.params["text"]) for c in fake_api.sent_to(ALICE.id)]
+            return any(t.startswith("<b>Commands</b>") == help_ for t in texts)
+
+        await fake_api.wait_until(lambda: replied(help_=False) and replied(help_=True), 30)
+    finally:
+        for proc in procs:
+            await _stop(proc)
+        for file in files:
+            file.close()
+    assert procs[0].returncode == 0, logs[0].read_text()
+    assert procs[1].returncode == 0, logs[1].read_text()
+    store = await Store.open(env["DATABASE_URL"])
+    try:
+        assert await store.pending.take() == []  # taken once, by the standby
+    finally:
+        await store.close()

@@ -32,15 +32,15 @@ class Question:
     # or rewrites them an old button cannot be graded against the new key. Computed once
     # here, since every press compares it.
     choices_sig: str = field(init=False, default="")
+    # Whether it can be asked with buttons: choices and a key. A field, not a property, for
+    # the same reason: the door reads it on every press.
+    quizzable: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         raw = "\x1f".join((*self.choices, str(self.correct)))
         sig = hashlib.blake2s(raw.encode(), digest_size=6).hexdigest()
         object.__setattr__(self, "choices_sig", sig)
-
-    @property
-    def quizzable(self) -> bool:
-        return bool(self.choices) and self.correct is not None
+        object.__setattr__(self, "quizzable", bool(self.choices) and self.correct is not None)
 
     @property
     def hashtags(self) -> tuple[str, ...]:

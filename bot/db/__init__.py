@@ -57,12 +57,14 @@ class Store:
             daily.forget_user,
             games.forget_user,
         )
-        self.users = Users(database, forget_steps=forget_steps)
+        # Users rows known to hold a name: db.answers reads and fills it, /forget empties it.
+        names: dict[int, str] = {}
+        self.users = Users(database, forget_steps=forget_steps, names=names)
         # A group's new chat id: the rows of each table move through the module owning it.
         self.quizzes = Quizzes(
             database, move_chat_steps=(answers.move_chat, keyboards.move_chat, games.move_chat)
         )
-        self.answers = Answers(database)
+        self.answers = Answers(database, names)
         self.channel = ChannelPosts(database, forget_asking=self.quizzes.forget_asking)
         self.stats = Stats(database)
         self.keyboards = Keyboards(database)

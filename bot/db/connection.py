@@ -42,8 +42,8 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def from_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+# ``iso``'s text back (a stored time): datetime's own parser, under the name the tables use.
+from_iso = datetime.fromisoformat
 
 
 class Row(Protocol):
@@ -76,6 +76,15 @@ class Conn(Protocol):
     ) -> Awaitable[Cursor]: ...
 
 
+async def changed_by_each(db: Conn, statements: Sequence[str], params: Sequence[Any]) -> int:
+    """Run each statement with the same parameters, in the caller's transaction; the rows
+    they changed, together (/forget's steps: one user's rows, table by table)."""
+    total = 0
+    for sql in statements:
+        total += (await db.execute(sql, params)).rowcount
+    return total
+
+
 class DatabaseUnavailable(Exception):
     """The database cannot be used at start (unreachable, refused, too old): one sentence."""
 
@@ -94,6 +103,10 @@ def is_postgres_url(location: object) -> bool:
     return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
+# Database.hold's key spaces. One round per group: a group quiz or a live game, never both.
+GROUP_ROUND = 0x71756934
+
+
 class Database:
     """The connection and its lock. Open with ``await Database.open(path)``.
 
@@ -106,6 +119,10 @@ class Database:
     # waits for a COMMIT. Used where a COMMIT is a network round trip and a disk flush
     # (PostgreSQL); a SQLite COMMIT is short and runs as before.
     lend: Callable[[], AbstractAsyncContextManager[None]] | None = None
+
+    async def hold(self, db: Conn, space: int, key: int) -> None:
+        """Make transactions that hold the same (space, key) run one at a time, until this
+        one ends. SQLite needs nothing: BEGIN IMMEDIATE already runs writers one at a time."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
@@ -276,9 +293,9 @@ class Database:
         row = await self.one("PRAGMA integrity_check")
         return str(row[0]) if row else "no answer"
 
-    def waiting(self) -> AbstractAsyncContextManager[None]:
-        """Around a wait for a COMMIT: nothing on SQLite (see ``lend``)."""
-        return nullcontext()
+    # Around a wait for a COMMIT (``waiting()``): nothing on SQLite (see ``lend``), where it is
+    # the context manager that does nothing itself.
+    waiting: Callable[[], AbstractAsyncContextManager[None]] = staticmethod(nullcontext)
 
     def lost(self, exc: BaseException) -> bool:
         """Was ``exc`` a lost connection (PostgreSQL: a server restart, a network cut)? A

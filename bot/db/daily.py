@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.db import quizzes
-from bot.db.connection import Conn, Row, Table, from_iso, iso
+from bot.db.connection import Conn, Row, Table, changed_by_each, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,20 +125,27 @@ class Daily(Table):
             row["day"], row["question_id"], row["cycle"], from_iso(row["chosen_at"])
         )
 
-    async def choose(self, day: str, question_id: str, cycle: int, now: datetime) -> None:
-        """Keep ``question_id`` as the day's question, unless one was chosen first."""
-        await self._write(
+    async def choose(self, day: str, question_id: str, cycle: int, now: datetime) -> bool:
+        """Keep ``question_id`` as the day's question: False if a question was chosen for
+        ``day`` first, or ``question_id`` for another day of ``cycle`` (another process
+        planning at the same moment; unique ``daily_questions_once``)."""
+        changed = await self._write(
             "INSERT INTO daily_questions (day, question_id, cycle, chosen_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (day) DO NOTHING",
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (day, question_id, cycle, iso(now)),
         )
+        return changed == 1
 
-    async def replace_question(self, day: str, question_id: str, cycle: int) -> None:
-        """The day's question left the bank (a /reload): a new one stands in from now on."""
-        await self._write(
-            "UPDATE daily_questions SET question_id = ?, cycle = ? WHERE day = ?",
-            (question_id, cycle, day),
+    async def replace_question(self, day: str, question_id: str, cycle: int) -> bool:
+        """The day's question left the bank (a /reload): a new one stands in from now on.
+        False if ``question_id`` is another day's in ``cycle`` already."""
+        changed = await self._write(
+            "UPDATE daily_questions SET question_id = ?, cycle = ? WHERE day = ? "
+            "AND NOT EXISTS (SELECT 1 FROM daily_questions AS other "
+            "WHERE other.cycle = ? AND other.question_id = ?)",
+            (question_id, cycle, day, cycle, question_id),
         )
+        return changed == 1
 
     async def chosen_in_cycle(self, cycle: int) -> set[str]:
         rows = await self._all("SELECT question_id FROM daily_questions WHERE cycle = ?", (cycle,))
@@ -271,13 +278,14 @@ class Daily(Table):
         )
 
 
+# /forget's statements here (``forget_user``), each given the user's id.
+_FORGET = (
+    "DELETE FROM daily_subscriptions WHERE user_id = ?",
+    "DELETE FROM daily_deliveries WHERE user_id = ?",
+)
+
+
 async def forget_user(db: Conn, user_id: int) -> int:
     """/forget (contract §6), in the caller's transaction: the user's /daily subscription and
     deliveries. Returns the rows deleted."""
-    total = 0
-    for sql in (
-        "DELETE FROM daily_subscriptions WHERE user_id = ?",
-        "DELETE FROM daily_deliveries WHERE user_id = ?",
-    ):
-        total += (await db.execute(sql, (user_id,))).rowcount
-    return total
+    return await changed_by_each(db, _FORGET, (user_id,))

@@ -11,9 +11,19 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
-from bot.db.answers import AnswerRecord, Answers
-from bot.db.connection import Conn, Database, Row, Table, from_iso, iso
+from bot.db.answers import AnswerRecord, Answers, Recorded
+from bot.db.connection import (
+    GROUP_ROUND,
+    Conn,
+    Database,
+    Row,
+    Table,
+    changed_by_each,
+    from_iso,
+    iso,
+)
 
 
 def exact(dt: datetime) -> str:
@@ -24,6 +34,13 @@ def exact(dt: datetime) -> str:
 
 def _when(text: str | None) -> datetime | None:
     return from_iso(text) if text else None
+
+
+class Busy(StrEnum):
+    """Why a group's game did not start: its round is taken."""
+
+    GAME = "game"
+    QUIZ = "quiz"
 
 
 class QuestionClosed(Exception):
@@ -109,15 +126,25 @@ class Games(Table):
         question_ids: Sequence[str],
         seconds: int,
         now: datetime,
-    ) -> int | None:
-        """A new active game, or None if the group already has one (one per group: checked
-        in the transaction; the partial unique index games_one_active backs it up)."""
+    ) -> int | Busy:
+        """A new active game, or what the group is busy with: one round at a time, a game or
+        a group quiz (checked in the transaction under the group's round lock, as
+        db.quizzes.start_session does; the partial unique index games_one_active backs up the
+        one game)."""
         async with self._tx() as db:
+            await self.database.hold(db, GROUP_ROUND, chat_id)
             cur = await db.execute(
                 "SELECT 1 FROM games WHERE chat_id = ? AND status = 'active'", (chat_id,)
             )
             if await cur.fetchone() is not None:
-                return None
+                return Busy.GAME
+            cur = await db.execute(
+                "SELECT 1 FROM quiz_sessions WHERE chat_id = ? AND user_id IS NULL "
+                "AND status = 'active'",
+                (chat_id,),
+            )
+            if await cur.fetchone() is not None:
+                return Busy.QUIZ
             cur = await db.execute(
                 "INSERT INTO games (chat_id, thread_id, starter_id, topic, question_ids, "
                 "seconds, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -238,10 +265,10 @@ class Games(Table):
         position: int,
         points: int,
         elapsed_ms: int,
-        upsert_user: bool = True,
-    ) -> bool:
+    ) -> Recorded | None:
         """Record a game answer exactly once, as a quiz answer and its speed points, in one
-        transaction; True if new. QuestionClosed (nothing written) if it closed meanwhile."""
+        transaction; None if it was recorded before. QuestionClosed (nothing written) if it
+        closed meanwhile."""
 
         async def speed_points(db: Conn) -> None:
             cur = await db.execute(
@@ -263,7 +290,7 @@ class Games(Table):
             if cur.rowcount == 0:
                 raise QuestionClosed  # rolls the answer back too
 
-        return await self._answers.record_answer(rec, upsert_user=upsert_user, also=speed_points)
+        return await self._answers.record_answer(rec, also=speed_points)
 
     async def answers(self, game_id: int, position: int | None = None) -> list[GameAnswer]:
         """A game's answers (of one question, or all), in the order they were recorded."""
@@ -305,16 +332,17 @@ class Games(Table):
         return {int(r[0]) for r in rows}
 
 
+# /forget's statements here (``forget_user``), each given the user's id.
+_FORGET = (
+    "DELETE FROM game_answers WHERE user_id = ?",
+    "UPDATE games SET starter_id = 0 WHERE starter_id = ?",
+)
+
+
 async def forget_user(db: Conn, user_id: int) -> int:
     """/forget (contract §6), in the caller's transaction: the user's game answers; the games they
     started keep going, started by nobody (0). Returns the rows deleted."""
-    total = 0
-    for sql in (
-        "DELETE FROM game_answers WHERE user_id = ?",
-        "UPDATE games SET starter_id = 0 WHERE starter_id = ?",
-    ):
-        total += (await db.execute(sql, (user_id,))).rowcount
-    return total
+    return await changed_by_each(db, _FORGET, (user_id,))
 
 
 async def move_chat(db: Conn, old: int, new: int) -> None:

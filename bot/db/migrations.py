@@ -6,6 +6,9 @@ database file from any older version is upgraded in place, step by step, and nev
 
 An entry is SQL, or a Python step (an async callable given the connection, run inside the
 migration's transaction) for data that SQL alone cannot move.
+
+Over 300 lines: it grows by one entry per schema change and never shrinks (an applied entry
+is never edited), so the whole history of the schema reads top to bottom here.
 """
 
 from __future__ import annotations
@@ -373,6 +376,33 @@ MIGRATIONS: list[str | PythonStep] = [
         scope TEXT PRIMARY KEY,
         next_at DOUBLE PRECISION NOT NULL
     );
+    """,
+    # 14: one user's updates in order across webhook workers (db/workers.py, runtime/order.py).
+    # A claim records whose update it is (``fair_key``) and that it is being handled
+    # (``handling`` = 1) until the worker that took it has finished it; a worker about to
+    # handle a later update of the same key waits for those. Rows written before (and by the
+    # long-polling standby, which needs no order across processes) are ``handling`` = 0. The
+    # partial index holds the few updates in flight only.
+    """
+    ALTER TABLE processed_updates ADD COLUMN fair_key INTEGER;
+    ALTER TABLE processed_updates ADD COLUMN handling INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX processed_updates_handling ON processed_updates (fair_key, update_id)
+        WHERE handling = 1;
+    """,
+    # 15: a question is the day's question once per cycle, whichever process chose it
+    # (services/channel_queue.day_question retries on a conflict). Two processes planning two
+    # dates at once could both pick the queue's next question before this; a later date that
+    # shares its cycle's question with an earlier one keeps it, moved to cycle 0 (no cycle:
+    # the earlier date's row already marks the question chosen in its cycle).
+    """
+    UPDATE daily_questions SET cycle = 0 WHERE EXISTS (
+        SELECT 1 FROM daily_questions AS earlier
+        WHERE earlier.cycle = daily_questions.cycle
+        AND earlier.question_id = daily_questions.question_id
+        AND earlier.day < daily_questions.day
+    );
+    CREATE UNIQUE INDEX daily_questions_once ON daily_questions (cycle, question_id)
+        WHERE cycle > 0;
     """,
 ]
 

@@ -25,9 +25,15 @@ class PendingUpdates(Table):
             )
 
     async def take(self) -> list[dict[str, Any]]:
-        """Every kept update, oldest first, and forgets them (they are about to run)."""
+        """Every kept update, oldest first, and forgets them (they are about to run). One
+        DELETE … RETURNING: two processes taking at once (a standby taking over while
+        another starts, CONTRACT §10) each get the rows only they deleted, never the same."""
         async with self._tx() as db:
-            cur = await db.execute("SELECT body FROM pending_updates ORDER BY update_id")
-            rows = list(await cur.fetchall())
-            await db.execute("DELETE FROM pending_updates")
-        return [json.loads(row["body"]) for row in rows]
+            if self.database.dialect == "sqlite":  # one process; RETURNING needs SQLite 3.35
+                cur = await db.execute("SELECT update_id, body FROM pending_updates")
+                rows = list(await cur.fetchall())
+                await db.execute("DELETE FROM pending_updates")
+            else:
+                cur = await db.execute("DELETE FROM pending_updates RETURNING update_id, body")
+                rows = list(await cur.fetchall())
+        return [json.loads(row[1]) for row in sorted(rows, key=lambda row: int(row[0]))]

@@ -325,6 +325,14 @@ class PgDatabase(Database):
 
     dialect = "postgres"
 
+    async def hold(self, db: Conn, space: int, key: int) -> None:
+        """A transaction-scoped advisory lock on (space, key): READ COMMITTED lets two
+        transactions both see "nothing yet" and both insert, so check-then-insert rules
+        (one round per group) take it first. The two-int4 keys are a key space of their own,
+        apart from the one-bigint keys above ("these two key spaces do not overlap",
+        PostgreSQL's advisory lock functions); ``key`` is folded into an int4."""
+        await db.execute("SELECT pg_advisory_xact_lock(?, ?)", (space, key % 0x7FFFFFFF))
+
     def __init__(  # the SQLite base's connection and lock are not used here
         self, pool: asyncpg.Pool, holder: asyncpg.Connection, dialect: Dialect, url: str
     ) -> None:

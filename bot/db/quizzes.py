@@ -14,7 +14,16 @@ from datetime import datetime
 
 from bot.core.limits import CACHE_BOUND
 from bot.db import keyboards
-from bot.db.connection import Conn, Database, Row, Table, from_iso, iso
+from bot.db.connection import (
+    GROUP_ROUND,
+    Conn,
+    Database,
+    Row,
+    Table,
+    changed_by_each,
+    from_iso,
+    iso,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +125,17 @@ class Quizzes(Table):
         question_ids: Sequence[str],
         now: datetime,
         thread_id: int | None = None,
-    ) -> int:
-        """Open a session, stopping any other active one in the same chat (for that user)."""
+    ) -> int | None:
+        """Open a session, stopping any other active one in the same chat (for that user).
+        None in a group whose live game runs: one round at a time (db.games.start)."""
         async with self._tx() as db:
             if user_id is None:
+                await self.database.hold(db, GROUP_ROUND, chat_id)
+                cur = await db.execute(
+                    "SELECT 1 FROM games WHERE chat_id = ? AND status = 'active'", (chat_id,)
+                )
+                if await cur.fetchone() is not None:
+                    return None
                 await db.execute(
                     "UPDATE quiz_sessions SET status = 'stopped', finished_at = ? "
                     "WHERE chat_id = ? AND status = 'active' AND kind != 'daily'",
@@ -355,17 +371,18 @@ class Quizzes(Table):
         return [(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in rows]
 
 
+# /forget's statements here (``forget_user``), each given the user's id.
+_FORGET = (
+    "DELETE FROM quiz_sessions WHERE user_id = ?",
+    "DELETE FROM quiz_sessions WHERE chat_id = ?",
+)
+
+
 async def forget_user(db: Conn, user_id: int) -> int:
     """/forget (contract §6), in the caller's transaction: the user's quiz sessions, and every
     session of their private chat (chat_id == user_id), with their askings (ON DELETE CASCADE).
     Returns the rows deleted."""
-    total = 0
-    for sql in (
-        "DELETE FROM quiz_sessions WHERE user_id = ?",
-        "DELETE FROM quiz_sessions WHERE chat_id = ?",
-    ):
-        total += (await db.execute(sql, (user_id,))).rowcount
-    return total
+    return await changed_by_each(db, _FORGET, (user_id,))
 
 
 # ---- Writes other db/ modules make inside their own transaction: this module owns
@@ -416,20 +433,21 @@ async def place_asking(db: Conn, asking_id: int, chat_id: int, message_id: int) 
 
 
 async def count_answer(
-    db: Conn, *, asking_id: int, correct: bool, now: datetime, advance_session: int | None
+    db: Conn, *, asking_id: int, correct: bool, at: str, advance_session: int | None
 ) -> None:
     """A quiz answer's mark on its session (db.answers, in the answer's transaction): with
     ``advance_session``, a right answer counted and the session moved on (the asking needs
-    no "closed" mark: its position is now behind the session's); else only touched."""
+    no "closed" mark: its position is now behind the session's); else only touched. ``at``:
+    the answer's time as stored (``iso``)."""
     if advance_session is not None:
         await db.execute(
             "UPDATE quiz_sessions SET right_count = right_count + ?, "
             "position = position + 1, updated_at = ? WHERE id = ?",
-            (int(correct), iso(now), advance_session),
+            (int(correct), at, advance_session),
         )
     else:
         await db.execute(
             "UPDATE quiz_sessions SET updated_at = ? WHERE id = "
             "(SELECT session_id FROM askings WHERE id = ?)",
-            (iso(now), asking_id),
+            (at, asking_id),
         )

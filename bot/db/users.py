@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.db import totals
-from bot.db.connection import Conn, Database, Table, from_iso, iso
+from bot.db.connection import Conn, Database, Table, changed_by_each, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +35,16 @@ ForgetStep = Callable[[Conn, int], Awaitable[int]]
 
 
 class Users(Table):
-    def __init__(self, database: Database, *, forget_steps: Sequence[ForgetStep] = ()) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        forget_steps: Sequence[ForgetStep] = (),
+        names: dict[int, str] | None = None,
+    ) -> None:
         super().__init__(database)
         self._forget_steps = tuple(forget_steps)
+        self._names = {} if names is None else names  # db.answers' known names (Store)
 
     async def touch_user(self, user_id: int, first_name: str, now: datetime) -> None:
         await self._write(UPSERT_USER, (user_id, first_name, iso(now), iso(now)))
@@ -124,12 +131,13 @@ class Users(Table):
             total = 0
             for step in self._forget_steps:
                 total += await step(db, user_id)
-            for sql in (
-                "DELETE FROM users WHERE user_id = ?",
-                "DELETE FROM reports WHERE user_id = ?",
-            ):
-                total += (await db.execute(sql, (user_id,))).rowcount
-            return total
+            total += await changed_by_each(
+                db,
+                ("DELETE FROM users WHERE user_id = ?", "DELETE FROM reports WHERE user_id = ?"),
+                (user_id,),
+            )
+        self._names.pop(user_id, None)  # the row is gone: the next answer writes it again
+        return total
 
     async def rows_about_user(self, user_id: int) -> int:
         row = await self._one(
@@ -143,7 +151,7 @@ class Users(Table):
         return int(row[0]) if row else 0
 
 
-async def upsert_users(db: Conn, seen: Sequence[tuple[int, str, datetime]]) -> None:
-    """(user id, first name, when seen) rows in the caller's transaction (db.answers records
-    an answer and its user together)."""
-    await db.executemany(UPSERT_USER, [(u, name, iso(at), iso(at)) for u, name, at in seen])
+async def upsert_users(db: Conn, seen: Sequence[tuple[int, str, str]]) -> None:
+    """(user id, first name, when seen as stored: ``iso``) rows in the caller's transaction
+    (db.answers records an answer and its user together)."""
+    await db.executemany(UPSERT_USER, [(u, name, at, at) for u, name, at in seen])

@@ -181,15 +181,21 @@ async def cmd_skip(update: Update, context: BotContext) -> None:
 
 @admin_only
 async def cmd_pause(update: Update, context: BotContext) -> None:
-    """/pause: no daily posts until /resume (kept across restarts)."""
+    """/pause: no daily posts and no weekly recap until /resume (kept across restarts); extra
+    posts an admin scheduled for a date still go out."""
     await context.store.settings.set_kv(Key.PAUSED, "1")
-    log.info("daily posting paused")
-    await reply_to(update, "⏸ Daily posting paused. /resume starts it again.")
+    log.info("channel posting paused: no daily post and no weekly recap")
+    await reply_to(
+        update, "⏸ Daily posting paused, the weekly recap too. /resume starts both again."
+    )
 
 
 @admin_only
 async def cmd_resume(update: Update, context: BotContext) -> None:
-    """/resume: daily posts again from the next daily time."""
+    """/resume: daily posts again from the next daily time; today's weekly recap, if it was
+    held back, goes out now."""
     await context.store.settings.set_kv(Key.PAUSED, None)
-    log.info("daily posting resumed")
+    log.info("channel posting resumed")
+    if context.settings.weekly_post is not None:
+        jobs.release_weekly(context.job_queue)
     await reply_to(update, "▶️ Daily posting resumed.\n\n" + await _schedule_text(context))

@@ -207,7 +207,6 @@ async def on_forget(context: BotContext, press: ForgetPress) -> Reply:
         )
     deleted = await context.store.users.forget_user(user.id)
     context.data.user_zones.pop(user.id, None)
-    context.data.known_names.pop(user.id, None)
     log.info("user %s forgotten (%d rows)", user.id, deleted)
     return Reply(
         "Deleted.", then=_say(context, press, "Done: everything I kept about you is deleted.")

@@ -19,9 +19,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from telegram import Update
 from telegram.request import RequestData
 
+from bot.runtime.parse import RAW_UPDATES, parse_update
 from bot.runtime.request import AiohttpRequest
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def readable(entries: list[Any]) -> tuple[list[Any], list[int]]:
     dropped: list[int] = []
     for entry in entries:
         try:
-            Update.de_json(entry, None)
+            parse_update(entry, None)  # as PressBot will: it must not fail there either
         except Exception:
             update_id = entry.get("update_id") if isinstance(entry, dict) else None
             if not isinstance(update_id, int):
@@ -102,6 +102,16 @@ class UpdatesRequest(AiohttpRequest):
             log.warning("skipped update %s: it could not be read", update_id)
         body["result"] = kept
         return code, json.dumps(body).encode()
+
+    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
+        """PTB's parse; under ``PressBot.get_updates`` the entries are handed to it rather than
+        to ``Bot.get_updates``, which builds every update in full (runtime/parse.py)."""
+        body = super().parse_json_payload(payload)
+        box = RAW_UPDATES.get()
+        if box is not None and isinstance(body.get("result"), list):
+            box.append(body["result"])
+            body = {**body, "result": []}
+        return body
 
     async def _without_done(
         self, payload: bytes, done: Callable[[int, int], Awaitable[set[int]]]

@@ -10,7 +10,7 @@ never run at once. The holder renews the lease with every ``getUpdates`` (at lea
 the poller one takes over within ``LEASE_TTL + STANDBY_TRY`` (under the contract's 30 s); on
 the same host, as soon as it sees the holder's process gone (``dead_here``: a restart after a
 crash polls at once). A clean stop releases the lease, and a standby takes over at its next
-try.
+try, and first runs the updates the stopped poller kept (``on_take``: taken once, by one).
 
 The offset is Telegram's: an update is confirmed by the next ``getUpdates``'s offset, so the
 new poller gets every update the old one did not confirm (none is lost). What the old one had
@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.db.workers import PROCESS, Workers
@@ -45,6 +46,9 @@ class PollingLease:
         self.holder = holder or PROCESS
         self._holding = False
         self._told_standby = False
+        # Run when this process takes the lease: the updates a poller that stopped kept in
+        # pending_updates (Telegram will not send them again) run here, not at some restart.
+        self.on_take: Callable[[], Awaitable[None]] | None = None
 
     async def wait_turn(self, poll_timeout: float) -> bool | None:
         """Return once this process holds the lease for ``poll_timeout + MARGIN`` more s:
@@ -63,9 +67,11 @@ class PollingLease:
             )
             if until is not None and (until - now).total_seconds() >= need:
                 taken = not self._holding
+                self._holding = True
                 if taken:
                     log.info("polling: this process (%s) polls now", self.holder)
-                self._holding = True
+                    if self.on_take is not None:
+                        await self.on_take()
                 return taken
             if self._holding or not self._told_standby:
                 log.info("polling: another process polls; standing by (%s)", self.holder)

@@ -172,6 +172,11 @@ def fairness_key(update: object) -> int:
     """Whose turn an update takes: its sender, or its chat when no person sent it."""
     if not isinstance(update, Update):
         return 0
+    if update.callback_query is not None:
+        # A press is always a person's (``from`` is who pressed). Its message's sender_chat is
+        # the post's author (a channel post has one): keyed by it, every press on the channel
+        # would wait in one queue. (Reading it would also build a PressMessage in full.)
+        return update.callback_query.from_user.id
     user, chat, message = update.effective_user, update.effective_chat, update.effective_message
     by_chat = message is not None and message.sender_chat is not None
     if chat is not None and (by_chat or user is None or user.id in PLACEHOLDER_SENDERS):
@@ -238,6 +243,10 @@ class FairUpdateProcessor(BaseUpdateProcessor):
         self.dropped = 0
         # Long polling with a standby (runtime/standby.py): told each update handled.
         self.on_done: Callable[[object], Awaitable[None]] | None = None
+        # Webhook workers on one PostgreSQL (runtime/order.py): an update waits its turn
+        # behind an earlier one of its key that another worker handles; told each one ended.
+        self.before: Callable[[object], Awaitable[None]] | None = None
+        self.after: Callable[[object], None] | None = None
 
     def pending(self, key: int) -> int:
         """Updates of one key admitted and not finished (for tests and logs)."""
@@ -279,6 +288,8 @@ class FairUpdateProcessor(BaseUpdateProcessor):
         if full:
             _close(coroutine)
             self.dropped += 1
+            if self.after is not None:
+                self.after(update)
             self._drop_notice(key, queue, update)
             return
         if queue is None:  # only keys with updates in flight are kept
@@ -300,6 +311,8 @@ class FairUpdateProcessor(BaseUpdateProcessor):
                 )
                 queue.running = slot
                 try:
+                    if self.before is not None:
+                        await self.before(item.update)
                     await slot.take()
                     token = _SLOT.set(slot)
                     try:
@@ -313,6 +326,8 @@ class FairUpdateProcessor(BaseUpdateProcessor):
                     log.exception("update of %s failed outside its handlers", key)
                 finally:
                     _close(item.coroutine)  # cancelled before it began: never awaited
+                    if self.after is not None:
+                        self.after(item.update)
                     queue.running = None
                     self._finished(item)
         finally:

@@ -38,6 +38,9 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from bot.config import ConfigError, Settings
 from bot.core.limits import CACHE_BOUND
 from bot.runtime.guard import ConnectionGuard, track_requests
+from bot.runtime.order import UpdateOrder
+from bot.runtime.parse import parse_update
+from bot.runtime.updates import FairUpdateProcessor
 from bot.state.context import BotApp
 
 log = logging.getLogger(__name__)
@@ -94,7 +97,7 @@ class WebhookServer:
         self._recent: set[int] = set()  # update ids already queued (Telegram may redeliver)
         # Several workers on one PostgreSQL (CONTRACT §10): is this process the first to take
         # the update? Set by run_webhook; None with one process (``_recent`` suffices).
-        self.claim: Callable[[int], Awaitable[bool]] | None = None
+        self.claim: Callable[[Update], Awaitable[bool]] | None = None
         # Press update id -> the answer its response carried (or waits for), for a redelivery.
         self._in_reply: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._warned = False
@@ -171,7 +174,7 @@ class WebhookServer:
         if update.update_id in self._recent:
             # A redelivery (our 200 was lost): Telegram gets its 200, the bot acts once.
             return await self._redelivered(update.update_id)
-        if self.claim is not None and not await self.claim(update.update_id):
+        if self.claim is not None and not await self.claim(update):
             # Another worker took it (Telegram redelivered to us, or the balancer retried
             # here): it acts on it; Telegram gets its 200. Claimed before queueing, so the
             # kill -9 of a worker between the two loses that update as it would in one process.
@@ -234,10 +237,11 @@ class WebhookServer:
         if type(update_id) is not int:  # bool is an int subclass, and no update id
             return None
         try:
-            return Update.de_json(data, self._app.bot)
+            update = parse_update(data, self._app.bot)
         except Exception:  # any shape PTB cannot read is the sender's fault, not ours
             log.debug("webhook: an update PTB could not read", exc_info=True)
             return None
+        return update
 
 
 async def _set_webhook(
@@ -296,10 +300,12 @@ async def _agree(
     if problem is not None:
         raise ConfigError([problem])
 
-    async def claim(update_id: int) -> bool:
-        return await workers.claim_update(update_id, data.clock())
-
-    server.claim = claim
+    order = UpdateOrder(workers, data.clock)  # one user's updates in order across workers
+    server.claim = order.claim
+    processor = app.update_processor
+    if isinstance(processor, FairUpdateProcessor):
+        processor.before = order.wait_turn
+        processor.after = order.finished
     return first
 
 

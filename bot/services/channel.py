@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from telegram import Bot
 from telegram.constants import ParseMode
@@ -197,17 +198,41 @@ async def refresh_tally(data: BotData, bot: Bot, post_id: int) -> bool:
     return True
 
 
-async def flush_tallies(data: BotData, bot: Bot) -> int:
+async def _tally_edit_is_ours(data: BotData, post_id: int) -> bool:
+    """Several processes on one PostgreSQL (CONTRACT §10): each batches the presses it took,
+    so a post pressed on two would be edited by both, up to twice an interval. One process
+    at a time owns a post's tally edit: a lease (``tally:<post>``) taken for one interval, so
+    the owner edits at its pace and another takes over once it has not renewed for an
+    interval (it had no press of the post, stopped, or died). The owner reads the tally from
+    the database, so its edit shows the other processes' presses too; one that did not get
+    the lease keeps the post marked and tries at its next flush."""
+    store = data.store
+    if store.database.dialect != "postgres":
+        return True  # one process
+    ttl = timedelta(seconds=data.settings.tally_interval)
+    workers = store.workers
+    until = await workers.take_lease(
+        f"tally:{post_id}", workers.holder, data.clock(), ttl, from_the_dead=False
+    )
+    return until is not None
+
+
+async def flush_tallies(data: BotData, bot: Bot, *, stopping: bool = False) -> int:
     """Edit every post whose tally changed since the last flush; returns the edits made.
 
     While the bot cannot post to the channel (removed, or no right to post), tallies wait:
     they are flushed once posting works again, not retried every interval meanwhile.
+    ``stopping``: the last flush before the process ends edits without waiting for another
+    process's lease (its presses would otherwise wait for the next press to be shown).
     """
     if data.channel_failing is not None:
         return 0
     pending, data.dirty_tallies = data.dirty_tallies, set()
     edits = 0
     for post_id in sorted(pending):
+        if not stopping and not await _tally_edit_is_ours(data, post_id):
+            data.dirty_tallies.add(post_id)  # another process edits it now
+            continue
         try:
             edits += await refresh_tally(data, bot, post_id)
         except Forbidden as exc:  # removed from the channel: no edit can work until fixed

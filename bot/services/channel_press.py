@@ -20,7 +20,6 @@ async def record(data: BotData, press: ChannelPress, q: Question) -> bool:
     """Record a reader's choice once (group-committed); True the first time. A new answer
     marks the post's tally for the next batch of edits."""
     store, user, asking, now = data.store, press.user, press.asking, data.clock()
-    zone, upsert_user = data.zone_of(user.id), not data.knows_name(user.id, user.first_name)
     inserted = await store.answers.record_channel_answer(
         AnswerRecord(
             asking_id=asking.id,
@@ -30,16 +29,14 @@ async def record(data: BotData, press: ChannelPress, q: Question) -> bool:
             question_id=q.id,
             source="channel",
             choice=press.chosen,
-            correct=press.chosen == q.correct,
+            correct=press.correct,
             points=0,  # the answer is one tap away in the post: no leaderboard points
             now=now,
-            local_day=rules.local_day(now, zone),
-        ),
-        upsert_user=upsert_user,
+            local_day=rules.local_day(now, data.zone_of(user.id)),
+        )
     )
     if not inserted:
         return False
-    data.remember_name(user.id, user.first_name)
     posts = data.asking_posts
     if asking.id not in posts:
         post = await store.channel.post_by_asking(asking.id)

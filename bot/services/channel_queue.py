@@ -16,6 +16,8 @@ from bot.state.context import BotData
 
 log = logging.getLogger(__name__)
 
+CHOICE_TRIES = 5  # another process took the date or the question each time: give up (logged)
+
 
 async def queue_seed(data: BotData) -> str:
     seed = await data.store.settings.get_kv(Key.QUEUE_SEED)
@@ -67,23 +69,28 @@ async def day_question(data: BotData, day: date) -> tuple[int, str] | None:
 
 
 async def _day_question(data: BotData, day: date) -> tuple[int, str] | None:
+    # data.day_choice serialises the choice within a process; across processes on one
+    # PostgreSQL the database does (a day once, a question once per cycle: migration 15), and
+    # a process that lost a race looks again: the other's choice, or the queue's next one.
     key = day.isoformat()
-    kept = await data.store.daily.day_question(key)
-    if kept is not None and kept.question_id in data.bank:
-        return kept.cycle, kept.question_id
-    picked = await next_question(data)
-    if picked is None:
-        return None
-    cycle, question_id = picked
-    if kept is None:
-        await data.store.daily.choose(key, question_id, cycle, data.clock())
-        log.info("daily question for %s: %s", key, question_id)
-    else:  # it left the bank (/reload): a new one stands in for the rest of the day
-        await data.store.daily.replace_question(key, question_id, cycle)
-        log.warning("daily question for %s left the bank; now %s", key, question_id)
-    kept = await data.store.daily.day_question(key)  # whoever chose first wins
-    assert kept is not None
-    return kept.cycle, kept.question_id
+    for _ in range(CHOICE_TRIES):
+        kept = await data.store.daily.day_question(key)
+        if kept is not None and kept.question_id in data.bank:
+            return kept.cycle, kept.question_id
+        picked = await next_question(data)
+        if picked is None:
+            return None
+        cycle, question_id = picked
+        if kept is None:
+            if await data.store.daily.choose(key, question_id, cycle, data.clock()):
+                log.info("daily question for %s: %s", key, question_id)
+                return cycle, question_id
+        elif await data.store.daily.replace_question(key, question_id, cycle):
+            # it left the bank (/reload): a new one stands in for the rest of the day
+            log.warning("daily question for %s left the bank; now %s", key, question_id)
+            return cycle, question_id
+    log.warning("daily question for %s: no choice after %d tries", key, CHOICE_TRIES)
+    return None
 
 
 async def peek_next(store: Store, bank: QuestionBank) -> tuple[int, str] | None:

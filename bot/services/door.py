@@ -42,6 +42,8 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot.core.kinds import AskingKind
+from bot.core.models import Question
+from bot.db import Asking
 from bot.services.messages import answer_press
 from bot.services.presses import (
     NOT_VALID,
@@ -99,6 +101,16 @@ class _At(TypedDict):
     user: TgUser
     chat_id: int
     message_id: int
+
+
+class _Graded(_At):
+    """A choice's press, graded: every ``Chosen`` press starts with these."""
+
+    asking: Asking
+    position: int
+    chosen: int
+    question: Question | None
+    correct: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,36 +230,20 @@ async def _admit(query: CallbackQuery, data: BotData) -> Press | Refusal:
     if q is not None and not (q.quizzable and q.choices_sig == asking.choices_sig):
         q = None
     chosen = asking.order[position]
-    correct = q is not None and chosen == q.correct
+    graded: _Graded = {
+        **at,
+        "asking": asking,
+        "position": position,
+        "chosen": chosen,
+        "question": q,
+        "correct": q is not None and chosen == q.correct,
+    }
     if kind == cd.GAME:
-        return GamePress(
-            **at,
-            asking=asking,
-            position=position,
-            chosen=chosen,
-            question=q,
-            correct=correct,
-        )
+        return GamePress(**graded)
     if asking.kind == AskingKind.QUIZ:
         assert session is not None  # checked above
-        return ChoicePress(
-            **at,
-            asking=asking,
-            position=position,
-            chosen=chosen,
-            question=q,
-            correct=correct,
-            session=session,
-        )
-    return ChannelPress(
-        **at,
-        asking=asking,
-        position=position,
-        chosen=chosen,
-        question=q,
-        correct=correct,
-        preview=asking.kind == AskingKind.PREVIEW,
-    )
+        return ChoicePress(**graded, session=session)
+    return ChannelPress(**graded, preview=asking.kind == AskingKind.PREVIEW)
 
 
 def _on_our_channel(message: MaybeInaccessibleMessage, channel_id: str | None) -> bool:

@@ -29,7 +29,7 @@ from bot.core import game as rules_game
 from bot.core import rules
 from bot.core.kinds import AskingKind
 from bot.core.limits import CACHE_BOUND
-from bot.db.games import Game
+from bot.db.games import Busy, Game
 from bot.services.messages import edit, send
 from bot.state.context import BotContext
 from bot.ui import game as ui
@@ -116,8 +116,9 @@ async def start_game(
         seconds=seconds,
         now=now,
     )
-    if game_id is None:
-        await send(context, chat.id, ui.RUNNING, message_thread_id=thread_id)
+    if isinstance(game_id, Busy):
+        busy = ui.RUNNING if game_id is Busy.GAME else ui.QUIZ_RUNNING
+        await send(context, chat.id, busy, message_thread_id=thread_id)
         return
     log.info(
         "game %s started: chat=%s user=%s n=%d seconds=%d",

@@ -12,7 +12,7 @@ from telegram import User
 from telegram.error import BadRequest
 
 from bot.core import game as rules_game
-from bot.core import rules, srs
+from bot.core import rules
 from bot.core.limits import CACHE_BOUND
 from bot.db import AnswerRecord
 from bot.db.games import Game, QuestionClosed
@@ -61,7 +61,7 @@ async def on_choice(context: BotContext, press: GamePress) -> Reply:
         points=rules.points_for(q, correct),  # /score's points, as any quiz answer earns
         now=arrival,
         local_day=rules.local_day(arrival, data.zone_of(user.id)),
-        review=srs.review(await store.answers.card(user.id, q.id), correct, arrival),
+        review=True,  # its FSRS card, reviewed in the answer's transaction
     )
     try:
         inserted = await store.games.record(
@@ -70,13 +70,11 @@ async def on_choice(context: BotContext, press: GamePress) -> Reply:
             position=gq.position,
             points=points,
             elapsed_ms=max(0, round(elapsed * 1000)),
-            upsert_user=not data.knows_name(user.id, user.first_name),
         )
     except QuestionClosed:
         return Reply(ui.TIMES_UP, alert=True)
     if not inserted:
         return Reply(ui.ALREADY)
-    data.remember_name(user.id, user.first_name)
     log.info("game %s answer: user=%s correct=%s points=%d", game.id, user.id, correct, points)
     then = _maybe_close_early(context, game.id, gq.position) if gq.position > 0 else None
     return Reply(ui.answer_alert(correct, points), then=then)

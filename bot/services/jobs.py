@@ -82,6 +82,9 @@ async def job_weekly(context: BotContext) -> None:
     if moment is None or now < moment:
         return
     day_slot = weekly.slot(moment.date())
+    if await is_paused(data):  # /pause stops what the channel gets, the recap included
+        log.info("weekly recap %s skipped: posting is paused", day_slot)
+        return
     retry = context.job is not None and str(context.job.name).startswith("retry:")
     outcome = await weekly.post(data, context.bot, day_slot, moment, retry=retry)
     log.info("weekly slot %s: %s", day_slot, outcome)
@@ -92,6 +95,13 @@ async def job_weekly(context: BotContext) -> None:
             job_queue.run_once(
                 job_weekly, when=retry_at, name=f"retry:{day_slot}", job_kwargs=LATE_OK
             )
+
+
+def release_weekly(job_queue: Any) -> None:
+    """After /resume: today's recap, if its time passed while posting was paused (job_weekly
+    keeps every other rule: its day only, once, never for a week without posts)."""
+    if job_queue is not None:
+        job_queue.run_once(job_weekly, when=0.1, name="weekly-resume", job_kwargs=LATE_OK)
 
 
 async def job_deliver_daily(context: BotContext) -> None:
@@ -196,7 +206,7 @@ async def drain(data: BotData, bot: Bot) -> None:
     if data.dirty_tallies:
         try:
             async with asyncio.timeout(TALLIES_BUDGET):
-                edits = await channel.flush_tallies(data, bot)
+                edits = await channel.flush_tallies(data, bot, stopping=True)
             log.info("shutdown: %d tally edit(s) flushed", edits)
         except TimeoutError:
             log.warning("shutdown: tally edits did not finish in %.0fs", TALLIES_BUDGET)

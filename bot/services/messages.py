@@ -126,9 +126,14 @@ async def answer_press(
     The press is committed before this is called: what follows it must run whatever happens
     to the answer, so a lost answer is logged and swallowed, never raised.
     """
-    # Webhook mode: the answer rides in the response. Not an over-long alert, which Telegram
-    # would drop unseen there: as a request its BadRequest shows our bug (below).
-    if len(text or "") <= MAX_ALERT and data.in_reply.take(query.id, text, show_alert=show_alert):
+    # Webhook mode with WEBHOOK_ANSWER_IN_REPLY=on: the answer rides in the response. Not an
+    # over-long alert, which Telegram would drop unseen there: as a request its BadRequest
+    # shows our bug (below).
+    if (
+        data.settings.webhook_answer_in_reply
+        and len(text or "") <= MAX_ALERT
+        and data.in_reply.take(query.id, text, show_alert=show_alert)
+    ):
         return True
     try:
         await query.answer(text, show_alert=show_alert)

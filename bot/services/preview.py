@@ -49,7 +49,8 @@ async def preview_weekly(
     (as text to print, naming ``out``) and its picture, for the caller to write to ``out``."""
     if not settings.database_path.exists():
         return "# no database yet: nothing has been posted, so there is no weekly recap", None
-    data = BotData(settings=settings, bank=bank, store_=await Store.open(settings.database_path))
+    data = BotData(settings=settings, bank=bank)
+    data.store = await Store.open(settings.database_path)
     try:
         recap = await weekly.build(data, _signature(settings), datetime.now(UTC))
     finally:

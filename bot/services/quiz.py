@@ -7,6 +7,7 @@ the store and the renderer, and send or edit messages through the bot.
 from __future__ import annotations
 
 import logging
+from typing import NotRequired, TypedDict, Unpack
 
 from telegram import Chat, User
 
@@ -17,6 +18,7 @@ from bot.db import Session
 from bot.services.messages import NO_PREVIEW, is_group, send
 from bot.state.context import BotContext
 from bot.ui import callback_data as cd
+from bot.ui import game as game_ui
 from bot.ui import quiz_view, render
 
 log = logging.getLogger(__name__)
@@ -25,22 +27,30 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------- starting and asking
 
 
+class QuizPlan(TypedDict):
+    """What a quiz is asked to be: ``begin_quiz``'s keywords (``start_quiz`` passes them on)."""
+
+    topic: str | None
+    count: int
+    kind: SessionKind
+    ids: NotRequired[list[str] | None]
+    thread_id: NotRequired[int | None]  # the forum topic it was asked in (its messages go there)
+
+
+class GameRunning(Exception):
+    """A group's live game holds its round: no quiz there until it ends."""
+
+
 async def start_quiz(
-    context: BotContext,
-    chat: Chat,
-    user: User,
-    *,
-    topic: str | None,
-    count: int,
-    kind: SessionKind,
-    ids: list[str] | None = None,
-    thread_id: int | None = None,
+    context: BotContext, chat: Chat, user: User, **plan: Unpack[QuizPlan]
 ) -> None:
-    """Start a quiz; ``thread_id``: the forum topic it was asked for in (its messages go there)."""
-    session = await begin_quiz(
-        context, chat, user, topic=topic, count=count, kind=kind, ids=ids, thread_id=thread_id
-    )
-    await ask_first(context, chat.id, session, thread_id)
+    """Start a quiz: open its session (``begin_quiz``) and send its first question."""
+    try:
+        session = await begin_quiz(context, chat, user, **plan)
+    except GameRunning:
+        await send(context, chat.id, game_ui.GAME_RUNNING, message_thread_id=plan.get("thread_id"))
+        return
+    await ask_first(context, chat.id, session, plan.get("thread_id"))
 
 
 async def begin_quiz(
@@ -54,7 +64,8 @@ async def begin_quiz(
     ids: list[str] | None = None,
     thread_id: int | None = None,
 ) -> Session | None:
-    """Open the quiz's session (stopping the chat's other one), or None with nothing to ask.
+    """Open the quiz's session (stopping the chat's other one), or None with nothing to ask;
+    ``GameRunning`` in a group whose live game runs (one round at a time).
 
     Split from the first send so that a press can change the state in its user's order and
     leave only the send to what follows the press (a press never waits on a send).
@@ -82,6 +93,8 @@ async def begin_quiz(
         now=now,
         thread_id=thread_id,
     )
+    if session_id is None:
+        raise GameRunning
     log.info(
         "quiz %s started: chat=%s user=%s kind=%s n=%d",
         session_id,

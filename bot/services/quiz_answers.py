@@ -12,7 +12,7 @@ import logging
 from datetime import timedelta
 from enum import Enum
 
-from bot.core import rules, srs
+from bot.core import rules
 from bot.core.kinds import SessionKind
 from bot.core.models import Question
 from bot.db import AnswerRecord, Asking, Session
@@ -51,7 +51,7 @@ async def record_quiz_answer(context: BotContext, press: ChoicePress, q: Questio
     """Record a quiz press the door graded, exactly once; returns only after COMMIT."""
     data, user, asking, session = context.bot_data, press.user, press.asking, press.session
     store, now = data.store, data.clock()
-    zone, upsert_user = data.zone_of(user.id), not data.knows_name(user.id, user.first_name)
+    zone = data.zone_of(user.id)
     if session.status != "active" or asking.closed:
         return Answer(Graded.OVER)
     # A daily question may be answered whenever its day allows: it never expires.
@@ -64,8 +64,7 @@ async def record_quiz_answer(context: BotContext, press: ChoicePress, q: Questio
         return Answer(Graded.OVER if group else Graded.ALREADY)
     correct = press.correct
     points, day = rules.points_for(q, correct), rules.local_day(now, zone)
-    review = srs.review(await store.answers.card(user.id, q.id), correct, now)
-    inserted = await store.answers.record_answer(
+    recorded = await store.answers.record_answer(
         AnswerRecord(
             asking_id=asking.id,
             user_id=user.id,
@@ -78,16 +77,15 @@ async def record_quiz_answer(context: BotContext, press: ChoicePress, q: Questio
             points=points,
             now=now,
             local_day=day,
-            review=review,
+            review=True,  # its FSRS card, reviewed in the answer's transaction
         ),
         advance_session=None if group else session.id,
-        upsert_user=upsert_user,
     )
-    if not inserted:
+    if recorded is None:
         return Answer(Graded.ALREADY)
-    data.remember_name(user.id, user.first_name)
     log.info("answer: user=%s question=%s correct=%s", user.id, q.id, correct)
-    return Answer(Graded.RECORDED, correct, points, review.due_at - now)
+    assert recorded.due_at is not None  # reviewed
+    return Answer(Graded.RECORDED, correct, points, recorded.due_at - now)
 
 
 async def show_next(  # noqa: PLR0917 - one press's state, passed on as it is

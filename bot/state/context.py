@@ -77,7 +77,9 @@ class BotData:
 
     settings: Settings
     bank: QuestionBank
-    store_: Store | None = None
+    # The store: set at start (``bot.app``'s post_init), gone at stop (``store_`` is None
+    # then). A plain attribute rather than a checking property: every press reads it.
+    store: Store = field(init=False, repr=False, compare=False)
     # Choosing a day's question reads the queue, then records the choice: two dates planned
     # at once would otherwise both read it first and pick the same question.
     day_choice: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -89,7 +91,6 @@ class BotData:
     # Read-mostly lookups on the press path, kept in memory (bounded; cleared when they change).
     user_zones: ZoneCache = field(default_factory=ZoneCache)  # who set /timezone
     asking_posts: dict[int, int | None] = field(default_factory=dict)
-    known_names: dict[int, str] = field(default_factory=dict)  # users rows known up to date
     group_edits: dict[int, GroupRefresh] = field(default_factory=dict)  # by asking id
     follow_ups: set[asyncio.Task[Any]] = field(default_factory=set)  # awaited at shutdown
     last_cycle_warning: str | None = None
@@ -117,22 +118,19 @@ class BotData:
         name = self.user_zones.get(user_id)
         return ZoneInfo(name) if name else self.zone
 
-    def knows_name(self, user_id: int, first_name: str) -> bool:
-        """Whether the users row is known to hold this name (an answer need not upsert it)."""
-        return self.known_names.get(user_id) == first_name
-
-    def remember_name(self, user_id: int, first_name: str) -> None:
-        """The users row now holds this name: later answers need not upsert it again."""
-        names = self.known_names
-        if len(names) > CACHE_BOUND:
-            names.clear()
-        names[user_id] = first_name
-
     @property
-    def store(self) -> Store:
-        if self.store_ is None:
-            raise RuntimeError("store not initialised")
-        return self.store_
+    def store_(self) -> Store | None:
+        """The store, or None before start and after stop (reading ``store`` then raises
+        AttributeError)."""
+        store: Store | None = self.__dict__.get("store")
+        return store
+
+    @store_.setter
+    def store_(self, store: Store | None) -> None:
+        if store is None:
+            self.__dict__.pop("store", None)
+        else:
+            self.store = store
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):

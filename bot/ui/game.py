@@ -22,6 +22,8 @@ USAGE = (
 )
 GROUP_ONLY = "/game is played in a group: add me to one and send /game there."
 RUNNING = "A game is already running here. /stop ends it (its starter or a group admin)."
+QUIZ_RUNNING = "A quiz is running here. /stop ends it, then /game starts the game."
+GAME_RUNNING = "A game is running here. /stop ends it (its starter or a group admin), then /quiz."
 NOT_YOURS = "Only whoever started this game or a group admin can stop it."
 NO_QUESTIONS = "There are no quiz questions here yet."
 
