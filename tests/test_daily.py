@@ -390,6 +390,23 @@ async def test_restart_mid_deliveries_repeats_none_and_loses_none(morning: Harne
     assert set(counts.values()) == {1}
 
 
+async def test_two_runs_started_at_once_send_each_delivery_once(morning: Harness) -> None:
+    """A run resends rows left 'sending' (a crash's): a second run that starts while the first
+    is asking for its lease (PostgreSQL: a round trip) must find it busy, not go on."""
+    h = morning
+    await h.start(post_time=time(9, 0))
+    ids = await subscribe_many(h.data.store, h.fake, 30, MORNING)
+    assert isinstance(h.clock, Clock) and h.app is not None and h.app.job_queue is not None
+    h.clock.advance(hours=1)
+    (job,) = h.app.job_queue.get_jobs_by_name(jobs.DELIVERIES)
+    job.enabled = False  # these two runs alone
+    await asyncio.gather(job.run(h.app), job.run(h.app))
+    await tick(h)  # and one more after them finds nothing to send
+    counts = deliveries_to(h.fake, ids)
+    assert sorted(counts) == ids
+    assert set(counts.values()) == {1}
+
+
 STATUSES = "SELECT status, COUNT(*) FROM daily_deliveries GROUP BY status"
 
 

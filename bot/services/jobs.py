@@ -114,18 +114,22 @@ async def job_deliver_daily(context: BotContext) -> None:
     state: daily_delivery.RunState = context.job.data  # type: ignore[assignment]
     if state.busy:
         return
-    data = context.bot_data
-    if not await _own(data, DELIVERIES):
-        return  # another process on this database delivers (CONTRACT §10)
+    # Busy before the first await: a run resends the rows left 'sending' (a crash's), so a
+    # second run starting while the first asks for the lease would send its rows again.
     state.busy = True
-    renewing = asyncio.create_task(_keep_owning(data, DELIVERIES))
     try:
-        await daily_delivery.plan(data, await daily_time(data))
-        application = context.application
-        await daily_delivery.deliver_due(data, context.bot, lambda: application.running)
+        data = context.bot_data
+        if not await _own(data, DELIVERIES):
+            return  # another process on this database delivers (CONTRACT §10)
+        renewing = asyncio.create_task(_keep_owning(data, DELIVERIES))
+        try:
+            await daily_delivery.plan(data, await daily_time(data))
+            application = context.application
+            await daily_delivery.deliver_due(data, context.bot, lambda: application.running)
+        finally:
+            renewing.cancel()
     finally:
         state.busy = False
-        renewing.cancel()
 
 
 # Several processes on one PostgreSQL (CONTRACT §10): /daily deliveries are claimed row by row
