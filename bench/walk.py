@@ -34,7 +34,7 @@ TOKEN = "123456:WALK"
 ADMIN = FakeUser(1001, "Ada")
 READER = FakeUser(3001, "Reader")
 LEARNER = FakeUser(3002, "Learner")
-TRANSPORT = ("polling", "request", "updates", "ratelimit", "private", "webhook")
+TRANSPORT = ("polling", "request", "parse", "updates", "ratelimit", "private", "webhook", "order")
 
 
 class Walk:
