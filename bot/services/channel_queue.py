@@ -16,7 +16,7 @@ from bot.state.context import BotData
 
 log = logging.getLogger(__name__)
 
-CHOICE_TRIES = 5  # another process took the date or the question each time: give up (logged)
+CHOICE_TRIES = 10  # another process took the date or the question each time: give up (logged)
 
 
 async def queue_seed(data: BotData) -> str:
@@ -48,8 +48,10 @@ async def upcoming(data: BotData) -> tuple[int, list[str]]:
     return cycle, await _left_in(data.store, data.bank, seed, cycle)
 
 
-async def next_question(data: BotData) -> tuple[int, str] | None:
-    """The next question to post and its cycle; opens a new cycle when this one is done."""
+async def next_question(data: BotData, skip: int = 0) -> tuple[int, str] | None:
+    """The next question to post and its cycle; opens a new cycle when this one is done.
+    ``skip``: the one that many places further down (a process that lost a race for the head
+    of the queue takes the next one, not the head the winner is about to take again)."""
     if not data.bank.questions:
         return None
     cycle, left = await upcoming(data)
@@ -58,7 +60,7 @@ async def next_question(data: BotData) -> tuple[int, str] | None:
         await data.store.settings.set_kv(Key.CYCLE, str(cycle))
         log.info("channel queue: every question posted, cycle %d starts", cycle)
         cycle, left = await upcoming(data)
-    return cycle, left[0]
+    return cycle, left[min(skip, len(left) - 1)]
 
 
 async def day_question(data: BotData, day: date) -> tuple[int, str] | None:
@@ -72,12 +74,15 @@ async def _day_question(data: BotData, day: date) -> tuple[int, str] | None:
     # data.day_choice serialises the choice within a process; across processes on one
     # PostgreSQL the database does (a day once, a question once per cycle: migration 15), and
     # a process that lost a race looks again: the other's choice, or the queue's next one.
+    # Each lost race means another process chose a question, and the loser then looks further
+    # down the queue (``skip``), so two planners do not keep colliding on one head (seen
+    # under load: five losses in a row when both took the head each time).
     key = day.isoformat()
-    for _ in range(CHOICE_TRIES):
+    for attempt in range(CHOICE_TRIES):
         kept = await data.store.daily.day_question(key)
         if kept is not None and kept.question_id in data.bank:
             return kept.cycle, kept.question_id
-        picked = await next_question(data)
+        picked = await next_question(data, skip=attempt)
         if picked is None:
             return None
         cycle, question_id = picked
