@@ -277,3 +277,23 @@ async def test_a_forgotten_user_answering_again_has_a_users_row_again(tmp_path: 
         assert user.first_name == "U"
     finally:
         await store.close()
+
+
+async def test_forget_drops_the_users_kept_updates_and_no_one_elses(tmp_path: Path) -> None:
+    """Updates kept at a stop (db.pending) are the user's too: /forget deletes them, so a
+    stopped worker's backlog cannot bring the user's rows back at its next start."""
+    store = await Store.open(tmp_path / "bot.sqlite3")
+    try:
+        press = {"id": "q", "from": {"id": 5, "first_name": "Eve"}, "data": "a1:1:0"}
+        await store.pending.keep(
+            [
+                (10, {"update_id": 10, "message": {"text": "/quiz", "from": {"id": 5}}}),
+                (11, {"update_id": 11, "callback_query": press}),
+                (12, {"update_id": 12, "message": {"text": "/score", "from": {"id": 6}}}),
+                (13, {"update_id": 13, "channel_post": {"text": "no sender"}}),
+            ]
+        )
+        await store.users.forget_user(5)
+        assert [u["update_id"] for u in await store.pending.take()] == [12, 13]
+    finally:
+        await store.close()

@@ -12,7 +12,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from bot.db import answers, daily, games, keyboards, quizzes
+from bot.db import answers, daily, games, keyboards, pending, quizzes
 from bot.db.answers import AnswerRecord, Answers
 from bot.db.channel import ChannelPost, ChannelPosts, ExtraPost
 from bot.db.connection import Database, from_iso, iso
@@ -56,6 +56,7 @@ class Store:
             keyboards.forget_user,
             daily.forget_user,
             games.forget_user,
+            pending.forget_user,
         )
         # Users rows known to hold a name: db.answers reads and fills it, /forget empties it.
         names: dict[int, str] = {}

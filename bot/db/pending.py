@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from bot.db.connection import Table
+from bot.db.connection import Conn, Table
 
 
 class PendingUpdates(Table):
@@ -37,3 +37,27 @@ class PendingUpdates(Table):
                 cur = await db.execute("DELETE FROM pending_updates RETURNING update_id, body")
                 rows = list(await cur.fetchall())
         return [json.loads(row[1]) for row in sorted(rows, key=lambda row: int(row[0]))]
+
+
+async def forget_user(db: Conn, user_id: int) -> int:
+    """/forget (contract §6), in the caller's transaction: the user's kept updates. They wait
+    here only between a stop and the next start; with several processes (CONTRACT §10) one
+    stopped worker's could otherwise run after another worker forgot the user, and bring
+    their rows back. The table is small (a stop's backlog): its bodies are read here."""
+    cur = await db.execute("SELECT update_id, body FROM pending_updates")
+    theirs = [
+        (int(row[0]),) for row in await cur.fetchall() if _sender(json.loads(row[1])) == user_id
+    ]
+    if theirs:
+        await db.executemany("DELETE FROM pending_updates WHERE update_id = ?", theirs)
+    return len(theirs)
+
+
+def _sender(update: dict[str, Any]) -> int | None:
+    """Who sent an update as Telegram sent it: the ``from`` of its one payload."""
+    for value in update.values():
+        if isinstance(value, dict):
+            sender = value.get("from")
+            if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+                return int(sender["id"])
+    return None
