@@ -12,7 +12,7 @@ from typing import Final
 from bot.core import srs
 from bot.core.limits import CACHE_BOUND
 from bot.db import quizzes, totals, users
-from bot.db.connection import Conn, Database, Table, changed_by_each, from_iso, iso
+from bot.db.connection import CARD_REVIEW, Conn, Database, Table, changed_by_each, from_iso, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,16 +108,18 @@ class Answers(Table):
         runs in that transaction after a new answer (a live game's speed points, db.games).
         With ``rec.review``, the question's FSRS card is read, reviewed and written in it too,
         so two answers to one question at once (a group's quiz and a private one) review it one
-        after the other. On SQLite transactions run one at a time. On PostgreSQL the user's
-        totals rows are updated *before* the card is read: a second answer of the same user
-        waits on those rows until the first commits, and READ COMMITTED then lets its read
-        see the first review. Keep that order.
+        after the other. On SQLite transactions run one at a time. On PostgreSQL a reviewed
+        answer first takes its learner's advisory lock (``Database.hold``), before any row
+        lock: READ COMMITTED alone let two such transactions both read the card as it was
+        before either (seen in the PostgreSQL pass), and the later write lost a review.
         """
         # The values are ready before the transaction opens: its body runs the statements.
         row = _answer_row(rec)
         at = row[_AT]
         upsert_user = self.names.get(rec.user_id) != rec.first_name
         async with self._tx() as db:
+            if rec.review:
+                await self.database.hold(db, CARD_REVIEW, rec.user_id)
             cur = await db.execute(_INSERT_ANSWERS + _ANSWER_VALUES + _ONCE, row)
             if cur.rowcount == 0:
                 return None  # the transaction commits nothing

@@ -105,6 +105,8 @@ def is_postgres_url(location: object) -> bool:
 
 # Database.hold's key spaces. One round per group: a group quiz or a live game, never both.
 GROUP_ROUND = 0x71756934
+# One learner's reviewed answers, one transaction at a time (their FSRS cards: db.answers).
+CARD_REVIEW = 0x71756935
 
 
 class Database:
