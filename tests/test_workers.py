@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
@@ -300,21 +301,36 @@ async def _log_says(path: Path, text: str, proc: asyncio.subprocess.Process) -> 
     raise AssertionError(f"{text!r} not in the log:\n{path.read_text(errors='replace')}")
 
 
-@pytest.mark.postgres_only
-async def test_two_polling_processes_one_polls_and_the_standby_takes_over_a_kill_9(
-    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
-) -> None:
-    env = {**env_for_subprocess, "PYTHONPATH": str(ROOT)}
+@contextlib.asynccontextmanager
+async def _poller_and_standby(
+    fake_api: FakeBotApi, env: dict[str, str], tmp_path: Path, user: FakeUser, text: str
+) -> AsyncIterator[tuple[list[asyncio.subprocess.Process], list[Path]]]:
+    """Two polling processes: the first polls (it answered ``user``'s ``text``), the second
+    stands by. Yields both processes and their logs; stops both and closes the logs after."""
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     files = [path.open("wb") for path in logs]
     procs: list[asyncio.subprocess.Process] = []
     try:
         procs.append(await start_bot(env, tmp_path, output=files[0].fileno()))
-        fake_api.send_text(ALICE, "/start")
-        await fake_api.wait_for("sendMessage", lambda c: c.params["chat_id"] == ALICE.id, 30)
+        fake_api.send_text(user, text)
+        await fake_api.wait_for("sendMessage", lambda c: c.params["chat_id"] == user.id, 30)
         await _log_says(logs[0], "polls now", procs[0])
         procs.append(await start_bot(env, tmp_path, output=files[1].fileno()))
         await _log_says(logs[1], "standing by", procs[1])
+        yield procs, logs
+    finally:
+        for proc in procs:
+            await _stop(proc)
+        for file in files:
+            file.close()
+
+
+@pytest.mark.postgres_only
+async def test_two_polling_processes_one_polls_and_the_standby_takes_over_a_kill_9(
+    fake_api: FakeBotApi, env_for_subprocess: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**env_for_subprocess, "PYTHONPATH": str(ROOT)}
+    async with _poller_and_standby(fake_api, env, tmp_path, ALICE, "/start") as (procs, logs):
         # The poller goes on answering while the other stands by.
         helped = fake_api.send_text(ALICE, "/help")
         await fake_api.wait_for(
@@ -341,11 +357,6 @@ async def test_two_polling_processes_one_polls_and_the_standby_takes_over_a_kill
         # Never two getUpdates at once while the two ran (a stop's last getUpdates, which
         # confirms the offset, may meet its own cancelled long poll still open at the fake).
         overlapped = fake_api.most_polls_at_once
-    finally:
-        for proc in procs:
-            await _stop(proc)
-        for file in files:
-            file.close()
     assert procs[1].returncode == 0, logs[1].read_text()
     assert took < 30, took
     assert overlapped == 1  # never two getUpdates at once
@@ -719,16 +730,7 @@ async def test_a_standby_that_takes_over_runs_the_updates_the_stopped_poller_kep
     waits behind it: both are kept (Telegram will not send them again). The standby that
     takes over runs them at once, not at some later restart."""
     env = {**env_for_subprocess, "PYTHONPATH": str(ROOT)}
-    logs = [tmp_path / "a.log", tmp_path / "b.log"]
-    files = [path.open("wb") for path in logs]
-    procs: list[asyncio.subprocess.Process] = []
-    try:
-        procs.append(await start_bot(env, tmp_path, output=files[0].fileno()))
-        fake_api.send_text(BOB, "/help")
-        await fake_api.wait_for("sendMessage", lambda c: c.params["chat_id"] == BOB.id, 30)
-        await _log_says(logs[0], "polls now", procs[0])
-        procs.append(await start_bot(env, tmp_path, output=files[1].fileno()))
-        await _log_says(logs[1], "standing by", procs[1])
+    async with _poller_and_standby(fake_api, env, tmp_path, BOB, "/help") as (procs, logs):
         gate = fake_api.hold("sendMessage")
         held = len(fake_api.held)
         fake_api.send_text(ALICE, "/help")
@@ -745,11 +747,6 @@ async def test_a_standby_that_takes_over_runs_the_updates_the_stopped_poller_kep
             return any(t.startswith("<b>Commands</b>") == help_ for t in texts)
 
         await fake_api.wait_until(lambda: replied(help_=False) and replied(help_=True), 30)
-    finally:
-        for proc in procs:
-            await _stop(proc)
-        for file in files:
-            file.close()
     assert procs[0].returncode == 0, logs[0].read_text()
     assert procs[1].returncode == 0, logs[1].read_text()
     store = await Store.open(env["DATABASE_URL"])
